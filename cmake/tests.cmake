@@ -1,0 +1,81 @@
+# Every tests/test_<name>.c is one test executable and one CTest test.
+# A first-line comment in the file chooses labels and the timeout:
+#   /* cldim-test: labels=opencl;unit timeout=300 */
+# Tests labelled "opencl" share one lock so PoCL runs them one at a time.
+# Exit code 77 means "skipped" (no OpenCL platform, no PyTorch, ...).
+find_program(CLDIM_TORCH_PYTHON NAMES python3
+  HINTS /usr/bin NO_DEFAULT_PATH DOC "python3 that has torch and numpy (Debian's)")
+if(CLDIM_TORCH_PYTHON)
+  execute_process(COMMAND ${CLDIM_TORCH_PYTHON} -c "import torch, numpy"
+    RESULT_VARIABLE torch_rc OUTPUT_QUIET ERROR_QUIET)
+  if(NOT torch_rc EQUAL 0)
+    message(STATUS "PyTorch not found for ${CLDIM_TORCH_PYTHON}: parity tests will report skipped")
+  endif()
+endif()
+
+file(GLOB CLDIM_TEST_SUPPORT CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/support/*.c)
+add_library(cldim_testsupport STATIC ${CLDIM_TEST_SUPPORT})
+target_include_directories(cldim_testsupport PUBLIC ${CMAKE_SOURCE_DIR}/tests/support ${CMAKE_SOURCE_DIR}/host)
+target_link_libraries(cldim_testsupport PUBLIC cldim)
+target_compile_options(cldim_testsupport PRIVATE ${CLDIM_WARN})
+
+set(CLDIM_TEST_ENV
+  "POCL_CACHE_DIR=${CMAKE_BINARY_DIR}/pocl-cache"
+  "CLDIM_CACHE_DIR=${CMAKE_BINARY_DIR}/test-cache"
+  "CLDIM_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+  "CLDIM_BINARY_DIR=${CMAKE_BINARY_DIR}"
+  "CLDIM_CLI=$<TARGET_FILE:cldim_cli>"
+  "CLDIM_TORCH_PYTHON=${CLDIM_TORCH_PYTHON}"
+  "PYTHONDONTWRITEBYTECODE=1"
+  "ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1")
+
+file(GLOB CLDIM_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/test_*.c)
+foreach(src IN LISTS CLDIM_TESTS)
+  get_filename_component(name ${src} NAME_WE)
+  file(STRINGS ${src} head LIMIT_COUNT 1)
+  set(labels "unit")
+  set(timeout 120)
+  if(head MATCHES "labels=([a-z;_-]+)")
+    set(labels "${CMAKE_MATCH_1}")
+  endif()
+  if(head MATCHES "timeout=([0-9]+)")
+    set(timeout "${CMAKE_MATCH_1}")
+  endif()
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE cldim_testsupport)
+  target_compile_options(${name} PRIVATE ${CLDIM_WARN})
+  add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT ${timeout}
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${CLDIM_TEST_ENV}")
+  if("opencl" IN_LIST labels)
+    set_tests_properties(${name} PROPERTIES RESOURCE_LOCK opencl)
+  endif()
+endforeach()
+
+# Python-driven checks (parity with PyTorch, CLI behaviour): tests/*_test.py
+file(GLOB CLDIM_PY_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/py/test_*.py)
+foreach(src IN LISTS CLDIM_PY_TESTS)
+  get_filename_component(name ${src} NAME_WE)
+  file(STRINGS ${src} head LIMIT_COUNT 2)
+  set(timeout 300)
+  if(head MATCHES "timeout=([0-9]+)")
+    set(timeout "${CMAKE_MATCH_1}")
+  endif()
+  add_test(NAME py_${name} COMMAND ${CLDIM_TORCH_PYTHON} ${src} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(py_${name} PROPERTIES LABELS "python;opencl" TIMEOUT ${timeout}
+    SKIP_RETURN_CODE 77 RESOURCE_LOCK opencl ENVIRONMENT "${CLDIM_TEST_ENV}")
+endforeach()
+
+if(CLDIM_FUZZ)
+  file(GLOB CLDIM_FUZZERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
+  foreach(src IN LISTS CLDIM_FUZZERS)
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${name} ${src})
+    target_link_libraries(${name} PRIVATE cldim)
+    target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/host)
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    add_test(NAME ${name} COMMAND ${name} -max_total_time=20 -rss_limit_mb=2048)
+    set_tests_properties(${name} PROPERTIES LABELS "fuzz" TIMEOUT 120)
+  endforeach()
+endif()

@@ -1,0 +1,275 @@
+/* cldim — layer 1: OpenCL runtime.
+ *
+ * Devices (listing and selection), one context + one in-order queue per
+ * selected device (dim_ctx), device buffers as (cl_mem, byte offset) views,
+ * bump arenas, tensors, kernel programs built on first use and cached on disk,
+ * kernel launches, and the GEMM wrapper. Nothing above this layer calls cl*
+ * or CLBlast* directly: ops use dim_kernel_get + dim_launch and dim_gemm.
+ *
+ * Errors: functions return dim_status; the message is in dim_ctx_error(ctx)
+ * (or the dim_error passed in, for functions that run before a context). */
+#ifndef CLDIM_RUNTIME_H
+#define CLDIM_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include "cldim/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ devices */
+
+enum { DIM_DEV_CPU = 1, DIM_DEV_GPU = 2, DIM_DEV_ACCEL = 4, DIM_DEV_OTHER = 8 };
+
+typedef struct dim_device_info {
+	int index;                   /* position in the flat list */
+	int platform_index, device_index;
+	char platform_name[128], platform_vendor[128], platform_version[128];
+	char name[256], vendor[128];
+	char version[128];           /* CL_DEVICE_VERSION */
+	char c_version[128];         /* CL_DEVICE_OPENCL_C_VERSION */
+	char driver[128];            /* CL_DRIVER_VERSION */
+	unsigned type;               /* DIM_DEV_* */
+	unsigned compute_units, clock_mhz;
+	uint64_t global_mem, local_mem, max_alloc;
+	size_t max_wg;
+	unsigned mem_align_bytes;    /* CL_DEVICE_MEM_BASE_ADDR_ALIGN / 8 */
+	bool fp16, fp64, subgroups;
+	cl_platform_id platform;
+	cl_device_id device;
+} dim_device_info;
+
+const char *dim_device_type_name(unsigned type);
+
+/* All devices of all platforms, in platform then device order. *out is
+ * malloc'd (free() it). No ICD installed: DIM_ERR_NO_PLATFORM with a message
+ * that says what to install. */
+dim_status dim_devices_list(dim_device_info **out, int *count, dim_error *err);
+
+/* Pick one device. Selector forms: NULL/"" (CLDIM_DEVICE, then "auto"),
+ * "auto" (first GPU, else accelerator, else CPU), an index "2", "P:D",
+ * "cpu" | "gpu" | "accelerator", or a case-insensitive substring of the
+ * device name, vendor or platform name. No match: DIM_ERR_NO_DEVICE; several
+ * matches of a substring: DIM_ERR_AMBIGUOUS; the message lists the devices. */
+dim_status dim_device_select(const char *selector, const dim_device_info *list, int count,
+			     int *chosen, dim_error *err);
+
+/* Device listing as text (one block per device) or JSON, for `cldim devices`. */
+void dim_devices_print(FILE *f, const dim_device_info *list, int count);
+void dim_devices_print_json(FILE *f, const dim_device_info *list, int count);
+
+/* ------------------------------------------------------------------ logging */
+
+enum { DIM_LOG_ERROR = 0, DIM_LOG_WARN = 1, DIM_LOG_INFO = 2, DIM_LOG_DEBUG = 3 };
+void dim_log_set_level(int level);
+int dim_log_level(void);
+void dim_log(int level, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+/* Monotonic clock in seconds. */
+double dim_now(void);
+
+/* ------------------------------------------------------------------ context */
+
+typedef struct dim_ctx dim_ctx;
+
+typedef struct dim_ctx_options {
+	const char *device;     /* selector, see dim_device_select; NULL = default */
+	bool no_cache;          /* do not read or write the on-disk kernel cache */
+	const char *cache_dir;  /* NULL = CLDIM_CACHE_DIR, else XDG cache dir */
+	bool profile;           /* record per-kernel device time */
+} dim_ctx_options;
+
+dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *err);
+void dim_ctx_destroy(dim_ctx *ctx); /* NULL is a no-op */
+
+dim_error *dim_ctx_error(dim_ctx *ctx);
+const char *dim_ctx_errmsg(dim_ctx *ctx);
+const dim_device_info *dim_ctx_device(const dim_ctx *ctx);
+cl_context dim_ctx_cl_context(dim_ctx *ctx);
+cl_command_queue dim_ctx_queue(dim_ctx *ctx);
+
+/* Wait until all enqueued work is done. */
+dim_status dim_finish(dim_ctx *ctx);
+
+typedef struct dim_ctx_stats {
+	unsigned programs_built;      /* compiled from source */
+	unsigned programs_cached;     /* loaded from the on-disk cache */
+	unsigned cache_rejected;      /* corrupt or stale entries treated as misses */
+	double build_seconds;         /* time spent building or loading programs */
+	unsigned long long launches;  /* kernels enqueued */
+} dim_ctx_stats;
+dim_ctx_stats dim_ctx_get_stats(const dim_ctx *ctx);
+
+/* The kernel cache directory this context uses ("" when disabled). */
+const char *dim_ctx_cache_dir(const dim_ctx *ctx);
+
+/* Per-kernel device time when the context was created with profile = true. */
+void dim_ctx_profile_print(dim_ctx *ctx, FILE *f);
+void dim_ctx_profile_reset(dim_ctx *ctx);
+
+/* ------------------------------------------------------------------ buffers */
+
+/* A view into device memory: byte offset `off`, `bytes` long. Views never own
+ * their memory; dim_buf_release frees only buffers made by dim_buf_create. */
+typedef struct dim_buf {
+	cl_mem mem;
+	size_t off;
+	size_t bytes;
+} dim_buf;
+
+dim_status dim_buf_create(dim_ctx *ctx, size_t bytes, dim_buf *out);
+void dim_buf_release(dim_buf *b);
+/* Sub-view [off, off+bytes) of b (asserts that it fits). */
+dim_buf dim_buf_view(dim_buf b, size_t off, size_t bytes);
+
+/* Blocking host <-> device copies; `off` is a byte offset inside the view. */
+dim_status dim_write(dim_ctx *ctx, dim_buf dst, size_t off, const void *src, size_t bytes);
+dim_status dim_read(dim_ctx *ctx, dim_buf src, size_t off, void *dst, size_t bytes);
+/* Non-blocking write: src must stay valid until the next dim_finish. */
+dim_status dim_write_async(dim_ctx *ctx, dim_buf dst, size_t off, const void *src, size_t bytes);
+/* Device-side copy and fill (enqueued, in order). */
+dim_status dim_copy(dim_ctx *ctx, dim_buf dst, dim_buf src, size_t bytes);
+dim_status dim_fill_f32(dim_ctx *ctx, dim_buf dst, float value);
+
+/* ------------------------------------------------------------------ arenas */
+
+/* A bump allocator over device memory. Allocations are aligned to the device's
+ * base-address alignment. An arena grows by whole chunks while it is first
+ * filled; dim_arena_reset rewinds to a mark, and the same sequence of
+ * allocations after a reset reuses the same chunks and offsets, so a training
+ * step creates buffers only the first time it runs. */
+typedef struct dim_arena dim_arena;
+
+dim_status dim_arena_create(dim_ctx *ctx, const char *name, size_t chunk_bytes, dim_arena **out);
+void dim_arena_destroy(dim_arena *a);
+dim_status dim_arena_alloc(dim_arena *a, size_t bytes, dim_buf *out);
+typedef struct dim_arena_mark { size_t chunk, used; } dim_arena_mark;
+dim_arena_mark dim_arena_get_mark(const dim_arena *a);
+void dim_arena_reset(dim_arena *a, dim_arena_mark m);
+size_t dim_arena_capacity(const dim_arena *a);  /* bytes of device memory held */
+size_t dim_arena_peak(const dim_arena *a);      /* high-water mark of live bytes */
+unsigned dim_arena_chunks(const dim_arena *a);  /* clCreateBuffer calls so far */
+
+/* ------------------------------------------------------------------ tensors */
+
+#define DIM_MAX_DIMS 6
+
+/* fp32 tensor, row-major (NCHW for images), contiguous in buf. */
+typedef struct dim_tensor {
+	dim_buf buf;
+	int ndim;
+	int shape[DIM_MAX_DIMS];
+} dim_tensor;
+
+size_t dim_shape_numel(int ndim, const int *shape);
+size_t dim_tensor_numel(const dim_tensor *t);
+/* Shape from a list: dim_tensor_shape(&t, 4, (int[]){n, c, h, w}). */
+void dim_tensor_set_shape(dim_tensor *t, int ndim, const int *shape);
+dim_status dim_tensor_alloc(dim_arena *a, int ndim, const int *shape, dim_tensor *out);
+dim_status dim_tensor_write(dim_ctx *ctx, const dim_tensor *t, const float *src);
+dim_status dim_tensor_read(dim_ctx *ctx, const dim_tensor *t, float *dst);
+/* "[3, 64, 8, 8]" into buf. */
+const char *dim_shape_str(int ndim, const int *shape, char *buf, size_t n);
+
+/* ------------------------------------------------------------------ kernels */
+
+typedef struct dim_kernel dim_kernel;
+
+/* Kernel `name` from program `program` (cl/<program>.cl, or
+ * $CLDIM_KERNELS_DIR/<program>.cl), compiled with `options` ("-DTS=16 ...",
+ * may be NULL). Built on first use, then memoised in the context. */
+dim_status dim_kernel_get(dim_ctx *ctx, const char *program, const char *options,
+			  const char *name, dim_kernel **out);
+size_t dim_kernel_max_wg(const dim_kernel *k);
+const char *dim_kernel_name(const dim_kernel *k);
+
+enum { DIM_ARG_BUF, DIM_ARG_MEM, DIM_ARG_INT, DIM_ARG_UINT, DIM_ARG_FLOAT, DIM_ARG_LOCAL };
+typedef struct dim_arg {
+	int kind;
+	union {
+		dim_buf buf;   /* DIM_ARG_BUF: two kernel args, the cl_mem and an int
+				* offset in floats (buf.off / 4) */
+		cl_mem mem;    /* DIM_ARG_MEM: the cl_mem alone */
+		int i;
+		unsigned u;
+		float f;
+		size_t local_bytes;
+	} v;
+} dim_arg;
+
+#define DIM_BUF(b) ((dim_arg){.kind = DIM_ARG_BUF, .v.buf = (b)})
+#define DIM_TBUF(t) DIM_BUF((t)->buf)
+#define DIM_INT(x) ((dim_arg){.kind = DIM_ARG_INT, .v.i = (int)(x)})
+#define DIM_UINT(x) ((dim_arg){.kind = DIM_ARG_UINT, .v.u = (unsigned)(x)})
+#define DIM_FLOAT(x) ((dim_arg){.kind = DIM_ARG_FLOAT, .v.f = (float)(x)})
+#define DIM_LOCAL(n) ((dim_arg){.kind = DIM_ARG_LOCAL, .v.local_bytes = (n)})
+
+/* Enqueue k over `global` work-items (rounded up to a multiple of `local`;
+ * kernels must bounds-check). local == NULL lets the driver choose. */
+dim_status dim_launch(dim_ctx *ctx, dim_kernel *k, int work_dim, const size_t *global,
+		      const size_t *local, int nargs, const dim_arg *args);
+#define DIM_LAUNCH(ctx, k, work_dim, global, local, ...)                                   \
+	dim_launch((ctx), (k), (work_dim), (global), (local),                              \
+		   (int)(sizeof((dim_arg[]){__VA_ARGS__}) / sizeof(dim_arg)),              \
+		   (dim_arg[]){__VA_ARGS__})
+
+/* A 1-D launch of n work-items with a work-group size that suits the device. */
+dim_status dim_launch_1d(dim_ctx *ctx, dim_kernel *k, size_t n, int nargs, const dim_arg *args);
+#define DIM_LAUNCH_1D(ctx, k, n, ...)                                                     \
+	dim_launch_1d((ctx), (k), (n), (int)(sizeof((dim_arg[]){__VA_ARGS__}) / sizeof(dim_arg)), \
+		      (dim_arg[]){__VA_ARGS__})
+
+/* ------------------------------------------------------------------ GEMM */
+
+typedef enum dim_trans { DIM_NO_TRANS = 0, DIM_TRANS = 1 } dim_trans;
+
+/* Row-major C[M×N] = alpha · op(A) · op(B) + beta · C, op(A) M×K, op(B) K×N.
+ * Leading dimensions in elements; buffers as views (their byte offsets are
+ * used). With beta == 0, C is overwritten (NaNs in C do not propagate). */
+dim_status dim_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N, size_t K,
+		    float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb, float beta,
+		    dim_buf C, size_t ldc);
+
+/* `batch` independent GEMMs; operand i starts at A.off + i*stride_a*4 etc. */
+dim_status dim_gemm_batched(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N,
+			    size_t K, float alpha, dim_buf A, size_t lda, size_t stride_a,
+			    dim_buf B, size_t ldb, size_t stride_b, float beta, dim_buf C,
+			    size_t ldc, size_t stride_c, size_t batch);
+
+/* Which implementation dim_gemm uses on this context ("clblast", ...). */
+const char *dim_gemm_backend_name(const dim_ctx *ctx);
+
+/* ------------------------------------------------------------------ cache */
+
+typedef struct dim_cache_info {
+	char dir[1024];
+	unsigned entries;
+	unsigned long long bytes;
+} dim_cache_info;
+
+/* Location and size of the kernel cache (dir may be NULL for the default). */
+dim_status dim_cache_query(const char *dir, dim_cache_info *out, dim_error *err);
+/* Delete every cache entry in dir (only files cldim wrote). */
+dim_status dim_cache_clear(const char *dir, unsigned *removed, dim_error *err);
+/* The default cache directory (CLDIM_CACHE_DIR, XDG_CACHE_HOME/cldim/kernels,
+ * HOME/.cache/cldim/kernels); "" if none can be determined. */
+void dim_cache_default_dir(char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,92 @@
+/* Shared helpers for cldim's C tests.
+ *
+ * A test is a plain program: it returns 0 when every check passed, 1 when one
+ * failed, 77 when it cannot run here (no OpenCL platform, no PyTorch). CHECK
+ * records a failure with file:line and keeps going, so one run shows every
+ * problem; tests end with `return T_RESULT();`. */
+#ifndef CLDIM_TESTUTIL_H
+#define CLDIM_TESTUTIL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cldim/runtime.h"
+
+extern int t_failures;
+
+#define CHECK(cond)                                                                         \
+	do {                                                                                \
+		if (!(cond)) {                                                              \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			t_failures++;                                                       \
+		}                                                                           \
+	} while (0)
+
+#define CHECK_MSG(cond, ...)                                                                \
+	do {                                                                                \
+		if (!(cond)) {                                                              \
+			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                       \
+			fputc('\n', stderr);                                                \
+			t_failures++;                                                       \
+		}                                                                           \
+	} while (0)
+
+/* Check a dim_status is DIM_OK; print the context's message otherwise. */
+#define CHECK_OK(ctx, expr)                                                                 \
+	do {                                                                                \
+		dim_status st_ = (expr);                                                    \
+		if (st_ != DIM_OK) {                                                        \
+			fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #expr,  \
+				dim_status_name(st_), (ctx) ? dim_ctx_errmsg(ctx) : "");     \
+			t_failures++;                                                       \
+		}                                                                           \
+	} while (0)
+
+/* Same, when the function reports through a dim_error. */
+#define CHECK_OK_ERR(err, expr)                                                             \
+	do {                                                                                \
+		dim_status st_ = (expr);                                                    \
+		if (st_ != DIM_OK) {                                                        \
+			fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #expr,  \
+				dim_status_name(st_), dim_error_text(err));                  \
+			t_failures++;                                                       \
+		}                                                                           \
+	} while (0)
+
+#define T_RESULT() (t_failures ? (fprintf(stderr, "%d check(s) failed\n", t_failures), 1) : 0)
+
+/* A context on the default device, or exit(77) with a message when this
+ * machine has no OpenCL platform. Tests only. */
+dim_ctx *t_ctx(void);
+
+/* Deterministic pseudo-random numbers for test data (splitmix64). */
+typedef struct t_rng { uint64_t s; } t_rng;
+uint64_t t_rand_u64(t_rng *r);
+double t_uniform(t_rng *r, double lo, double hi);
+/* Fill with values in [lo, hi] that are never exactly zero. */
+void t_fill(t_rng *r, float *x, size_t n, float lo, float hi);
+void t_fill_d(t_rng *r, double *x, size_t n, double lo, double hi);
+
+/* Compare got (fp32) to want (double): |got-want| <= atol + rtol*|want|.
+ * Prints the first few mismatches with their index and the worst error.
+ * Returns 1 when all match (and counts a failure otherwise). */
+int t_close(const char *what, const float *got, const double *want, size_t n, double rtol,
+	    double atol);
+int t_close_ff(const char *what, const float *got, const float *want, size_t n, double rtol,
+	       double atol);
+
+/* Upload / download helpers that allocate a fresh buffer (tests only). */
+dim_buf t_upload(dim_ctx *ctx, const float *x, size_t n);
+float *t_download(dim_ctx *ctx, dim_buf b, size_t n);
+
+/* A fresh empty temporary directory (mkdtemp under TMPDIR); caller frees. */
+char *t_tmpdir(const char *tag);
+/* rm -r of a directory made by t_tmpdir. */
+void t_rmtree(const char *path);
+/* Write bytes to a file; returns 0 on success. */
+int t_write_file(const char *path, const void *data, size_t n);
+
+#endif
