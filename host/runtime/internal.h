@@ -1,0 +1,64 @@
+/* Private runtime state shared by the files of host/runtime/. */
+#ifndef CLDIM_RUNTIME_INTERNAL_H
+#define CLDIM_RUNTIME_INTERNAL_H
+
+#include "cldim/runtime.h"
+
+/* OpenCL error code → "CL_OUT_OF_RESOURCES" etc. */
+const char *dim_cl_error_name(cl_int code);
+
+/* Record an OpenCL failure in the context's error: "<what>: CL_xxx (-n)". */
+dim_status dim_cl_fail(dim_ctx *ctx, cl_int code, const char *what);
+
+struct dim_program;
+struct dim_kernel {
+	cl_kernel kernel;
+	char name[64];
+	size_t max_wg;
+	struct dim_program *program;
+	/* profiling: total device time and count */
+	double prof_seconds;
+	unsigned long long prof_count;
+};
+
+struct dim_program {
+	char *key;              /* program name + '\n' + options */
+	cl_program program;
+	struct dim_kernel **kernels;
+	int nkernels;
+};
+
+struct dim_ctx {
+	dim_device_info dev;
+	cl_context context;
+	cl_command_queue queue;
+	dim_error err;
+	bool profile;
+	bool no_cache;
+	char cache_dir[1024];
+	struct dim_program **programs;
+	int nprograms;
+	dim_ctx_stats stats;
+	/* GEMM scratch (CLBlast temp buffer), grown on demand */
+	cl_mem gemm_tmp;
+	size_t gemm_tmp_bytes;
+};
+
+/* Build or load program `name` with `options`; cached in ctx. */
+dim_status dim_program_get(dim_ctx *ctx, const char *name, const char *options,
+			   struct dim_program **out);
+void dim_programs_release(dim_ctx *ctx);
+
+/* On-disk binary cache (cache.c). key_text is the full key; returns a
+ * malloc'd binary or NULL on a miss (stale/corrupt entries count as misses,
+ * *rejected set to 1). */
+unsigned char *dim_cache_load(const char *dir, const char *key_text, size_t *size, int *rejected);
+void dim_cache_store(const char *dir, const char *key_text, const unsigned char *bin, size_t size);
+
+/* 64-bit FNV-1a over bytes, chained from h (start with DIM_FNV_INIT). */
+#define DIM_FNV_INIT 0xcbf29ce484222325ull
+uint64_t dim_fnv1a(uint64_t h, const void *data, size_t n);
+
+void dim_gemm_release(dim_ctx *ctx);
+
+#endif
