@@ -170,3 +170,44 @@ int t_write_file(const char *path, const void *data, size_t n)
 	size_t w = fwrite(data, 1, n, f);
 	return (fclose(f) == 0 && w == n) ? 0 : -1;
 }
+
+int t_torch_available(void)
+{
+	static int cached = -1;
+	if (cached >= 0)
+		return cached;
+	const char *py = getenv("CLDIM_TORCH_PYTHON");
+	cached = 0;
+	if (py && *py) {
+		char cmd[1024];
+		snprintf(cmd, sizeof cmd, "'%s' -c 'import torch, numpy' >/dev/null 2>&1", py);
+		cached = system(cmd) == 0;
+	}
+	return cached;
+}
+
+int t_dump(const char *dir, const char *name, const float *x, size_t n)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s.f32", dir, name);
+	return t_write_file(path, x, n * sizeof *x);
+}
+
+int t_torch_run(const char *script, const char *dir, const char *args)
+{
+	if (!t_torch_available()) {
+		fprintf(stderr, "skipped: PyTorch parity for %s (no python3 with torch)\n", script);
+		return 77;
+	}
+	const char *src = getenv("CLDIM_SOURCE_DIR");
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "'%s' '%s/tests/py/%s' '%s' %s", getenv("CLDIM_TORCH_PYTHON"),
+		 src ? src : ".", script, dir, args ? args : "");
+	int rc = system(cmd);
+	if (rc != 0) {
+		fprintf(stderr, "PyTorch parity failed: %s\n", cmd);
+		t_failures++;
+		return 1;
+	}
+	return 0;
+}

@@ -90,3 +90,14 @@ void t_rmtree(const char *path);
 int t_write_file(const char *path, const void *data, size_t n);
 
 #endif
+
+/* ---- PyTorch parity (third oracle) ----
+ * A C test dumps its inputs and cldim's outputs as raw little-endian float32
+ * files into a directory (t_dump), then runs a Python script from tests/py/
+ * with Debian's python3 (CLDIM_TORCH_PYTHON) and that directory as argument.
+ * The script recomputes with torch and compares (tests/py/torchcheck.py).
+ * t_torch_run returns 0 when it passed, 1 when it failed, 77 when PyTorch is
+ * not available (the caller prints "skipped" for that part). */
+int t_torch_available(void);
+int t_dump(const char *dir, const char *name, const float *x, size_t n);
+int t_torch_run(const char *script, const char *dir, const char *args);
