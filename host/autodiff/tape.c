@@ -1,0 +1,263 @@
+/* The autodiff tape (see include/cldim/autodiff.h).
+ *
+ * Vars and saved node data live in host pools made of fixed chunks, so
+ * pointers stay valid while a step runs; dim_tape_begin rewinds the pools and
+ * the device arena without freeing them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cldim/autodiff.h"
+
+#define POOL_CHUNK (256 * 1024)
+
+struct pool {
+	char **chunks;
+	size_t nchunks, cur, used;
+};
+
+/* Zeroed, 16-byte aligned storage of n bytes; NULL when out of memory. */
+static void *pool_alloc(struct pool *p, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	if (n > POOL_CHUNK)
+		return NULL;
+	if (p->nchunks == 0 || p->used + n > POOL_CHUNK) {
+		if (p->nchunks && p->cur + 1 < p->nchunks) {
+			p->cur++;
+		} else {
+			char **g = realloc(p->chunks, (p->nchunks + 1) * sizeof *g);
+			if (!g)
+				return NULL;
+			p->chunks = g;
+			p->chunks[p->nchunks] = malloc(POOL_CHUNK);
+			if (!p->chunks[p->nchunks])
+				return NULL;
+			p->cur = p->nchunks++;
+		}
+		p->used = 0;
+	}
+	void *r = p->chunks[p->cur] + p->used;
+	p->used += n;
+	memset(r, 0, n);
+	return r;
+}
+
+static void pool_rewind(struct pool *p)
+{
+	p->cur = 0;
+	p->used = 0;
+}
+
+static void pool_free(struct pool *p)
+{
+	for (size_t i = 0; i < p->nchunks; i++)
+		free(p->chunks[i]);
+	free(p->chunks);
+	memset(p, 0, sizeof *p);
+}
+
+/* dim_var first, so a dim_var* is a struct tvar*. */
+struct tvar {
+	dim_var v;
+	struct tvar *src; /* for views: the var whose memory this views */
+};
+
+struct node {
+	struct tvar *out;
+	dim_backward_fn fn;
+	void *saved;
+};
+
+struct dim_tape {
+	dim_ctx *ctx;
+	dim_arena *arena;
+	dim_arena_mark start;
+	bool training;
+	struct pool vars, saved;
+	struct node *nodes;
+	size_t nnodes, cap;
+};
+
+dim_status dim_tape_create(dim_ctx *ctx, const char *name, dim_tape **out)
+{
+	dim_tape *t = calloc(1, sizeof *t);
+	if (!t)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_NOMEM, "out of host memory");
+	t->ctx = ctx;
+	dim_status st = dim_arena_create(ctx, name ? name : "activations", (size_t)64 << 20,
+					 &t->arena);
+	if (st) {
+		free(t);
+		return st;
+	}
+	t->start = dim_arena_get_mark(t->arena);
+	t->training = true;
+	*out = t;
+	return DIM_OK;
+}
+
+void dim_tape_destroy(dim_tape *t)
+{
+	if (!t)
+		return;
+	dim_arena_destroy(t->arena);
+	pool_free(&t->vars);
+	pool_free(&t->saved);
+	free(t->nodes);
+	free(t);
+}
+
+void dim_tape_begin(dim_tape *t, bool training)
+{
+	dim_arena_reset(t->arena, t->start);
+	pool_rewind(&t->vars);
+	pool_rewind(&t->saved);
+	t->nnodes = 0;
+	t->training = training;
+}
+
+bool dim_tape_training(const dim_tape *t) { return t->training; }
+dim_ctx *dim_tape_ctx(dim_tape *t) { return t->ctx; }
+dim_arena *dim_tape_arena(dim_tape *t) { return t->arena; }
+size_t dim_tape_arena_bytes(const dim_tape *t) { return dim_arena_capacity(t->arena); }
+
+static struct tvar *new_tvar(dim_tape *t)
+{
+	struct tvar *v = pool_alloc(&t->vars, sizeof *v);
+	if (!v)
+		dim_fail(dim_ctx_error(t->ctx), DIM_ERR_NOMEM, "out of host memory (tape vars)");
+	return v;
+}
+
+dim_var *dim_tape_input(dim_tape *t, const dim_tensor *x)
+{
+	struct tvar *v = new_tvar(t);
+	if (!v)
+		return NULL;
+	v->v.val = *x;
+	return &v->v;
+}
+
+dim_var *dim_tape_param(dim_tape *t, dim_param *p)
+{
+	struct tvar *v = new_tvar(t);
+	if (!v)
+		return NULL;
+	v->v.val = p->value;
+	v->v.param = p;
+	v->v.needs_grad = p->trainable && t->training;
+	if (p->trainable) {
+		v->v.grad = p->grad;
+		v->v.grad_ready = true;
+	}
+	return &v->v;
+}
+
+dim_var *dim_tape_new(dim_tape *t, int ndim, const int *shape, bool needs_grad)
+{
+	struct tvar *v = new_tvar(t);
+	if (!v)
+		return NULL;
+	if (dim_tensor_alloc(t->arena, ndim, shape, &v->v.val) != DIM_OK)
+		return NULL;
+	v->v.needs_grad = needs_grad && t->training;
+	return &v->v;
+}
+
+static struct tvar *root_of(struct tvar *v)
+{
+	while (v->src)
+		v = v->src;
+	return v;
+}
+
+dim_var *dim_tape_view(dim_tape *t, dim_var *src, int ndim, const int *shape)
+{
+	if (dim_shape_numel(ndim, shape) != dim_tensor_numel(&src->val)) {
+		char a[64], b[64];
+		dim_fail(dim_ctx_error(t->ctx), DIM_ERR_ARG, "cannot view %s as %s",
+			 dim_shape_str(src->val.ndim, src->val.shape, a, sizeof a),
+			 dim_shape_str(ndim, shape, b, sizeof b));
+		return NULL;
+	}
+	struct tvar *v = new_tvar(t);
+	if (!v)
+		return NULL;
+	v->src = (struct tvar *)src;
+	v->v.val = src->val;
+	dim_tensor_set_shape(&v->v.val, ndim, shape);
+	v->v.needs_grad = src->needs_grad;
+	return &v->v;
+}
+
+void *dim_tape_record(dim_tape *t, dim_var *out, dim_backward_fn fn, size_t saved_bytes)
+{
+	if (!t->training || !out->needs_grad)
+		return NULL;
+	if (t->nnodes == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct node *g = realloc(t->nodes, cap * sizeof *g);
+		if (!g)
+			return NULL;
+		t->nodes = g;
+		t->cap = cap;
+	}
+	void *saved = pool_alloc(&t->saved, saved_bytes ? saved_bytes : 1);
+	if (!saved)
+		return NULL;
+	t->nodes[t->nnodes++] = (struct node){(struct tvar *)out, fn, saved};
+	return saved;
+}
+
+dim_tensor *dim_tape_grad(dim_tape *t, dim_var *v, int *accumulate)
+{
+	struct tvar *tv = (struct tvar *)v, *root = root_of(tv);
+	if (!root->v.needs_grad)
+		return NULL;
+	if (root->v.param) {
+		*accumulate = 1;
+	} else if (!root->v.grad_ready) {
+		if (!root->v.grad.buf.mem &&
+		    dim_tensor_alloc(t->arena, root->v.val.ndim, root->v.val.shape,
+				     &root->v.grad) != DIM_OK)
+			return NULL;
+		root->v.grad_ready = true;
+		*accumulate = 0;
+	} else {
+		*accumulate = 1;
+	}
+	if (tv != root) {
+		tv->v.grad = root->v.grad;
+		dim_tensor_set_shape(&tv->v.grad, tv->v.val.ndim, tv->v.val.shape);
+		tv->v.grad_ready = true;
+	}
+	return &tv->v.grad;
+}
+
+dim_status dim_tape_backward(dim_tape *t, dim_var *loss, float seed)
+{
+	dim_error *err = dim_ctx_error(t->ctx);
+	if (!t->training)
+		return dim_fail(err, DIM_ERR_ARG, "backward on a tape recorded in eval mode");
+	if (dim_tensor_numel(&loss->val) != 1)
+		return dim_fail(err, DIM_ERR_ARG, "backward from a non-scalar (%zu elements)",
+				dim_tensor_numel(&loss->val));
+	if (!loss->needs_grad)
+		return DIM_OK; /* nothing upstream to train */
+	int acc;
+	dim_tensor *g = dim_tape_grad(t, loss, &acc);
+	if (!g)
+		return dim_fail(err, DIM_ERR_DEVICE_MEM, "no memory for the loss gradient");
+	dim_status st = dim_fill_f32(t->ctx, g->buf, seed);
+	if (st)
+		return st;
+	for (size_t i = t->nnodes; i-- > 0;) {
+		struct node *n = &t->nodes[i];
+		if (!root_of(n->out)->v.grad_ready)
+			continue; /* output does not reach the loss */
+		st = n->fn(t, n->saved);
+		if (st)
+			return st;
+	}
+	return DIM_OK;
+}
