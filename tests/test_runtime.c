@@ -1,0 +1,182 @@
+/* cldim-test: labels=opencl timeout=120 */
+/* Runtime: device listing and every selector form, buffers and views,
+ * host<->device round trips, arenas (alignment, growth, reuse after reset with
+ * no new device allocations), kernel launch with offsets. */
+#include <string.h>
+#include <strings.h>
+
+#include "testutil.h"
+
+static void test_select(void)
+{
+	dim_error err = {0};
+	dim_device_info *list = NULL;
+	int n = 0, chosen = -1;
+	CHECK_OK_ERR(&err, dim_devices_list(&list, &n, &err));
+	if (!list)
+		return;
+	CHECK(n >= 1);
+	CHECK_OK_ERR(&err, dim_device_select("auto", list, n, &chosen, &err));
+	CHECK(chosen >= 0 && chosen < n);
+	CHECK_OK_ERR(&err, dim_device_select("0", list, n, &chosen, &err));
+	CHECK(chosen == 0);
+	char pd[32];
+	snprintf(pd, sizeof pd, "%d:%d", list[0].platform_index, list[0].device_index);
+	CHECK_OK_ERR(&err, dim_device_select(pd, list, n, &chosen, &err));
+	CHECK(chosen == 0);
+	CHECK_OK_ERR(&err, dim_device_select(dim_device_type_name(list[0].type), list, n, &chosen,
+					     &err));
+	/* a case-flipped substring of the name */
+	char sub[8] = {0};
+	memcpy(sub, list[0].name, strnlen(list[0].name, 5));
+	for (char *c = sub; *c; c++)
+		*c = (char)((*c >= 'a' && *c <= 'z') ? *c - 32 : (*c >= 'A' && *c <= 'Z') ? *c + 32 : *c);
+	int nmatch = 0;
+	for (int i = 0; i < n; i++)
+		nmatch += strncasecmp(list[i].name, sub, 5) == 0;
+	dim_status st = dim_device_select(sub, list, n, &chosen, &err);
+	CHECK(nmatch > 1 ? st == DIM_ERR_AMBIGUOUS : st == DIM_OK);
+
+	st = dim_device_select("99", list, n, &chosen, &err);
+	CHECK(st == DIM_ERR_NO_DEVICE && strstr(err.msg, "no device with index 99"));
+	st = dim_device_select("7:3", list, n, &chosen, &err);
+	CHECK(st == DIM_ERR_NO_DEVICE);
+	st = dim_device_select("no-such-device-xyz", list, n, &chosen, &err);
+	CHECK(st == DIM_ERR_NO_DEVICE && strstr(err.msg, "available devices"));
+	/* an empty substring would match everything: ambiguous when n > 1 */
+	int has_gpu = 0, has_acc = 0;
+	for (int i = 0; i < n; i++) {
+		has_gpu |= (list[i].type & DIM_DEV_GPU) != 0;
+		has_acc |= (list[i].type & DIM_DEV_ACCEL) != 0;
+	}
+	st = dim_device_select("gpu", list, n, &chosen, &err);
+	CHECK(has_gpu ? st == DIM_OK : st == DIM_ERR_NO_DEVICE);
+	st = dim_device_select("accelerator", list, n, &chosen, &err);
+	CHECK(has_acc ? st == DIM_OK : st == DIM_ERR_NO_DEVICE);
+
+	/* two fake identical devices: a shared substring is ambiguous */
+	dim_device_info two[2] = {list[0], list[0]};
+	two[1].device_index = 1;
+	two[1].index = 1;
+	st = dim_device_select(sub, two, 2, &chosen, &err);
+	CHECK(st == DIM_ERR_AMBIGUOUS && strstr(err.msg, "matches 2 devices"));
+	CHECK_OK_ERR(&err, dim_device_select("0:1", two, 2, &chosen, &err));
+	CHECK(chosen == 1);
+	free(list);
+}
+
+static void test_buffers(dim_ctx *ctx)
+{
+	t_rng rng = {7};
+	float x[301], y[301];
+	t_fill(&rng, x, 301, -3, 3);
+	dim_buf b;
+	CHECK_OK(ctx, dim_buf_create(ctx, sizeof x, &b));
+	CHECK_OK(ctx, dim_write(ctx, b, 0, x, sizeof x));
+	CHECK_OK(ctx, dim_read(ctx, b, 0, y, sizeof y));
+	CHECK(memcmp(x, y, sizeof x) == 0);
+	/* a view at an offset */
+	dim_buf v = dim_buf_view(b, 40, 80);
+	float z[20];
+	CHECK_OK(ctx, dim_read(ctx, v, 0, z, sizeof z));
+	CHECK(memcmp(z, x + 10, sizeof z) == 0);
+	CHECK_OK(ctx, dim_fill_f32(ctx, v, 2.5f));
+	CHECK_OK(ctx, dim_read(ctx, b, 0, y, sizeof y));
+	CHECK(y[9] == x[9] && y[10] == 2.5f && y[29] == 2.5f && y[30] == x[30]);
+	/* out of range is an error, not a crash */
+	CHECK(dim_read(ctx, v, 0, z, 84) == DIM_ERR_ARG);
+
+	/* kernel launch with offsets: y[10..] += 2 * x[3..] over 17 elements */
+	dim_kernel *k;
+	CHECK_OK(ctx, dim_kernel_get(ctx, "util", NULL, "util_axpy", &k));
+	CHECK_OK(ctx, dim_write(ctx, b, 0, x, sizeof x));
+	dim_buf bx = dim_buf_view(b, 3 * 4, 17 * 4), by = dim_buf_view(b, 100 * 4, 17 * 4);
+	CHECK_OK(ctx, DIM_LAUNCH_1D(ctx, k, 17, DIM_INT(17), DIM_FLOAT(2.0f), DIM_BUF(bx),
+				    DIM_BUF(by)));
+	CHECK_OK(ctx, dim_read(ctx, b, 0, y, sizeof y));
+	for (int i = 0; i < 301; i++) {
+		float want = (i >= 100 && i < 117) ? 2.0f * x[i - 97] + x[i] : x[i];
+		if (y[i] != want) {
+			CHECK_MSG(0, "axpy element %d: %g vs %g", i, y[i], want);
+			break;
+		}
+	}
+	/* unknown program and kernel names give messages */
+	CHECK(dim_kernel_get(ctx, "no_such_program", NULL, "x", &k) == DIM_ERR_ARG);
+	CHECK(dim_kernel_get(ctx, "util", NULL, "no_such_kernel", &k) == DIM_ERR_CL);
+	CHECK(strstr(dim_ctx_errmsg(ctx), "no_such_kernel") != NULL);
+	/* a build error carries the build log */
+	CHECK(dim_kernel_get(ctx, "util", "-DUTIL_UNROLL=syntax(error", "util_axpy", &k) ==
+	      DIM_ERR_BUILD);
+	CHECK(strstr(dim_ctx_errmsg(ctx), "cl/util.cl") != NULL);
+	dim_buf_release(&b);
+}
+
+static void test_arena(dim_ctx *ctx)
+{
+	dim_arena *a;
+	CHECK_OK(ctx, dim_arena_create(ctx, "test", 4096, &a));
+	dim_arena_mark m0 = dim_arena_get_mark(a);
+	size_t align = dim_ctx_device(ctx)->mem_align_bytes;
+	dim_tensor t[6];
+	static const int shapes[6][4] = {{1, 3, 5, 7}, {2, 2, 2, 2}, {1, 1, 1, 1},
+					 {3, 7, 13, 11}, {1, 1, 1, 9}, {5, 1, 1, 1}};
+	size_t offs[6];
+	cl_mem mems[6];
+	for (int i = 0; i < 6; i++) {
+		CHECK_OK(ctx, dim_tensor_alloc(a, 4, shapes[i], &t[i]));
+		CHECK(t[i].buf.off % align == 0);
+		offs[i] = t[i].buf.off;
+		mems[i] = t[i].buf.mem;
+	}
+	unsigned chunks = dim_arena_chunks(a);
+	CHECK(chunks >= 2); /* {3,7,13,11} floats > 4096 bytes forces growth */
+	/* distinct allocations in the same chunk never overlap */
+	for (int i = 0; i < 6; i++)
+		for (int j = i + 1; j < 6; j++)
+			if (mems[i] == mems[j])
+				CHECK(offs[i] + t[i].buf.bytes <= offs[j] ||
+				      offs[j] + t[j].buf.bytes <= offs[i]);
+	/* write distinct data to each, read back */
+	t_rng rng = {3};
+	for (int i = 0; i < 6; i++) {
+		size_t n = dim_tensor_numel(&t[i]);
+		float *x = malloc(n * 4), *y;
+		t_fill(&rng, x, n, -1, 1);
+		CHECK_OK(ctx, dim_tensor_write(ctx, &t[i], x));
+		y = malloc(n * 4);
+		CHECK_OK(ctx, dim_tensor_read(ctx, &t[i], y));
+		CHECK(memcmp(x, y, n * 4) == 0);
+		free(x);
+		free(y);
+	}
+	/* the same sequence after a reset reuses the same memory, no new chunk */
+	for (int rep = 0; rep < 3; rep++) {
+		dim_arena_reset(a, m0);
+		for (int i = 0; i < 6; i++) {
+			dim_tensor u;
+			CHECK_OK(ctx, dim_tensor_alloc(a, 4, shapes[i], &u));
+			CHECK(u.buf.mem == mems[i] && u.buf.off == offs[i]);
+		}
+	}
+	CHECK(dim_arena_chunks(a) == chunks);
+	CHECK(dim_arena_peak(a) > 0 && dim_arena_capacity(a) >= dim_arena_peak(a));
+	/* a bad shape is an error */
+	dim_tensor bad;
+	CHECK(dim_tensor_alloc(a, 2, (int[]){3, 0}, &bad) == DIM_ERR_ARG);
+	dim_arena_destroy(a);
+
+	char s[64];
+	CHECK(!strcmp(dim_shape_str(4, shapes[0], s, sizeof s), "[1, 3, 5, 7]"));
+}
+
+int main(void)
+{
+	dim_ctx *ctx = t_ctx();
+	test_select();
+	test_buffers(ctx);
+	test_arena(ctx);
+	dim_ctx_destroy(ctx);
+	dim_ctx_destroy(NULL);
+	return T_RESULT();
+}
