@@ -1,0 +1,238 @@
+"""PyTorch reference of cldim's Deep InfoMax model.
+
+The same encoders, critics, prior discriminator and MI estimators as the C
+library, with the same parameter names and layouts, so that a cldim checkpoint
+(.safetensors) loads into it with load_checkpoint() and gives the same
+features, losses and gradients. Used by the parity tests and by people who
+want to take a cldim-trained encoder into PyTorch.
+
+Method choices are documented in README.md ("Method"); they follow
+../shared/dim-spec.md (official DIM code, commit bac4765, where it is sound).
+"""
+import json
+import math
+import struct
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LOG2 = math.log(2.0)
+
+# ----------------------------------------------------------------- encoders
+# Each layer: ("conv", out, k, s, p, pool) or ("fc", out). Every hidden layer
+# has BN (no bias) and ReLU; pool is (k, s) max pooling after the ReLU.
+ENCODERS = {
+    # DCGAN-discriminator-like, for 28x28 (MNIST, Fashion-MNIST): M = 128x7x7
+    "dcgan28": dict(input=28, layers=[("conv", 64, 4, 2, 1, None), ("conv", 128, 4, 2, 1, None),
+                                      ("conv", 256, 4, 2, 1, None), ("fc", 1024)], m_layer=1),
+    # basic32x32 (CIFAR): M = 128x8x8, conv = 256x4x4, fc = 1024
+    "dcgan32": dict(input=32, layers=[("conv", 64, 4, 2, 1, None), ("conv", 128, 4, 2, 1, None),
+                                      ("conv", 256, 4, 2, 1, None), ("fc", 1024)], m_layer=1),
+    # basic64x64: M = 256x8x8, conv = 512x4x4
+    "dcgan64": dict(input=64, layers=[("conv", 64, 4, 2, 1, None), ("conv", 128, 4, 2, 1, None),
+                                      ("conv", 256, 4, 2, 1, None), ("conv", 512, 4, 2, 1, None),
+                                      ("fc", 1024)], m_layer=2),
+    # alex64x64 (STL-10, Tiny ImageNet): M = 384x15x15, conv = 192x7x7, fc = 4096
+    "alexnet64": dict(input=64, layers=[("conv", 96, 3, 1, 1, (3, 2)), ("conv", 192, 3, 1, 1, (3, 2)),
+                                        ("conv", 384, 3, 1, 1, None), ("conv", 384, 3, 1, 1, None),
+                                        ("conv", 192, 3, 1, 1, (3, 2)), ("fc", 4096), ("fc", 4096)],
+                      m_layer=2),
+}
+
+
+class Encoder(nn.Module):
+    """Returns dict(M=local map, conv=last conv map, fc=last hidden fc, Y=global)."""
+
+    def __init__(self, name, in_channels=3, y_dim=64):
+        super().__init__()
+        cfg = ENCODERS[name]
+        self.cfg = cfg
+        c, s = in_channels, cfg["input"]
+        self.convs = nn.ModuleDict()
+        self.order = []
+        ci = fi = 0
+        flat = None
+        for layer in cfg["layers"]:
+            if layer[0] == "conv":
+                _, o, k, st, p, pool = layer
+                self.add_module(f"conv{ci}", nn.Conv2d(c, o, k, st, p, bias=False))
+                self.add_module(f"bn{ci}", nn.BatchNorm2d(o))
+                s = (s + 2 * p - k) // st + 1
+                if pool:
+                    s = (s - pool[0]) // pool[1] + 1
+                c = o
+                self.order.append(("conv", ci, pool))
+                ci += 1
+            else:
+                if flat is None:
+                    flat = c * s * s
+                    c = flat
+                o = layer[1]
+                self.add_module(f"fc{fi}", nn.Linear(c, o, bias=False))
+                self.add_module(f"bnfc{fi}", nn.BatchNorm1d(o))
+                c = o
+                self.order.append(("fc", fi, None))
+                fi += 1
+        self.y = nn.Linear(c, y_dim)
+        self.m_layer = cfg["m_layer"]
+
+    def forward(self, x):
+        out = {}
+        h = x
+        for kind, i, pool in self.order:
+            if kind == "conv":
+                h = F.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(h)))
+                if pool:
+                    h = F.max_pool2d(h, pool[0], pool[1])
+                if i == self.m_layer:
+                    out["M"] = h
+                out["conv"] = h
+            else:
+                if h.dim() == 4:
+                    h = h.flatten(1)
+                h = F.relu(getattr(self, f"bnfc{i}")(getattr(self, f"fc{i}")(h)))
+                out["fc"] = h
+        out["Y"] = self.y(h)
+        return out
+
+
+class MI1x1(nn.Module):
+    """Encode-and-dot embedding net (official MI1x1ConvNet): on a map [N,C,H,W]
+    or a vector [N,C] (as [N,C,1,1]). Output [N, D, H*W] after LayerNorm over D."""
+
+    def __init__(self, c, d):
+        super().__init__()
+        self.c0 = nn.Conv2d(c, d, 1, bias=False)
+        self.bn = nn.BatchNorm2d(d)
+        self.c1 = nn.Conv2d(d, d, 1, bias=True)
+        self.shortcut = nn.Conv2d(c, d, 1, bias=False)
+        self.ln = nn.LayerNorm(d)
+
+    def forward(self, x):
+        if x.dim() == 2:
+            x = x[:, :, None, None]
+        h = self.c1(F.relu(self.bn(self.c0(x)))) + self.shortcut(x)
+        n, d = h.shape[:2]
+        h = h.reshape(n, d, -1).permute(0, 2, 1)       # [N, L, D]
+        return self.ln(h)                                # [N, L, D]
+
+
+class GlobalCritic(nn.Module):
+    """Paper Table 6: concat(flattened conv, Y) -> 512 -> 512 -> 1, scored for
+    every (Y of image n, conv of image n') pair."""
+
+    def __init__(self, conv_dim, y_dim, hidden=512):
+        super().__init__()
+        self.l0 = nn.Linear(conv_dim + y_dim, hidden)
+        self.l1 = nn.Linear(hidden, hidden)
+        self.l2 = nn.Linear(hidden, 1)
+
+    def forward(self, conv, y):
+        n = y.shape[0]
+        conv = conv.flatten(1)
+        pair = torch.cat([conv[None, :, :].expand(n, n, -1), y[:, None, :].expand(n, n, -1)], 2)
+        h = F.relu(self.l1(F.relu(self.l0(pair))))
+        return self.l2(h).reshape(n, n, 1)              # S[n, n', 1]
+
+
+class Prior(nn.Module):
+    def __init__(self, y_dim=64):
+        super().__init__()
+        self.l0 = nn.Linear(y_dim, 1000)
+        self.l1 = nn.Linear(1000, 200)
+        self.l2 = nn.Linear(200, 1)
+
+    def forward(self, v):
+        return self.l2(F.relu(self.l1(F.relu(self.l0(v))))).reshape(-1)
+
+
+# ----------------------------------------------------------------- estimators
+def mi_loss(kind, S):
+    """S: [N, N, L] scores, S[n, n', l] = critic(global n, local l of image n')."""
+    n, _, l = S.shape
+    eye = torch.eye(n, dtype=torch.bool, device=S.device)
+    pos = S[eye]                      # [N, L]
+    neg = S[~eye]                     # [N(N-1), L]
+    if kind == "jsd":
+        e_pos = (LOG2 - F.softplus(-pos)).mean()
+        e_neg = (F.softplus(neg) - LOG2).mean()
+        return e_neg - e_pos
+    if kind == "nce":
+        masked = S.masked_fill(eye[:, :, None], -10.0).reshape(n, 1, n * l).expand(n, l, n * l)
+        logits = torch.cat([pos[:, :, None], masked], 2)   # [N, L, 1 + N L]
+        return -F.log_softmax(logits, 2)[:, :, 0].mean()
+    if kind == "dv":
+        return torch.logsumexp(neg.reshape(-1), 0) - math.log(n * (n - 1) * l) - pos.mean()
+    raise ValueError(kind)
+
+
+class DIM(nn.Module):
+    def __init__(self, encoder="dcgan32", in_channels=3, y_dim=64, mi_units=2048,
+                 estimator="jsd", alpha=0.0, beta=1.0, gamma=0.1, global_critic=True):
+        super().__init__()
+        self.encoder = Encoder(encoder, in_channels, y_dim)
+        with torch.no_grad():
+            o = self.encoder(torch.zeros(2, in_channels, ENCODERS[encoder]["input"],
+                                         ENCODERS[encoder]["input"]))
+        self.local_m = MI1x1(o["M"].shape[1], mi_units)
+        self.local_y = MI1x1(y_dim, mi_units)
+        self.global_critic = GlobalCritic(o["conv"][0].numel(), y_dim) if global_critic else None
+        self.prior = Prior(y_dim)
+        self.estimator, self.alpha, self.beta, self.gamma = estimator, alpha, beta, gamma
+
+    def losses(self, x, z):
+        """Encoder-side loss terms and the discriminator loss, for batch x and
+        prior samples z ~ U[0,1]^d. Returns a dict of scalar tensors."""
+        out = self.encoder(x)
+        y = out["Y"]
+        t = {}
+        lm = self.local_m(out["M"])                     # [N, L, D]
+        ly = self.local_y(y)[:, 0, :]                   # [N, D]
+        n, l, d = lm.shape
+        S = (ly @ lm.reshape(n * l, d).t()).reshape(n, n, l)
+        t["local"] = mi_loss(self.estimator, S)
+        if self.global_critic is not None:
+            t["global"] = mi_loss(self.estimator, self.global_critic(out["conv"], y))
+        sy = torch.sigmoid(y)
+        t["prior_enc"] = F.softplus(-self.prior(sy)).mean()
+        t["prior_disc"] = F.softplus(-self.prior(z)).mean() + F.softplus(self.prior(sy.detach())).mean()
+        total = self.beta * t["local"] + self.gamma * t["prior_enc"]
+        if "global" in t:
+            total = total + self.alpha * t["global"]
+        t["encoder_total"] = total
+        return t
+
+
+# ----------------------------------------------------------------- safetensors
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {})
+    base = 8 + n
+    dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8}
+    tensors = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        arr = np.frombuffer(data[base + b:base + end], dtype=dtypes[e["dtype"]]).reshape(e["shape"])
+        tensors[name] = torch.from_numpy(arr.copy())
+    return tensors, meta
+
+
+def load_checkpoint(model, path):
+    """Load cldim tensors into a DIM (or Encoder) module by name. Returns the
+    metadata dict. Optimizer state (opt.*) is ignored."""
+    tensors, meta = load_safetensors(path)
+    state = model.state_dict()
+    missing = [k for k in state if k not in tensors and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise KeyError(f"{path}: missing tensors {missing[:5]}")
+    for k, v in state.items():
+        if k in tensors:
+            if tuple(tensors[k].shape) != tuple(v.shape):
+                raise ValueError(f"{path}: {k} has shape {tuple(tensors[k].shape)}, model wants {tuple(v.shape)}")
+            v.copy_(tensors[k].to(v.dtype))
+    return meta
