@@ -1,0 +1,44 @@
+/* permute.cl — channel-major maps to per-location rows and back.
+ *
+ *   permute_to_rows:   x [N, C, L]  ->  y [N*L, C]     y[(n*L + l)*C + c] = x[(n*C + c)*L + l]
+ *   permute_from_rows: y [N*L, C]   ->  x [N, C, L]    (the inverse; also the backward of the
+ *                                                       other, with optional accumulation)
+ *
+ * L = H*W of an NCHW map. Rows make every 1x1 convolution a plain GEMM over
+ * N*L rows (the local MI critic) and give the score GEMM its operand.
+ * One work-item per element, indexed by the destination (coalesced writes);
+ * TILE x TILE local-memory tiles would help on GPUs (a later optimisation).
+ */
+__kernel void permute_to_rows(const int N, const int C, const int L,
+			      __global const float *x, const int x_off,
+			      __global float *y, const int y_off, const int accumulate)
+{
+	x += x_off;
+	y += y_off;
+	const int i = (int)get_global_id(0);
+	if (i >= N * C * L)
+		return;
+	const int c = i % C;
+	const int row = i / C;
+	const int l = row % L;
+	const int n = row / L;
+	const float v = x[(n * C + c) * L + l];
+	y[i] = accumulate ? y[i] + v : v;
+}
+
+__kernel void permute_from_rows(const int N, const int C, const int L,
+				__global const float *y, const int y_off,
+				__global float *x, const int x_off, const int accumulate)
+{
+	y += y_off;
+	x += x_off;
+	const int i = (int)get_global_id(0);
+	if (i >= N * C * L)
+		return;
+	const int l = i % L;
+	const int nc = i / L;
+	const int c = nc % C;
+	const int n = nc / C;
+	const float v = y[(n * L + l) * C + c];
+	x[i] = accumulate ? x[i] + v : v;
+}

@@ -1,0 +1,77 @@
+/* Tape wrappers for permute and pairwise. */
+#include "cldim/op_pairwise.h"
+#include "cldim/op_permute.h"
+
+struct permute_saved {
+	dim_var *x, *y;
+	int N, C, L;
+};
+
+static dim_status permute_backward(dim_tape *t, void *p)
+{
+	struct permute_saved *s = p;
+	int acc;
+	dim_tensor *dx = dim_tape_grad(t, s->x, &acc);
+	if (!dx)
+		return DIM_OK;
+	return dim_permute_from_rows(dim_tape_ctx(t), s->N, s->C, s->L, dx->buf, s->y->grad.buf,
+				     acc);
+}
+
+dim_var *dim_t_permute_to_rows(dim_tape *t, dim_var *x)
+{
+	dim_ctx *ctx = dim_tape_ctx(t);
+	if (x->val.ndim < 2) {
+		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "permute_to_rows: need [N, C, ...]");
+		return NULL;
+	}
+	int N = x->val.shape[0], C = x->val.shape[1];
+	int L = (int)(dim_tensor_numel(&x->val) / ((size_t)N * C));
+	dim_var *y = dim_tape_new(t, 2, (int[]){N * L, C}, x->needs_grad);
+	if (!y || dim_permute_to_rows(ctx, N, C, L, y->val.buf, x->val.buf, 0))
+		return NULL;
+	struct permute_saved *s = dim_tape_record(t, y, permute_backward, sizeof *s);
+	if (s)
+		*s = (struct permute_saved){x, y, N, C, L};
+	return y;
+}
+
+struct pairwise_saved {
+	dim_var *a, *b, *bias, *out;
+	int N, H;
+};
+
+static dim_status pairwise_backward(dim_tape *t, void *p)
+{
+	struct pairwise_saved *s = p;
+	int acc_a = 0, acc_b = 0, acc_c = 0;
+	dim_tensor *da = dim_tape_grad(t, s->a, &acc_a);
+	dim_tensor *db = dim_tape_grad(t, s->b, &acc_b);
+	dim_tensor *dc = s->bias ? dim_tape_grad(t, s->bias, &acc_c) : NULL;
+	if (dc && !acc_c) /* a non-parameter bias: the kernel only accumulates */
+		dim_fill_f32(dim_tape_ctx(t), dc->buf, 0.0f);
+	return dim_pairwise_backward(dim_tape_ctx(t), s->N, s->H, da ? &da->buf : NULL, acc_a,
+				     db ? &db->buf : NULL, acc_b, dc ? &dc->buf : NULL,
+				     s->out->grad.buf);
+}
+
+dim_var *dim_t_pairwise(dim_tape *t, dim_var *a, dim_var *b, dim_var *bias)
+{
+	dim_ctx *ctx = dim_tape_ctx(t);
+	if (a->val.ndim != 2 || b->val.ndim != 2 || a->val.shape[0] != b->val.shape[0] ||
+	    a->val.shape[1] != b->val.shape[1] ||
+	    (bias && dim_tensor_numel(&bias->val) != (size_t)a->val.shape[1])) {
+		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "pairwise: a, b must be [N, H], bias [H]");
+		return NULL;
+	}
+	int N = a->val.shape[0], H = a->val.shape[1];
+	bool ng = a->needs_grad || b->needs_grad || (bias && bias->needs_grad);
+	dim_var *out = dim_tape_new(t, 2, (int[]){N * N, H}, ng);
+	if (!out || dim_pairwise_forward(ctx, N, H, out->val.buf, a->val.buf, b->val.buf,
+					 bias ? &bias->val.buf : NULL))
+		return NULL;
+	struct pairwise_saved *s = dim_tape_record(t, out, pairwise_backward, sizeof *s);
+	if (s)
+		*s = (struct pairwise_saved){a, b, bias, out, N, H};
+	return out;
+}

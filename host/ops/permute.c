@@ -1,0 +1,30 @@
+/* Permute between NCHW maps and per-location rows (cl/permute.cl). */
+#include "cldim/op_permute.h"
+
+static dim_status launch(dim_ctx *ctx, const char *name, int N, int C, int L, dim_buf dst,
+			 dim_buf src, int accumulate)
+{
+	size_t n = (size_t)N * C * L;
+	if (N <= 0 || C <= 0 || L <= 0 || src.bytes < n * 4 || dst.bytes < n * 4)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
+				"%s: bad shape N=%d C=%d L=%d for buffers of %zu and %zu bytes",
+				name, N, C, L, src.bytes, dst.bytes);
+	dim_kernel *k;
+	dim_status st = dim_kernel_get(ctx, "permute", NULL, name, &k);
+	if (st)
+		return st;
+	return DIM_LAUNCH_1D(ctx, k, n, DIM_INT(N), DIM_INT(C), DIM_INT(L), DIM_BUF(src),
+			     DIM_BUF(dst), DIM_INT(accumulate));
+}
+
+dim_status dim_permute_to_rows(dim_ctx *ctx, int N, int C, int L, dim_buf y, dim_buf x,
+			       int accumulate)
+{
+	return launch(ctx, "permute_to_rows", N, C, L, y, x, accumulate);
+}
+
+dim_status dim_permute_from_rows(dim_ctx *ctx, int N, int C, int L, dim_buf x, dim_buf y,
+				 int accumulate)
+{
+	return launch(ctx, "permute_from_rows", N, C, L, x, y, accumulate);
+}

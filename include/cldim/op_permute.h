@@ -1,0 +1,28 @@
+/* cldim — permute between channel-major maps and per-location rows.
+ *
+ *   to_rows:   x [N, C, H, W] (or [N, C, L]) -> y [N*H*W, C]
+ *   from_rows: y [N*L, C] -> x [N, C, L]    (the inverse)
+ *
+ * Each is the other's backward. The output is written (=) when accumulate is
+ * 0 and added (+=) when 1. */
+#ifndef CLDIM_OP_PERMUTE_H
+#define CLDIM_OP_PERMUTE_H
+
+#include "cldim/autodiff.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+dim_status dim_permute_to_rows(dim_ctx *ctx, int N, int C, int L, dim_buf y, dim_buf x,
+			       int accumulate);
+dim_status dim_permute_from_rows(dim_ctx *ctx, int N, int C, int L, dim_buf x, dim_buf y,
+				 int accumulate);
+
+/* ---- tape ---- x [N, C, H, W] -> [N*H*W, C]. */
+dim_var *dim_t_permute_to_rows(dim_tape *t, dim_var *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
