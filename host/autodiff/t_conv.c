@@ -1,0 +1,66 @@
+/* Tape wrapper for 2-D convolution (see op_conv.h). */
+#include "cldim/op_conv.h"
+
+struct conv_saved {
+	dim_conv2d_desc desc;
+	dim_var *y, *x, *w, *b;
+};
+
+/* The gradient of a weight-like input, zeroed when this is its first
+ * contribution (the raw op always accumulates into it). */
+static dim_tensor *param_grad(dim_tape *t, dim_var *v, dim_status *st)
+{
+	int acc = 1;
+	dim_tensor *g = v ? dim_tape_grad(t, v, &acc) : NULL;
+	if (g && !acc)
+		*st = dim_fill_f32(dim_tape_ctx(t), g->buf, 0.0f);
+	return g;
+}
+
+static dim_status conv_backward(dim_tape *t, void *saved)
+{
+	struct conv_saved *s = saved;
+	dim_status st = DIM_OK;
+	int acc_x = 0;
+	dim_tensor *dx = dim_tape_grad(t, s->x, &acc_x);
+	dim_tensor *dw = param_grad(t, s->w, &st);
+	dim_tensor *db = param_grad(t, s->b, &st);
+	if (st)
+		return st;
+	dim_arena *a = dim_tape_arena(t);
+	dim_arena_mark m = dim_arena_get_mark(a);
+	st = dim_conv2d_backward(dim_tape_ctx(t), &s->desc, a, dx, acc_x, dw, db, &s->y->grad,
+				 &s->x->val, &s->w->val);
+	dim_arena_reset(a, m);
+	return st;
+}
+
+dim_var *dim_t_conv2d(dim_tape *t, const dim_conv2d_desc *d, dim_var *x, dim_var *w, dim_var *b)
+{
+	dim_ctx *ctx = dim_tape_ctx(t);
+	if (!x || !w || !d || x->val.ndim != 4 || w->val.ndim != 4) {
+		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "dim_t_conv2d: x and w must be 4-D");
+		return NULL;
+	}
+	int oh = dim_conv2d_out_size(x->val.shape[2], w->val.shape[2], d->stride_h, d->pad_h);
+	int ow = dim_conv2d_out_size(x->val.shape[3], w->val.shape[3], d->stride_w, d->pad_w);
+	if (oh < 1 || ow < 1) {
+		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "dim_t_conv2d: kernel does not fit input");
+		return NULL;
+	}
+	const int shape[4] = {x->val.shape[0], w->val.shape[0], oh, ow};
+	bool ng = x->needs_grad || w->needs_grad || (b && b->needs_grad);
+	dim_var *y = dim_tape_new(t, 4, shape, ng);
+	if (!y)
+		return NULL;
+	dim_arena *a = dim_tape_arena(t);
+	dim_arena_mark m = dim_arena_get_mark(a);
+	dim_status st = dim_conv2d_forward(ctx, d, a, &y->val, &x->val, &w->val, b ? &b->val : NULL);
+	dim_arena_reset(a, m);
+	if (st)
+		return NULL;
+	struct conv_saved *s = dim_tape_record(t, y, conv_backward, sizeof *s);
+	if (s)
+		*s = (struct conv_saved){*d, y, x, w, b};
+	return y;
+}
