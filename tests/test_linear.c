@@ -1,0 +1,267 @@
+/* cldim-test: labels=opencl timeout=300 */
+/* linear: OpenCL vs a double-precision reference (y, dx, dW, db), the
+ * reference vs central finite differences, accumulation on a second backward,
+ * PyTorch parity (tests/py/check_linear.py), and the tape wrapper. */
+#include <string.h>
+
+#include "cldim/op_linear.h"
+#include "testutil.h"
+
+struct lc {
+	int ndim, lead[2], I, O, bias; /* x [lead..., I] */
+};
+
+static const struct lc cases[] = {
+	{2, {1, 0}, 7, 13, 1},   {2, {3, 0}, 13, 7, 1}, {2, {5, 0}, 64, 10, 0},
+	{2, {64, 0}, 300, 65, 1}, {3, {3, 5}, 7, 4, 1},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+static void ref_forward(size_t M, size_t I, size_t O, const double *x, const double *w,
+			const double *b, double *y)
+{
+	for (size_t m = 0; m < M; m++)
+		for (size_t o = 0; o < O; o++) {
+			double s = b ? b[o] : 0.0;
+			for (size_t i = 0; i < I; i++)
+				s += x[m * I + i] * w[o * I + i];
+			y[m * O + o] = s;
+		}
+}
+
+static void ref_backward(size_t M, size_t I, size_t O, const double *dy, const double *x,
+			 const double *w, double *dx, double *dw, double *db)
+{
+	memset(dx, 0, M * I * 8), memset(dw, 0, O * I * 8), memset(db, 0, O * 8);
+	for (size_t m = 0; m < M; m++)
+		for (size_t o = 0; o < O; o++) {
+			double g = dy[m * O + o];
+			db[o] += g;
+			for (size_t i = 0; i < I; i++) {
+				dx[m * I + i] += g * w[o * I + i];
+				dw[o * I + i] += g * x[m * I + i];
+			}
+		}
+}
+
+static double *to_d(const float *x, size_t n)
+{
+	double *d = malloc(n * sizeof *d);
+	for (size_t i = 0; i < n; i++)
+		d[i] = x[i];
+	return d;
+}
+
+static double maxabs(const double *x, size_t n)
+{
+	double m = 0;
+	for (size_t i = 0; i < n; i++)
+		m = fabs(x[i]) > m ? fabs(x[i]) : m;
+	return m;
+}
+
+#define CLOSE(what, got, want, n) t_close(what, got, want, n, 1e-4, 1e-5 * maxabs(want, n) + 1e-6)
+
+static void check_fd(void)
+{
+	enum { M = 3, I = 5, O = 4 };
+	t_rng rng = {5};
+	double x[M * I], w[O * I], b[O], r[M * O], y[M * O], dx[M * I], dw[O * I], db[O];
+	t_fill_d(&rng, x, M * I, -1, 1), t_fill_d(&rng, w, O * I, -1, 1);
+	t_fill_d(&rng, b, O, -1, 1), t_fill_d(&rng, r, M * O, -1, 1);
+	ref_backward(M, I, O, r, x, w, dx, dw, db);
+	double *vars[3] = {x, w, b}, *grads[3] = {dx, dw, db};
+	size_t sizes[3] = {M * I, O * I, O};
+	int bad = 0;
+	for (int v = 0; v < 3; v++)
+		for (size_t i = 0; i < sizes[v]; i++) {
+			double keep = vars[v][i], l[2];
+			for (int sgn = 0; sgn < 2; sgn++) {
+				vars[v][i] = keep + (sgn ? -1e-4 : 1e-4);
+				ref_forward(M, I, O, x, w, b, y);
+				l[sgn] = 0;
+				for (int j = 0; j < M * O; j++)
+					l[sgn] += r[j] * y[j];
+			}
+			vars[v][i] = keep;
+			double fd = (l[0] - l[1]) / 2e-4;
+			if (fabs(fd - grads[v][i]) > 1e-7 + 1e-7 * fabs(fd) && bad++ < 5)
+				fprintf(stderr, "fd: var %d [%zu] fd %.10g ref %.10g\n", v, i, fd,
+					grads[v][i]);
+		}
+	CHECK_MSG(bad == 0, "%d finite-difference mismatches", bad);
+}
+
+static void run_case(dim_ctx *ctx, int ci, const char *dir)
+{
+	const struct lc *c = &cases[ci];
+	size_t M = (size_t)c->lead[0] * (c->ndim == 3 ? c->lead[1] : 1), I = c->I, O = c->O;
+	size_t nx = M * I, nw = O * I, ny = M * O;
+	t_rng rng = {200 + (uint64_t)ci};
+	float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(O * 4), *r = malloc(ny * 4);
+	float *dw0 = malloc(nw * 4), *db0 = malloc(O * 4);
+	t_fill(&rng, x, nx, -1, 1), t_fill(&rng, w, nw, -0.5f, 0.5f), t_fill(&rng, b, O, -1, 1);
+	t_fill(&rng, r, ny, -1, 1), t_fill(&rng, dw0, nw, -1, 1), t_fill(&rng, db0, O, -1, 1);
+	double *xd = to_d(x, nx), *wd = to_d(w, nw), *bd = to_d(b, O), *rd = to_d(r, ny);
+	double *yr = malloc(ny * 8), *dxr = malloc(nx * 8), *dwr = malloc(nw * 8), *dbr = malloc(O * 8);
+	ref_forward(M, I, O, xd, wd, c->bias ? bd : NULL, yr);
+	ref_backward(M, I, O, rd, xd, wd, dxr, dwr, dbr);
+
+	dim_tensor tx = {t_upload(ctx, x, nx), c->ndim, {c->lead[0], c->lead[1], 0}};
+	dim_tensor ty = {t_upload(ctx, r, ny), c->ndim, {c->lead[0], c->lead[1], 0}};
+	tx.shape[c->ndim - 1] = (int)I;
+	ty.shape[c->ndim - 1] = (int)O;
+	dim_tensor tr = ty, tdx = tx;
+	tr.buf = t_upload(ctx, r, ny);
+	tdx.buf = t_upload(ctx, x, nx);
+	dim_tensor tw = {t_upload(ctx, w, nw), 2, {(int)O, (int)I}}, tdw = tw;
+	tdw.buf = t_upload(ctx, dw0, nw);
+	dim_tensor tb = {t_upload(ctx, b, O), 1, {(int)O}}, tdb = tb;
+	tdb.buf = t_upload(ctx, db0, O);
+	const dim_tensor *bias = c->bias ? &tb : NULL, *dbias = c->bias ? &tdb : NULL;
+	char what[64];
+
+	CHECK_OK(ctx, dim_linear_forward(ctx, &ty, &tx, &tw, bias));
+	CHECK_OK(ctx, dim_linear_backward(ctx, &tdx, 0, &tdw, dbias, &tr, &tx, &tw));
+	double *want = malloc((nw > nx ? nw : nx) * 8);
+	for (int pass = 1; pass <= 2; pass++) {
+		float *y = t_download(ctx, ty.buf, ny), *dx = t_download(ctx, tdx.buf, nx);
+		float *dw = t_download(ctx, tdw.buf, nw), *db = t_download(ctx, tdb.buf, O);
+		snprintf(what, sizeof what, "case %d pass %d y", ci, pass);
+		CLOSE(what, y, yr, ny);
+		for (size_t i = 0; i < nx; i++)
+			want[i] = pass * dxr[i];
+		snprintf(what, sizeof what, "case %d pass %d dx", ci, pass);
+		CLOSE(what, dx, want, nx);
+		for (size_t i = 0; i < nw; i++)
+			want[i] = dw0[i] + pass * dwr[i];
+		snprintf(what, sizeof what, "case %d pass %d dw", ci, pass);
+		CLOSE(what, dw, want, nw);
+		if (c->bias) {
+			for (size_t i = 0; i < O; i++)
+				want[i] = db0[i] + pass * dbr[i];
+			snprintf(what, sizeof what, "case %d pass %d db", ci, pass);
+			CLOSE(what, db, want, O);
+		}
+		if (pass == 1 && dir) {
+			char name[32];
+			for (size_t i = 0; i < nw; i++)
+				dw[i] -= dw0[i];
+			for (size_t i = 0; i < O; i++)
+				db[i] -= db0[i];
+			snprintf(name, sizeof name, "c%d_x", ci), t_dump(dir, name, x, nx);
+			snprintf(name, sizeof name, "c%d_w", ci), t_dump(dir, name, w, nw);
+			snprintf(name, sizeof name, "c%d_b", ci), t_dump(dir, name, b, O);
+			snprintf(name, sizeof name, "c%d_r", ci), t_dump(dir, name, r, ny);
+			snprintf(name, sizeof name, "c%d_y", ci), t_dump(dir, name, y, ny);
+			snprintf(name, sizeof name, "c%d_dx", ci), t_dump(dir, name, dx, nx);
+			snprintf(name, sizeof name, "c%d_dw", ci), t_dump(dir, name, dw, nw);
+			snprintf(name, sizeof name, "c%d_db", ci), t_dump(dir, name, db, O);
+		}
+		free(y), free(dx), free(dw), free(db);
+		if (pass == 1) /* second pass accumulates into all three */
+			CHECK_OK(ctx, dim_linear_backward(ctx, &tdx, 1, &tdw, dbias, &tr, &tx, &tw));
+	}
+	free(want), free(x), free(w), free(b), free(r), free(dw0), free(db0);
+	free(xd), free(wd), free(bd), free(rd), free(yr), free(dxr), free(dwr), free(dbr);
+	dim_buf_release(&tx.buf), dim_buf_release(&ty.buf), dim_buf_release(&tr.buf);
+	dim_buf_release(&tdx.buf), dim_buf_release(&tw.buf), dim_buf_release(&tdw.buf);
+	dim_buf_release(&tb.buf), dim_buf_release(&tdb.buf);
+}
+
+/* Tape: x, w, b parameters; L = linear(y, r) with r [1, O] gives a scalar. */
+static void check_tape(dim_ctx *ctx)
+{
+	enum { I = 6, O = 5 };
+	t_rng rng = {77};
+	float x[I], w[O * I], b[O], r[O];
+	t_fill(&rng, x, I, -1, 1), t_fill(&rng, w, O * I, -1, 1), t_fill(&rng, b, O, -1, 1);
+	t_fill(&rng, r, O, -1, 1);
+	double xd[I], wd[O * I], rd[O], dxr[I], dwr[O * I], dbr[O];
+	for (int i = 0; i < I; i++)
+		xd[i] = x[i];
+	for (int i = 0; i < O * I; i++)
+		wd[i] = w[i];
+	for (int i = 0; i < O; i++)
+		rd[i] = r[i];
+	ref_backward(1, I, O, rd, xd, wd, dxr, dwr, dbr);
+	dim_params ps;
+	dim_param *px, *pw, *pb, *pr;
+	CHECK_OK(ctx, dim_params_init(&ps, ctx, "t"));
+	CHECK_OK(ctx, dim_params_add(&ps, "x", 2, (int[]){1, I}, true, &px));
+	CHECK_OK(ctx, dim_params_add(&ps, "w", 2, (int[]){O, I}, true, &pw));
+	CHECK_OK(ctx, dim_params_add(&ps, "b", 1, (int[]){O}, true, &pb));
+	CHECK_OK(ctx, dim_params_add(&ps, "r", 2, (int[]){1, O}, false, &pr));
+	CHECK_OK(ctx, dim_param_set(ctx, px, x));
+	CHECK_OK(ctx, dim_param_set(ctx, pw, w));
+	CHECK_OK(ctx, dim_param_set(ctx, pb, b));
+	CHECK_OK(ctx, dim_param_set(ctx, pr, r));
+	dim_tape *t;
+	CHECK_OK(ctx, dim_tape_create(ctx, "tape", &t));
+	for (int step = 1; step <= 2; step++) {
+		dim_tape_begin(t, true);
+		dim_var *y = dim_t_linear(t, dim_tape_param(t, px), dim_tape_param(t, pw),
+					  dim_tape_param(t, pb));
+		dim_var *l = y ? dim_t_linear(t, y, dim_tape_param(t, pr), NULL) : NULL;
+		CHECK_MSG(l != NULL, "%s", dim_ctx_errmsg(ctx));
+		if (!l)
+			break;
+		CHECK_OK(ctx, dim_tape_backward(t, l, 1.0f));
+		float gx[I], gw[O * I], gb[O];
+		double wx[I], ww[O * I], wb[O];
+		CHECK_OK(ctx, dim_tensor_read(ctx, &px->grad, gx));
+		CHECK_OK(ctx, dim_tensor_read(ctx, &pw->grad, gw));
+		CHECK_OK(ctx, dim_tensor_read(ctx, &pb->grad, gb));
+		for (int i = 0; i < I; i++)
+			wx[i] = step * dxr[i];
+		for (int i = 0; i < O * I; i++)
+			ww[i] = step * dwr[i];
+		for (int i = 0; i < O; i++)
+			wb[i] = step * dbr[i];
+		t_close("tape dx", gx, wx, I, 1e-4, 1e-5);
+		t_close("tape dw", gw, ww, O * I, 1e-4, 1e-5);
+		t_close("tape db", gb, wb, O, 1e-4, 1e-5);
+	}
+	dim_tape_destroy(t);
+	dim_params_free(&ps);
+}
+
+static void check_errors(dim_ctx *ctx)
+{
+	float v[32];
+	t_rng rng = {1};
+	t_fill(&rng, v, 32, -1, 1);
+	dim_buf b = t_upload(ctx, v, 32);
+	dim_tensor x = {b, 2, {2, 3}}, w = {b, 2, {4, 2}}, y = {b, 2, {2, 4}};
+	CHECK(dim_linear_forward(ctx, &y, &x, &w, NULL) == DIM_ERR_ARG);
+	w.shape[1] = 3;
+	y.shape[1] = 5;
+	CHECK(dim_linear_forward(ctx, &y, &x, &w, NULL) == DIM_ERR_ARG);
+	dim_buf_release(&b);
+}
+
+int main(void)
+{
+	dim_ctx *ctx = t_ctx();
+	check_fd();
+	char *dir = t_tmpdir("linear");
+	char manifest[1024] = "";
+	for (int i = 0; i < NCASES; i++) {
+		const struct lc *c = &cases[i];
+		run_case(ctx, i, dir);
+		size_t used = strlen(manifest);
+		snprintf(manifest + used, sizeof manifest - used, "%d %d %d %d %d\n",
+			 c->lead[0] * (c->ndim == 3 ? c->lead[1] : 1), c->I, c->O, c->bias, c->ndim);
+	}
+	check_errors(ctx);
+	check_tape(ctx);
+	char path[1024];
+	snprintf(path, sizeof path, "%s/cases.txt", dir);
+	t_write_file(path, manifest, strlen(manifest));
+	if (t_torch_run("check_linear.py", dir, NULL) == 77)
+		fprintf(stderr, "skipped: PyTorch parity\n");
+	t_rmtree(dir);
+	free(dir);
+	dim_ctx_destroy(ctx);
+	return T_RESULT();
+}
