@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
 	{"devices", cmd_devices, "list OpenCL platforms and devices"},
 	{"cache", cmd_cache, "show or clear the compiled-kernel cache"},
+	{"bench", cmd_bench, "measure device peak and DIM GEMMs (md|csv|json)"},
 };
 
 static void usage(FILE *f)
