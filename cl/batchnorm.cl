@@ -1,0 +1,189 @@
+/* batchnorm.cl — batch normalisation over N and the spatial positions, per
+ * channel (PyTorch BatchNorm1d/2d semantics).
+ *
+ * Layout: x, y, dx, dy [N][C][S] row-major (S = H*W, or 1 for [N, C]); per
+ * channel vectors [C]: weight (gamma), bias (beta), mean, rstd = 1/sqrt(var +
+ * eps), running_mean, running_var. M = N*S values per channel; element i of
+ * channel c is at (i / S) * C * S + c * S + i % S. Every buffer argument is
+ * (pointer, offset in floats); kernels add the offset first.
+ *
+ * bn_forward_stats   one work-group per channel (power-of-two local size):
+ *                    mean, then the biased variance around it (two passes,
+ *                    strided partial sums + a tree in local memory: a fixed
+ *                    order). Saves mean and rstd; with update_running,
+ *                    running = (1-momentum)*running + momentum*batch, using the
+ *                    unbiased variance var*M/(M-1) for running_var.
+ * bn_eval_stats      one work-item per channel: mean = running_mean,
+ *                    rstd = 1/sqrt(running_var + eps).
+ * bn_forward_apply   one work-item per element: y = (x-mean)*rstd*gamma + beta.
+ * bn_backward_reduce one work-group per channel: sum_dy = sum dy, sum_dyxh =
+ *                    sum dy*xhat (xhat = (x-mean)*rstd); dgamma += sum_dyxh,
+ *                    dbeta += sum_dy; the two sums are kept in sums[2][C].
+ * bn_backward_dx     one work-item per element:
+ *                    batch statistics: dx = gamma*rstd*(dy - sum_dy/M - xhat*sum_dyxh/M)
+ *                    running statistics: dx = gamma*rstd*dy
+ *                    written (=) or added (+=, accumulate).
+ */
+
+/* Sum of v over the work-group; every work-item gets the total. */
+static float bn_group_sum(__local float *part, float v)
+{
+	const int lid = (int)get_local_id(0);
+	part[lid] = v;
+	barrier(CLK_LOCAL_MEM_FENCE);
+	for (int h = (int)get_local_size(0) / 2; h > 0; h /= 2) {
+		if (lid < h)
+			part[lid] += part[lid + h];
+		barrier(CLK_LOCAL_MEM_FENCE);
+	}
+	const float s = part[0];
+	barrier(CLK_LOCAL_MEM_FENCE);
+	return s;
+}
+
+__kernel void bn_forward_stats(__global const float *x, const int x_off, __global float *mean,
+			       const int mean_off, __global float *rstd, const int rstd_off,
+			       __global float *rmean, const int rmean_off, __global float *rvar,
+			       const int rvar_off, const int N, const int C, const int S,
+			       const float eps, const float momentum, const int update_running,
+			       __local float *part)
+{
+	x += x_off;
+	mean += mean_off;
+	rstd += rstd_off;
+	rmean += rmean_off;
+	rvar += rvar_off;
+	const int c = (int)get_group_id(0);
+	const int lid = (int)get_local_id(0), ls = (int)get_local_size(0);
+	const int M = N * S;
+	__global const float *xc = x + c * S;
+	float s = 0.0f;
+	for (int i = lid; i < M; i += ls)
+		s += xc[(i / S) * C * S + i % S];
+	const float mu = bn_group_sum(part, s) / (float)M;
+	s = 0.0f;
+	for (int i = lid; i < M; i += ls) {
+		const float d = xc[(i / S) * C * S + i % S] - mu;
+		s += d * d;
+	}
+	const float var = bn_group_sum(part, s) / (float)M;
+	if (lid == 0) {
+		mean[c] = mu;
+		rstd[c] = rsqrt(var + eps);
+		if (update_running) {
+			rmean[c] = (1.0f - momentum) * rmean[c] + momentum * mu;
+			rvar[c] = (1.0f - momentum) * rvar[c] +
+				  momentum * var * ((float)M / (float)(M - 1));
+		}
+	}
+}
+
+__kernel void bn_eval_stats(__global float *mean, const int mean_off, __global float *rstd,
+			    const int rstd_off, __global const float *rmean, const int rmean_off,
+			    __global const float *rvar, const int rvar_off, const int C,
+			    const float eps)
+{
+	mean += mean_off;
+	rstd += rstd_off;
+	rmean += rmean_off;
+	rvar += rvar_off;
+	const int c = (int)get_global_id(0);
+	if (c < C) {
+		mean[c] = rmean[c];
+		rstd[c] = rsqrt(rvar[c] + eps);
+	}
+}
+
+__kernel void bn_forward_apply(__global float *y, const int y_off, __global const float *x,
+			       const int x_off, __global const float *mean, const int mean_off,
+			       __global const float *rstd, const int rstd_off,
+			       __global const float *gamma, const int gamma_off,
+			       __global const float *beta, const int beta_off, const int total,
+			       const int C, const int S, const int has_gamma, const int has_beta)
+{
+	y += y_off;
+	x += x_off;
+	mean += mean_off;
+	rstd += rstd_off;
+	gamma += gamma_off;
+	beta += beta_off;
+	const int i = (int)get_global_id(0);
+	if (i >= total)
+		return;
+	const int c = (i / S) % C;
+	float v = (x[i] - mean[c]) * rstd[c];
+	if (has_gamma)
+		v *= gamma[c];
+	if (has_beta)
+		v += beta[c];
+	y[i] = v;
+}
+
+__kernel void bn_backward_reduce(__global const float *dy, const int dy_off,
+				 __global const float *x, const int x_off,
+				 __global const float *mean, const int mean_off,
+				 __global const float *rstd, const int rstd_off,
+				 __global float *sums, const int sums_off, __global float *dgamma,
+				 const int dgamma_off, __global float *dbeta, const int dbeta_off,
+				 const int N, const int C, const int S, const int has_dgamma,
+				 const int has_dbeta, __local float *part)
+{
+	dy += dy_off;
+	x += x_off;
+	mean += mean_off;
+	rstd += rstd_off;
+	sums += sums_off;
+	dgamma += dgamma_off;
+	dbeta += dbeta_off;
+	const int c = (int)get_group_id(0);
+	const int lid = (int)get_local_id(0), ls = (int)get_local_size(0);
+	const int M = N * S;
+	const float mu = mean[c], rs = rstd[c];
+	float a = 0.0f, b = 0.0f;
+	for (int i = lid; i < M; i += ls) {
+		const int j = (i / S) * C * S + c * S + i % S;
+		a += dy[j];
+		b += dy[j] * (x[j] - mu) * rs;
+	}
+	a = bn_group_sum(part, a);
+	b = bn_group_sum(part, b);
+	if (lid == 0) {
+		sums[c] = a;
+		sums[C + c] = b;
+		if (has_dgamma)
+			dgamma[c] += b;
+		if (has_dbeta)
+			dbeta[c] += a;
+	}
+}
+
+__kernel void bn_backward_dx(__global float *dx, const int dx_off, __global const float *dy,
+			     const int dy_off, __global const float *x, const int x_off,
+			     __global const float *mean, const int mean_off,
+			     __global const float *rstd, const int rstd_off,
+			     __global const float *gamma, const int gamma_off,
+			     __global const float *sums, const int sums_off, const int N,
+			     const int C, const int S, const int has_gamma, const int batch_stats,
+			     const int accumulate)
+{
+	dx += dx_off;
+	dy += dy_off;
+	x += x_off;
+	mean += mean_off;
+	rstd += rstd_off;
+	gamma += gamma_off;
+	sums += sums_off;
+	const int i = (int)get_global_id(0);
+	if (i >= N * C * S)
+		return;
+	const int c = (i / S) % C;
+	const float g = (has_gamma ? gamma[c] : 1.0f) * rstd[c];
+	float v = dy[i];
+	if (batch_stats) {
+		const float inv_m = 1.0f / (float)(N * S);
+		const float xhat = (x[i] - mean[c]) * rstd[c];
+		v -= sums[c] * inv_m + xhat * sums[C + c] * inv_m;
+	}
+	v *= g;
+	dx[i] = accumulate ? dx[i] + v : v;
+}

@@ -1,0 +1,65 @@
+/* Tape wrapper for batch normalisation (see op_batchnorm.h). */
+#include "cldim/op_batchnorm.h"
+
+struct bn_saved {
+	dim_batchnorm_desc desc;
+	dim_var *y, *x, *w, *b;
+	dim_tensor mean, rstd;
+};
+
+/* Gradient of a weight-like input, zeroed on its first contribution (the raw
+ * op always accumulates into it). */
+static dim_tensor *param_grad(dim_tape *t, dim_var *v, dim_status *st)
+{
+	int acc = 1;
+	dim_tensor *g = v ? dim_tape_grad(t, v, &acc) : NULL;
+	if (g && !acc)
+		*st = dim_fill_f32(dim_tape_ctx(t), g->buf, 0.0f);
+	return g;
+}
+
+static dim_status bn_backward(dim_tape *t, void *saved)
+{
+	struct bn_saved *s = saved;
+	dim_status st = DIM_OK;
+	int acc_x = 0;
+	dim_tensor *dx = dim_tape_grad(t, s->x, &acc_x);
+	dim_tensor *dw = param_grad(t, s->w, &st);
+	dim_tensor *db = param_grad(t, s->b, &st);
+	if (st)
+		return st;
+	dim_arena *a = dim_tape_arena(t);
+	dim_arena_mark m = dim_arena_get_mark(a);
+	st = dim_batchnorm_backward(dim_tape_ctx(t), &s->desc, a, dx, acc_x, dw, db, &s->y->grad,
+				    &s->x->val, s->w ? &s->w->val : NULL, &s->mean, &s->rstd);
+	dim_arena_reset(a, m);
+	return st;
+}
+
+dim_var *dim_t_batchnorm(dim_tape *t, const dim_batchnorm_desc *d, dim_var *x, dim_var *w,
+			 dim_var *b, dim_param *running_mean, dim_param *running_var)
+{
+	dim_ctx *ctx = dim_tape_ctx(t);
+	if (!x || !d || x->val.ndim < 2) {
+		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "dim_t_batchnorm: x must be [N, C, ...]");
+		return NULL;
+	}
+	dim_batchnorm_desc desc = *d;
+	desc.training = dim_tape_training(t);
+	bool ng = x->needs_grad || (w && w->needs_grad) || (b && b->needs_grad);
+	dim_var *y = dim_tape_new(t, x->val.ndim, x->val.shape, ng);
+	dim_tensor mean, rstd;
+	const int c = x->val.shape[1];
+	dim_arena *a = dim_tape_arena(t);
+	if (!y || dim_tensor_alloc(a, 1, &c, &mean) || dim_tensor_alloc(a, 1, &c, &rstd))
+		return NULL;
+	if (dim_batchnorm_forward(ctx, &desc, &y->val, &mean, &rstd,
+				  running_mean ? &running_mean->value : NULL,
+				  running_var ? &running_var->value : NULL, &x->val,
+				  w ? &w->val : NULL, b ? &b->val : NULL))
+		return NULL;
+	struct bn_saved *s = dim_tape_record(t, y, bn_backward, sizeof *s);
+	if (s)
+		*s = (struct bn_saved){desc, y, x, w, b, mean, rstd};
+	return y;
+}

@@ -1,0 +1,154 @@
+/* Batch normalisation (see op_batchnorm.h; kernels in cl/batchnorm.cl).
+ * forward:  bn_forward_stats (training) | bn_eval_stats, then bn_forward_apply
+ * backward: bn_backward_reduce (dgamma, dbeta, sums), then bn_backward_dx */
+#include "cldim/op_batchnorm.h"
+
+#define PROG "batchnorm"
+
+struct bn_shape {
+	int N, C, S;
+	size_t total;
+};
+
+static int is_vec(const dim_tensor *t, int C)
+{
+	return t->ndim == 1 && t->shape[0] == C;
+}
+
+static dim_status check_shapes(dim_ctx *ctx, const char *who, const dim_batchnorm_desc *d,
+			       const dim_tensor *y, const dim_tensor *x, const dim_tensor *weight,
+			       const dim_tensor *bias, const dim_tensor *mean,
+			       const dim_tensor *rstd, struct bn_shape *s)
+{
+	dim_error *err = dim_ctx_error(ctx);
+	char a[64];
+	if (!d || !x || !y || !mean || !rstd || x->ndim < 2 || x->ndim > 4)
+		return dim_fail(err, DIM_ERR_ARG, "%s: x must be [N, C], [N, C, L] or [N, C, H, W]",
+				who);
+	s->N = x->shape[0];
+	s->C = x->shape[1];
+	s->S = 1;
+	for (int i = 2; i < x->ndim; i++)
+		s->S *= x->shape[i];
+	s->total = dim_tensor_numel(x);
+	if (s->total == 0 || s->total > (size_t)0x7fffffff)
+		return dim_fail(err, DIM_ERR_ARG, "%s: bad input size %s", who,
+				dim_shape_str(x->ndim, x->shape, a, sizeof a));
+	if (dim_tensor_numel(y) != s->total)
+		return dim_fail(err, DIM_ERR_ARG, "%s: output/gradient size differs from x", who);
+	if ((weight && !is_vec(weight, s->C)) || (bias && !is_vec(bias, s->C)) ||
+	    !is_vec(mean, s->C) || !is_vec(rstd, s->C))
+		return dim_fail(err, DIM_ERR_ARG, "%s: per-channel tensors must be [%d]", who, s->C);
+	if (d->training && (size_t)s->N * s->S < 2)
+		return dim_fail(err, DIM_ERR_ARG,
+				"%s: training needs more than 1 value per channel (input %s)", who,
+				dim_shape_str(x->ndim, x->shape, a, sizeof a));
+	return DIM_OK;
+}
+
+/* Power-of-two work-group size for the per-channel reductions. */
+static size_t reduce_local(const dim_kernel *k, size_t m)
+{
+	size_t cap = dim_kernel_max_wg(k) < 256 ? dim_kernel_max_wg(k) : 256, local = 1;
+	while (local * 2 <= cap && local < m)
+		local *= 2;
+	return local;
+}
+
+dim_status dim_batchnorm_forward(dim_ctx *ctx, const dim_batchnorm_desc *d, const dim_tensor *y,
+				 const dim_tensor *save_mean, const dim_tensor *save_rstd,
+				 const dim_tensor *running_mean, const dim_tensor *running_var,
+				 const dim_tensor *x, const dim_tensor *weight,
+				 const dim_tensor *bias)
+{
+	struct bn_shape s;
+	dim_status st = check_shapes(ctx, "batchnorm forward", d, y, x, weight, bias, save_mean,
+				     save_rstd, &s);
+	if (st)
+		return st;
+	dim_error *err = dim_ctx_error(ctx);
+	int track = running_mean && running_var;
+	if ((running_mean || running_var) &&
+	    (!track || !is_vec(running_mean, s.C) || !is_vec(running_var, s.C)))
+		return dim_fail(err, DIM_ERR_ARG, "batchnorm forward: running stats must be [%d]",
+				s.C);
+	if (!d->training && !track)
+		return dim_fail(err, DIM_ERR_ARG,
+				"batchnorm forward: evaluation needs running statistics");
+	dim_kernel *k;
+	if (d->training) {
+		st = dim_kernel_get(ctx, PROG, NULL, "bn_forward_stats", &k);
+		if (st)
+			return st;
+		size_t local = reduce_local(k, (size_t)s.N * s.S), global = (size_t)s.C * local;
+		dim_buf rm = track ? running_mean->buf : save_mean->buf;
+		dim_buf rv = track ? running_var->buf : save_rstd->buf;
+		st = DIM_LAUNCH(ctx, k, 1, &global, &local, DIM_BUF(x->buf), DIM_BUF(save_mean->buf),
+				DIM_BUF(save_rstd->buf), DIM_BUF(rm), DIM_BUF(rv), DIM_INT(s.N),
+				DIM_INT(s.C), DIM_INT(s.S), DIM_FLOAT(d->eps),
+				DIM_FLOAT(d->momentum), DIM_INT(track),
+				DIM_LOCAL(local * sizeof(float)));
+	} else {
+		st = dim_kernel_get(ctx, PROG, NULL, "bn_eval_stats", &k);
+		if (!st)
+			st = DIM_LAUNCH_1D(ctx, k, s.C, DIM_BUF(save_mean->buf),
+					   DIM_BUF(save_rstd->buf), DIM_BUF(running_mean->buf),
+					   DIM_BUF(running_var->buf), DIM_INT(s.C),
+					   DIM_FLOAT(d->eps));
+	}
+	if (!st)
+		st = dim_kernel_get(ctx, PROG, NULL, "bn_forward_apply", &k);
+	if (st)
+		return st;
+	return DIM_LAUNCH_1D(ctx, k, s.total, DIM_BUF(y->buf), DIM_BUF(x->buf),
+			     DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
+			     DIM_BUF(weight ? weight->buf : x->buf), DIM_BUF(bias ? bias->buf : x->buf),
+			     DIM_INT(s.total), DIM_INT(s.C), DIM_INT(s.S), DIM_INT(weight != NULL),
+			     DIM_INT(bias != NULL));
+}
+
+dim_status dim_batchnorm_backward(dim_ctx *ctx, const dim_batchnorm_desc *d, dim_arena *ws,
+				  const dim_tensor *dx, int accumulate, const dim_tensor *dweight,
+				  const dim_tensor *dbias, const dim_tensor *dy,
+				  const dim_tensor *x, const dim_tensor *weight,
+				  const dim_tensor *save_mean, const dim_tensor *save_rstd)
+{
+	struct bn_shape s;
+	dim_status st = check_shapes(ctx, "batchnorm backward", d, dy, x, weight, NULL, save_mean,
+				     save_rstd, &s);
+	if (st)
+		return st;
+	if ((dx && dim_tensor_numel(dx) != s.total) || (dweight && !is_vec(dweight, s.C)) ||
+	    (dbias && !is_vec(dbias, s.C)))
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
+				"batchnorm backward: gradient shapes do not match");
+	int need_sums = dx && d->training;
+	dim_buf sums = save_mean->buf; /* unread unless need_sums */
+	dim_kernel *k;
+	if (dweight || dbias || need_sums) {
+		st = dim_arena_alloc(ws, 2 * (size_t)s.C * sizeof(float), &sums);
+		if (!st)
+			st = dim_kernel_get(ctx, PROG, NULL, "bn_backward_reduce", &k);
+		if (st)
+			return st;
+		size_t local = reduce_local(k, (size_t)s.N * s.S), global = (size_t)s.C * local;
+		st = DIM_LAUNCH(ctx, k, 1, &global, &local, DIM_BUF(dy->buf), DIM_BUF(x->buf),
+				DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf), DIM_BUF(sums),
+				DIM_BUF(dweight ? dweight->buf : sums),
+				DIM_BUF(dbias ? dbias->buf : sums), DIM_INT(s.N), DIM_INT(s.C),
+				DIM_INT(s.S), DIM_INT(dweight != NULL), DIM_INT(dbias != NULL),
+				DIM_LOCAL(local * sizeof(float)));
+		if (st)
+			return st;
+	}
+	if (!dx)
+		return DIM_OK;
+	st = dim_kernel_get(ctx, PROG, NULL, "bn_backward_dx", &k);
+	if (st)
+		return st;
+	return DIM_LAUNCH_1D(ctx, k, s.total, DIM_BUF(dx->buf), DIM_BUF(dy->buf), DIM_BUF(x->buf),
+			     DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
+			     DIM_BUF(weight ? weight->buf : x->buf), DIM_BUF(sums), DIM_INT(s.N),
+			     DIM_INT(s.C), DIM_INT(s.S), DIM_INT(weight != NULL),
+			     DIM_INT(d->training), DIM_INT(accumulate));
+}
