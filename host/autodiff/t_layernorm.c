@@ -1,0 +1,55 @@
+/* Tape wrapper for layer normalisation over channels (see op_layernorm.h). */
+#include "cldim/op_layernorm.h"
+
+struct ln_saved {
+	dim_var *y, *x, *w, *b;
+	dim_tensor mean, rstd;
+};
+
+/* Gradient of a weight-like input, zeroed on its first contribution (the raw
+ * op always accumulates into it). */
+static dim_tensor *param_grad(dim_tape *t, dim_var *v, dim_status *st)
+{
+	int acc = 1;
+	dim_tensor *g = v ? dim_tape_grad(t, v, &acc) : NULL;
+	if (g && !acc)
+		*st = dim_fill_f32(dim_tape_ctx(t), g->buf, 0.0f);
+	return g;
+}
+
+static dim_status ln_backward(dim_tape *t, void *saved)
+{
+	struct ln_saved *s = saved;
+	dim_status st = DIM_OK;
+	int acc_x = 0;
+	dim_tensor *dx = dim_tape_grad(t, s->x, &acc_x);
+	dim_tensor *dw = param_grad(t, s->w, &st);
+	dim_tensor *db = param_grad(t, s->b, &st);
+	if (st)
+		return st;
+	return dim_layernorm_backward(dim_tape_ctx(t), dx, acc_x, dw, db, &s->y->grad, &s->x->val,
+				      s->w ? &s->w->val : NULL, &s->mean, &s->rstd);
+}
+
+dim_var *dim_t_layernorm(dim_tape *t, dim_var *x, dim_var *w, dim_var *b, float eps)
+{
+	dim_ctx *ctx = dim_tape_ctx(t);
+	if (!x || x->val.ndim < 2) {
+		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "dim_t_layernorm: x must be [N, C, ...]");
+		return NULL;
+	}
+	bool ng = x->needs_grad || (w && w->needs_grad) || (b && b->needs_grad);
+	dim_var *y = dim_tape_new(t, x->val.ndim, x->val.shape, ng);
+	const int loc = (int)(dim_tensor_numel(&x->val) / (size_t)x->val.shape[1]);
+	dim_tensor mean, rstd;
+	dim_arena *a = dim_tape_arena(t);
+	if (!y || dim_tensor_alloc(a, 1, &loc, &mean) || dim_tensor_alloc(a, 1, &loc, &rstd))
+		return NULL;
+	if (dim_layernorm_forward(ctx, eps, &y->val, &mean, &rstd, &x->val, w ? &w->val : NULL,
+				  b ? &b->val : NULL))
+		return NULL;
+	struct ln_saved *s = dim_tape_record(t, y, ln_backward, sizeof *s);
+	if (s)
+		*s = (struct ln_saved){y, x, w, b, mean, rstd};
+	return y;
+}
