@@ -1,0 +1,327 @@
+/* The prefetching loader. Worker threads take samples one at a time, in
+ * epoch order, and decode + augment each straight into its place in a ring of
+ * host batches; the consumer takes batches strictly in order and releases
+ * them. Batch b lives in slot b % ring, so at most `ring` batches are in
+ * flight. Every sample's augmentation is keyed by (seed, epoch, dataset
+ * index), so batches are bit-identical for any thread count.
+ *
+ * Slot states: FREE -> FILLING (first worker of batch b) -> READY (last
+ * sample done) -> TAKEN (consumer) -> FREE (release). start_epoch bumps a
+ * generation so samples of an abandoned epoch are dropped, and waits for busy
+ * workers, so the permutation is never read while it changes. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cldim/data.h"
+#include "cldim/runtime.h"
+
+enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_TAKEN };
+
+typedef struct slot {
+	dim_batch b;
+	size_t *items;
+	enum slot_state state;
+	int done; /* samples finished */
+} slot;
+
+typedef struct worker {
+	dim_loader *l;
+	pthread_t thread;
+	dim_decoder *dec;
+	dim_image img;
+	dim_error err;
+} worker;
+
+struct dim_loader {
+	dim_dataset *ds;
+	dim_loader_config cfg;
+	int min_side;
+	size_t sample_floats; /* c*h*w */
+	size_t base;          /* samples considered (limit applied) */
+	size_t n_items, n_batches;
+	size_t *perm;         /* base entries; NULL without shuffle */
+
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;  /* workers wait for work */
+	pthread_cond_t ready_cv; /* consumer waits for a batch, start_epoch for idle */
+	worker *workers;
+	int nworkers;  /* started */
+	slot *slots;
+	int nslots;
+
+	uint64_t epoch;
+	unsigned generation;
+	int active;    /* an epoch is being produced */
+	int stop;
+	int busy;      /* workers inside a sample */
+	size_t next_sample, next_batch;
+	dim_status fail;
+	dim_error fail_err;
+};
+
+static int can_take(const dim_loader *l)
+{
+	if (!l->active || l->fail || l->next_sample >= l->n_items)
+		return 0;
+	size_t b = l->next_sample / (size_t)l->cfg.batch_size;
+	const slot *s = &l->slots[b % (size_t)l->nslots];
+	return s->state == SLOT_FREE || (s->state == SLOT_FILLING && s->b.index == b);
+}
+
+static dim_status make_sample(dim_loader *l, worker *w, slot *s, size_t p, size_t item)
+{
+	int label = -1, warned = 0;
+	size_t at = p % (size_t)l->cfg.batch_size;
+	dim_status st = dim_dataset_get(l->ds, w->dec, item, l->min_side, &w->img, &label,
+					&warned, &w->err);
+	if (!st)
+		st = dim_transform_apply(&l->cfg.transform, &w->img, l->cfg.seed, l->epoch, item,
+					 s->b.x + at * l->sample_floats, &w->err);
+	if (st)
+		return dim_fail_prefix(&w->err, "sample %zu: ", item);
+	if (warned)
+		dim_log(DIM_LOG_WARN, "%s: decoded with a warning (truncated or corrupt)",
+			dim_dataset_item_path(l->ds, item));
+	s->items[at] = item;
+	if (l->cfg.label_bytes == 4)
+		((int32_t *)s->b.labels)[at] = label;
+	else
+		((int64_t *)s->b.labels)[at] = label;
+	if (warned)
+		__atomic_fetch_add(&s->b.warnings, 1, __ATOMIC_RELAXED);
+	return DIM_OK;
+}
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	dim_loader *l = w->l;
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		while (!l->stop && !can_take(l))
+			pthread_cond_wait(&l->work_cv, &l->mu);
+		if (l->stop)
+			break;
+		size_t p = l->next_sample++, b = p / (size_t)l->cfg.batch_size;
+		slot *s = &l->slots[b % (size_t)l->nslots];
+		if (s->state == SLOT_FREE) {
+			size_t left = l->n_items - b * (size_t)l->cfg.batch_size;
+			s->state = SLOT_FILLING;
+			s->done = 0;
+			s->b.index = b;
+			s->b.n = left < (size_t)l->cfg.batch_size ? (int)left : l->cfg.batch_size;
+			s->b.warnings = 0;
+		}
+		unsigned gen = l->generation;
+		size_t item = l->perm ? l->perm[p] : p;
+		l->busy++;
+		pthread_mutex_unlock(&l->mu);
+
+		dim_status st = make_sample(l, w, s, p, item);
+
+		pthread_mutex_lock(&l->mu);
+		l->busy--;
+		if (gen == l->generation) {
+			if (st && !l->fail) {
+				l->fail = st;
+				l->fail_err = w->err;
+			}
+			if (++s->done == s->b.n)
+				s->state = SLOT_READY;
+		}
+		pthread_cond_broadcast(&l->ready_cv);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+size_t dim_loader_items(const dim_loader *l)
+{
+	return l->n_items;
+}
+
+size_t dim_loader_batches(const dim_loader *l)
+{
+	return l->n_batches;
+}
+
+static void stop_workers(dim_loader *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->stop = 1;
+	pthread_cond_broadcast(&l->work_cv);
+	pthread_mutex_unlock(&l->mu);
+	for (int i = 0; i < l->nworkers; i++)
+		pthread_join(l->workers[i].thread, NULL);
+	l->nworkers = 0;
+}
+
+void dim_loader_destroy(dim_loader *l)
+{
+	if (!l)
+		return;
+	stop_workers(l);
+	for (int i = 0; l->workers && i < l->cfg.threads; i++) {
+		dim_decoder_destroy(l->workers[i].dec);
+		dim_image_free(&l->workers[i].img);
+	}
+	for (int i = 0; l->slots && i < l->nslots; i++) {
+		free(l->slots[i].b.x);
+		free(l->slots[i].b.labels);
+		free(l->slots[i].items);
+	}
+	pthread_cond_destroy(&l->ready_cv);
+	pthread_cond_destroy(&l->work_cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l->workers);
+	free(l->slots);
+	free(l->perm);
+	free(l);
+}
+
+static dim_status check_config(const dim_loader_config *c, dim_error *err)
+{
+	const dim_transform *t = &c->transform;
+	if (c->batch_size < 1 || c->threads < 1 || c->threads > 256 || c->ring < 0 ||
+	    c->ring == 1 || c->ring > 64 || (c->label_bytes && c->label_bytes != 4 &&
+					     c->label_bytes != 8))
+		return dim_fail(err, DIM_ERR_ARG,
+				"loader: bad config (batch %d, threads %d, ring %d, label bytes %d)",
+				c->batch_size, c->threads, c->ring, c->label_bytes);
+	if ((t->out_c != 1 && t->out_c != 3) || t->out_h < 1 || t->out_w < 1 ||
+	    t->out_h > 4096 || t->out_w > 4096)
+		return dim_fail(err, DIM_ERR_ARG, "loader: bad output shape %dx%dx%d", t->out_c,
+				t->out_h, t->out_w);
+	return DIM_OK;
+}
+
+dim_status dim_loader_create(dim_loader **out, dim_dataset *ds, const dim_loader_config *cfg,
+			     dim_error *err)
+{
+	dim_status st = check_config(cfg, err);
+	if (st)
+		return st;
+	dim_loader *l = calloc(1, sizeof *l);
+	if (!l)
+		return dim_fail(err, DIM_ERR_NOMEM, "loader: out of memory");
+	l->ds = ds;
+	l->cfg = *cfg;
+	if (!l->cfg.label_bytes)
+		l->cfg.label_bytes = 8;
+	if (!l->cfg.ring)
+		l->cfg.ring = l->cfg.threads + 2;
+	l->nslots = l->cfg.ring;
+	l->min_side = dim_transform_min_side(&cfg->transform);
+	const dim_transform *t = &cfg->transform;
+	l->sample_floats = (size_t)t->out_c * t->out_h * t->out_w;
+	size_t count = dim_dataset_get_info(ds)->count, bs = (size_t)cfg->batch_size;
+	l->base = cfg->limit && cfg->limit < count ? cfg->limit : count;
+	l->n_batches = cfg->drop_last ? l->base / bs : (l->base + bs - 1) / bs;
+	l->n_items = cfg->drop_last ? l->n_batches * bs : l->base;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->work_cv, NULL);
+	pthread_cond_init(&l->ready_cv, NULL);
+	l->slots = calloc((size_t)l->nslots, sizeof *l->slots);
+	l->workers = calloc((size_t)cfg->threads, sizeof *l->workers);
+	l->perm = cfg->shuffle ? malloc((l->base ? l->base : 1) * sizeof *l->perm) : NULL;
+	if (!l->slots || !l->workers || (cfg->shuffle && !l->perm))
+		goto out_nomem;
+	for (int i = 0; i < l->nslots; i++) {
+		slot *s = &l->slots[i];
+		s->b.x = malloc(bs * l->sample_floats * sizeof(float));
+		s->b.labels = malloc(bs * (size_t)l->cfg.label_bytes);
+		s->items = malloc(bs * sizeof *s->items);
+		if (!s->b.x || !s->b.labels || !s->items)
+			goto out_nomem;
+		s->b.items = s->items;
+		s->b.c = t->out_c;
+		s->b.h = t->out_h;
+		s->b.w = t->out_w;
+		s->b.label_bytes = l->cfg.label_bytes;
+	}
+	for (int i = 0; i < cfg->threads; i++) {
+		l->workers[i].l = l;
+		st = dim_decoder_create(&l->workers[i].dec, err);
+		if (st)
+			goto out_destroy;
+	}
+	for (int i = 0; i < cfg->threads; i++) {
+		if (pthread_create(&l->workers[i].thread, NULL, worker_main, &l->workers[i])) {
+			st = dim_fail(err, DIM_ERR_NOMEM, "loader: cannot start worker thread %d",
+				      i);
+			goto out_destroy;
+		}
+		l->nworkers++;
+	}
+	*out = l;
+	return DIM_OK;
+out_nomem:
+	st = dim_fail(err, DIM_ERR_NOMEM, "loader: out of memory for %d batches of %d",
+		      l->nslots, cfg->batch_size);
+out_destroy:
+	dim_loader_destroy(l);
+	return st;
+}
+
+dim_status dim_loader_start_epoch(dim_loader *l, uint64_t epoch, dim_error *err)
+{
+	pthread_mutex_lock(&l->mu);
+	l->generation++;
+	l->active = 0;
+	while (l->busy)
+		pthread_cond_wait(&l->ready_cv, &l->mu);
+	for (int i = 0; i < l->nslots; i++)
+		if (l->slots[i].state != SLOT_TAKEN)
+			l->slots[i].state = SLOT_FREE;
+	if (l->perm)
+		dim_permutation(l->perm, l->base, l->cfg.seed, epoch);
+	l->epoch = epoch;
+	l->fail = DIM_OK;
+	l->next_sample = 0;
+	l->next_batch = 0;
+	l->active = 1;
+	pthread_cond_broadcast(&l->work_cv);
+	pthread_mutex_unlock(&l->mu);
+	return DIM_OK;
+}
+
+dim_status dim_loader_next(dim_loader *l, dim_batch **out, dim_error *err)
+{
+	dim_status st = DIM_OK;
+	*out = NULL;
+	pthread_mutex_lock(&l->mu);
+	while (l->active) {
+		if (l->fail) {
+			st = l->fail;
+			if (err)
+				*err = l->fail_err;
+			l->active = 0;
+			break;
+		}
+		if (l->next_batch >= l->n_batches)
+			break;
+		slot *s = &l->slots[l->next_batch % (size_t)l->nslots];
+		if (s->state == SLOT_READY && s->b.index == l->next_batch) {
+			s->state = SLOT_TAKEN;
+			l->next_batch++;
+			*out = &s->b;
+			break;
+		}
+		pthread_cond_wait(&l->ready_cv, &l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return st;
+}
+
+void dim_loader_release(dim_loader *l, dim_batch *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&l->mu);
+	for (int i = 0; i < l->nslots; i++)
+		if (&l->slots[i].b == b && l->slots[i].state == SLOT_TAKEN)
+			l->slots[i].state = SLOT_FREE;
+	pthread_cond_broadcast(&l->work_cv);
+	pthread_mutex_unlock(&l->mu);
+}
