@@ -42,3 +42,33 @@ __kernel void permute_from_rows(const int N, const int C, const int L,
 	const float v = y[(n * L + l) * C + c];
 	x[i] = accumulate ? x[i] + v : v;
 }
+
+/* A column block of a row-major matrix, and its scatter back:
+ *   permute_slice_cols:   y[r, c] = x[r, c0 + c]           x [R, X], y [R, W]
+ *   permute_unslice_cols: x[r, c0 + c] (=|+=) y[r, c]
+ * (the first layer of a pair critic multiplies the two halves of one weight
+ * matrix separately). */
+__kernel void permute_slice_cols(const int R, const int X, const int W, const int c0,
+				 __global const float *x, const int x_off,
+				 __global float *y, const int y_off)
+{
+	x += x_off;
+	y += y_off;
+	const int i = (int)get_global_id(0);
+	if (i >= R * W)
+		return;
+	y[i] = x[(i / W) * X + c0 + i % W];
+}
+
+__kernel void permute_unslice_cols(const int R, const int X, const int W, const int c0,
+				   __global const float *y, const int y_off,
+				   __global float *x, const int x_off, const int accumulate)
+{
+	y += y_off;
+	x += x_off;
+	const int i = (int)get_global_id(0);
+	if (i >= R * W)
+		return;
+	const int j = (i / W) * X + c0 + i % W;
+	x[j] = accumulate ? x[j] + y[i] : y[i];
+}

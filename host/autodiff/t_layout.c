@@ -36,6 +36,46 @@ dim_var *dim_t_permute_to_rows(dim_tape *t, dim_var *x)
 	return y;
 }
 
+struct slice_saved {
+	dim_var *x, *y;
+	int R, X, W, c0;
+};
+
+static dim_status slice_backward(dim_tape *t, void *p)
+{
+	struct slice_saved *s = p;
+	int acc;
+	dim_tensor *dx = dim_tape_grad(t, s->x, &acc);
+	if (!dx)
+		return DIM_OK;
+	dim_ctx *ctx = dim_tape_ctx(t);
+	/* a first write must also clear the columns outside the slice */
+	if (!acc && s->W < s->X) {
+		dim_status st = dim_fill_f32(ctx, dx->buf, 0.0f);
+		if (st)
+			return st;
+		acc = 1;
+	}
+	return dim_unslice_cols(ctx, s->R, s->X, s->W, s->c0, dx->buf, s->y->grad.buf, acc);
+}
+
+dim_var *dim_t_slice_cols(dim_tape *t, dim_var *x, int c0, int w)
+{
+	dim_ctx *ctx = dim_tape_ctx(t);
+	if (x->val.ndim != 2) {
+		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "slice_cols: need a matrix");
+		return NULL;
+	}
+	int R = x->val.shape[0], X = x->val.shape[1];
+	dim_var *y = dim_tape_new(t, 2, (int[]){R, w}, x->needs_grad);
+	if (!y || dim_slice_cols(ctx, R, X, w, c0, y->val.buf, x->val.buf))
+		return NULL;
+	struct slice_saved *s = dim_tape_record(t, y, slice_backward, sizeof *s);
+	if (s)
+		*s = (struct slice_saved){x, y, R, X, w, c0};
+	return y;
+}
+
 struct pairwise_saved {
 	dim_var *a, *b, *bias, *out;
 	int N, H;

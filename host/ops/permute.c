@@ -28,3 +28,38 @@ dim_status dim_permute_from_rows(dim_ctx *ctx, int N, int C, int L, dim_buf x, d
 {
 	return launch(ctx, "permute_from_rows", N, C, L, x, y, accumulate);
 }
+
+static dim_status check_slice(dim_ctx *ctx, int R, int X, int W, int c0, dim_buf y, dim_buf x)
+{
+	if (R <= 0 || W <= 0 || c0 < 0 || c0 + W > X || x.bytes < (size_t)R * X * 4 ||
+	    y.bytes < (size_t)R * W * 4)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
+				"slice_cols: columns [%d, %d) of a [%d, %d] matrix do not fit", c0,
+				c0 + W, R, X);
+	return DIM_OK;
+}
+
+dim_status dim_slice_cols(dim_ctx *ctx, int R, int X, int W, int c0, dim_buf y, dim_buf x)
+{
+	dim_kernel *k;
+	dim_status st = check_slice(ctx, R, X, W, c0, y, x);
+	if (!st)
+		st = dim_kernel_get(ctx, "permute", NULL, "permute_slice_cols", &k);
+	if (st)
+		return st;
+	return DIM_LAUNCH_1D(ctx, k, (size_t)R * W, DIM_INT(R), DIM_INT(X), DIM_INT(W), DIM_INT(c0),
+			     DIM_BUF(x), DIM_BUF(y));
+}
+
+dim_status dim_unslice_cols(dim_ctx *ctx, int R, int X, int W, int c0, dim_buf x, dim_buf y,
+			    int accumulate)
+{
+	dim_kernel *k;
+	dim_status st = check_slice(ctx, R, X, W, c0, y, x);
+	if (!st)
+		st = dim_kernel_get(ctx, "permute", NULL, "permute_unslice_cols", &k);
+	if (st)
+		return st;
+	return DIM_LAUNCH_1D(ctx, k, (size_t)R * W, DIM_INT(R), DIM_INT(X), DIM_INT(W), DIM_INT(c0),
+			     DIM_BUF(y), DIM_BUF(x), DIM_INT(accumulate));
+}

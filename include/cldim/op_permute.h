@@ -19,8 +19,15 @@ dim_status dim_permute_to_rows(dim_ctx *ctx, int N, int C, int L, dim_buf y, dim
 dim_status dim_permute_from_rows(dim_ctx *ctx, int N, int C, int L, dim_buf x, dim_buf y,
 				 int accumulate);
 
+/* Column block [c0, c0 + W) of x [R, X] into y [R, W], and back (=|+=). */
+dim_status dim_slice_cols(dim_ctx *ctx, int R, int X, int W, int c0, dim_buf y, dim_buf x);
+dim_status dim_unslice_cols(dim_ctx *ctx, int R, int X, int W, int c0, dim_buf x, dim_buf y,
+			    int accumulate);
+
 /* ---- tape ---- x [N, C, H, W] -> [N*H*W, C]. */
 dim_var *dim_t_permute_to_rows(dim_tape *t, dim_var *x);
+/* x [R, X] -> columns [c0, c0 + w) as [R, w]. */
+dim_var *dim_t_slice_cols(dim_tape *t, dim_var *x, int c0, int w);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,186 @@
+/* MI critics and MLPs: the encode-and-dot embedding net, the global pair
+ * critic and plain MLPs (prior discriminator, probes). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cldim/models.h"
+#include "cldim/op_activation.h"
+#include "cldim/op_batchnorm.h"
+#include "cldim/op_layernorm.h"
+#include "cldim/op_linear.h"
+#include "cldim/op_pairwise.h"
+#include "cldim/op_permute.h"
+#include "cldim/op_tensor.h"
+
+static dim_status add_init(dim_params *ps, const char *prefix, const char *what, int ndim,
+			   const int *shape, int fan_in, uint64_t seed, dim_param **out)
+{
+	char n[96];
+	snprintf(n, sizeof n, "%s.%s", prefix, what);
+	dim_status st = dim_params_add(ps, n, ndim, shape, true, out);
+	if (!st && fan_in > 0)
+		st = dim_param_init_fan_in(ps->ctx, *out, fan_in, seed);
+	return st;
+}
+
+/* Shortcut weight [out, in, 1, 1]: U(-0.01, 0.01) with 1 on the diagonal
+ * when out >= in (official "noisy identity"), else PyTorch's default. */
+static dim_status init_noisy_identity(dim_ctx *ctx, dim_param *p, int out, int in, uint64_t seed)
+{
+	if (out < in)
+		return dim_param_init_fan_in(ctx, p, in, seed);
+	dim_status st = dim_param_init_uniform(ctx, p, -0.01f, 0.01f, seed);
+	if (st)
+		return st;
+	float *w = malloc((size_t)out * in * sizeof *w);
+	if (!w)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_NOMEM, "out of host memory");
+	st = dim_param_get(ctx, p, w);
+	for (int i = 0; i < in && !st; i++)
+		w[(size_t)i * in + i] = 1.0f;
+	if (!st)
+		st = dim_param_set(ctx, p, w);
+	free(w);
+	return st;
+}
+
+dim_status dim_mi1x1_build(dim_mi1x1 *m, dim_params *ps, const char *prefix, int in, int out,
+			   uint64_t seed)
+{
+	char n[96];
+	dim_status st;
+	memset(m, 0, sizeof *m);
+	m->in = in;
+	m->out = out;
+	if ((st = add_init(ps, prefix, "c0.weight", 4, (int[]){out, in, 1, 1}, in, seed, &m->c0)) ||
+	    (st = add_init(ps, prefix, "bn.weight", 1, &out, 0, seed, &m->bn_w)) ||
+	    (st = add_init(ps, prefix, "bn.bias", 1, &out, 0, seed, &m->bn_b)) ||
+	    (st = add_init(ps, prefix, "c1.weight", 4, (int[]){out, out, 1, 1}, out, seed, &m->c1_w)) ||
+	    (st = add_init(ps, prefix, "c1.bias", 1, &out, out, seed, &m->c1_b)) ||
+	    (st = add_init(ps, prefix, "shortcut.weight", 4, (int[]){out, in, 1, 1}, 0, seed, &m->sc)) ||
+	    (st = add_init(ps, prefix, "ln.weight", 1, &out, 0, seed, &m->ln_w)) ||
+	    (st = add_init(ps, prefix, "ln.bias", 1, &out, 0, seed, &m->ln_b)))
+		return st;
+	snprintf(n, sizeof n, "%s.bn.running_mean", prefix);
+	if ((st = dim_params_add(ps, n, 1, &out, false, &m->bn_mean)))
+		return st;
+	snprintf(n, sizeof n, "%s.bn.running_var", prefix);
+	if ((st = dim_params_add(ps, n, 1, &out, false, &m->bn_var)) ||
+	    (st = dim_param_init_const(ps->ctx, m->bn_var, 1.0f)) ||
+	    (st = dim_param_init_const(ps->ctx, m->bn_w, 1.0f)) ||
+	    (st = dim_param_init_const(ps->ctx, m->ln_w, 1.0f)))
+		return st;
+	return init_noisy_identity(ps->ctx, m->sc, out, in, seed);
+}
+
+/* A [D, C, 1, 1] weight used as a linear layer's [D, C]. */
+static dim_var *as_linear(dim_tape *t, dim_param *p)
+{
+	dim_var *v = dim_tape_param(t, p);
+	return v ? dim_tape_view(t, v, 2, p->value.shape) : NULL;
+}
+
+dim_var *dim_mi1x1_forward(dim_tape *t, const dim_mi1x1 *m, dim_var *rows)
+{
+	dim_var *h = dim_t_linear(t, rows, as_linear(t, m->c0), NULL);
+	if (h)
+		h = dim_t_batchnorm(t, &DIM_BATCHNORM_DEFAULTS, h, dim_tape_param(t, m->bn_w),
+				    dim_tape_param(t, m->bn_b), m->bn_mean, m->bn_var);
+	if (h)
+		h = dim_t_relu(t, h);
+	if (h)
+		h = dim_t_linear(t, h, as_linear(t, m->c1_w), dim_tape_param(t, m->c1_b));
+	dim_var *s = h ? dim_t_linear(t, rows, as_linear(t, m->sc), NULL) : NULL;
+	if (s)
+		h = dim_t_add(t, h, s);
+	else
+		h = NULL;
+	if (h)
+		h = dim_t_layernorm(t, h, dim_tape_param(t, m->ln_w), dim_tape_param(t, m->ln_b),
+				    1e-5f);
+	return h;
+}
+
+dim_status dim_global_critic_build(dim_global_critic *g, dim_params *ps, const char *prefix,
+				   int conv_dim, int y_dim, int hidden, uint64_t seed)
+{
+	memset(g, 0, sizeof *g);
+	g->conv_dim = conv_dim;
+	g->y_dim = y_dim;
+	g->hidden = hidden;
+	int in = conv_dim + y_dim, one = 1;
+	dim_status st;
+	if ((st = add_init(ps, prefix, "l0.weight", 2, (int[]){hidden, in}, in, seed, &g->l0_w)) ||
+	    (st = add_init(ps, prefix, "l0.bias", 1, &hidden, in, seed, &g->l0_b)) ||
+	    (st = add_init(ps, prefix, "l1.weight", 2, (int[]){hidden, hidden}, hidden, seed, &g->l1_w)) ||
+	    (st = add_init(ps, prefix, "l1.bias", 1, &hidden, hidden, seed, &g->l1_b)) ||
+	    (st = add_init(ps, prefix, "l2.weight", 2, (int[]){1, hidden}, hidden, seed, &g->l2_w)) ||
+	    (st = add_init(ps, prefix, "l2.bias", 1, &one, hidden, seed, &g->l2_b)))
+		return st;
+	return DIM_OK;
+}
+
+dim_var *dim_global_critic_forward(dim_tape *t, const dim_global_critic *g, dim_var *conv,
+				   dim_var *y)
+{
+	dim_ctx *ctx = dim_tape_ctx(t);
+	int N = y->val.shape[0];
+	dim_var *c = conv->val.ndim == 2 ? conv : dim_t_flatten(t, conv);
+	if (!c)
+		return NULL;
+	if (c->val.shape[1] != g->conv_dim || y->val.shape[1] != g->y_dim) {
+		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "global critic: conv %d / y %d features, "
+			 "built for %d / %d", c->val.shape[1], y->val.shape[1], g->conv_dim, g->y_dim);
+		return NULL;
+	}
+	/* l0 = [W_conv | W_y]: a = conv·W_convᵀ (pairs index m), b = y·W_yᵀ (index n);
+	 * the two column blocks of l0.weight are sliced out each step. */
+	dim_var *w = dim_tape_param(t, g->l0_w);
+	dim_var *wc = dim_t_slice_cols(t, w, 0, g->conv_dim);
+	dim_var *wy = wc ? dim_t_slice_cols(t, w, g->conv_dim, g->y_dim) : NULL;
+	dim_var *a = wy ? dim_t_linear(t, c, wc, NULL) : NULL;
+	dim_var *b = a ? dim_t_linear(t, y, wy, NULL) : NULL;
+	dim_var *h = b ? dim_t_pairwise(t, a, b, dim_tape_param(t, g->l0_b)) : NULL;
+	if (h)
+		h = dim_t_relu(t, h);
+	if (h)
+		h = dim_t_linear(t, h, dim_tape_param(t, g->l1_w), dim_tape_param(t, g->l1_b));
+	if (h)
+		h = dim_t_relu(t, h);
+	if (h)
+		h = dim_t_linear(t, h, dim_tape_param(t, g->l2_w), dim_tape_param(t, g->l2_b));
+	return h ? dim_t_reshape(t, h, 3, (int[]){N, N, 1}) : NULL;
+}
+
+dim_status dim_mlp_build(dim_mlp *m, dim_params *ps, const char *prefix, int nlayers,
+			 const int *dims, uint64_t seed)
+{
+	if (nlayers < 1 || nlayers > DIM_MLP_MAX)
+		return dim_fail(dim_ctx_error(ps->ctx), DIM_ERR_ARG, "mlp %s: %d layers", prefix,
+				nlayers);
+	memset(m, 0, sizeof *m);
+	m->nlayers = nlayers;
+	memcpy(m->dims, dims, (size_t)(nlayers + 1) * sizeof *dims);
+	for (int i = 0; i < nlayers; i++) {
+		char wn[32], bn[32];
+		snprintf(wn, sizeof wn, "l%d.weight", i);
+		snprintf(bn, sizeof bn, "l%d.bias", i);
+		dim_status st;
+		if ((st = add_init(ps, prefix, wn, 2, (int[]){dims[i + 1], dims[i]}, dims[i], seed,
+				   &m->w[i])) ||
+		    (st = add_init(ps, prefix, bn, 1, &dims[i + 1], dims[i], seed, &m->b[i])))
+			return st;
+	}
+	return DIM_OK;
+}
+
+dim_var *dim_mlp_forward(dim_tape *t, const dim_mlp *m, dim_var *x)
+{
+	dim_var *h = x;
+	for (int i = 0; i < m->nlayers && h; i++) {
+		h = dim_t_linear(t, h, dim_tape_param(t, m->w[i]), dim_tape_param(t, m->b[i]));
+		if (h && i + 1 < m->nlayers)
+			h = dim_t_relu(t, h);
+	}
+	return h;
+}

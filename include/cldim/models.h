@@ -1,0 +1,107 @@
+/* cldim — layer 4: the networks of Deep InfoMax.
+ *
+ * A model is plain data (config + named parameters in a dim_params set) plus
+ * forward functions built from tape ops. Parameter names and layouts are
+ * PyTorch's (tools/pytorch/cldim_torch.py defines the same modules), so a
+ * checkpoint loads into the PyTorch reference by name.
+ *
+ * Encoders (dim-spec §1): "dcgan28" (MNIST/Fashion-MNIST, M = 128x7x7),
+ * "dcgan32" (CIFAR basic32x32, M = 128x8x8), "dcgan64" (M = 256x8x8),
+ * "alexnet64" (STL-10 / Tiny ImageNet, M = 384x15x15). Every hidden layer is
+ * conv/linear without bias -> BatchNorm -> ReLU [-> max pool]; Y is a linear
+ * layer with bias, no BN and no activation. */
+#ifndef CLDIM_MODELS_H
+#define CLDIM_MODELS_H
+
+#include "cldim/autodiff.h"
+#include "cldim/params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DIM_ENC_MAX_LAYERS 8
+
+typedef struct dim_enc_layer {
+	int is_conv;
+	int out, k, stride, pad;     /* conv geometry; out features for fc */
+	int pool_k, pool_s;          /* 0 = no pool */
+	int in_c, in_h, in_w;        /* input shape (fc: in_c = features) */
+	int out_h, out_w;            /* output map size (after the pool) */
+	dim_param *w, *bn_w, *bn_b, *bn_mean, *bn_var;
+} dim_enc_layer;
+
+typedef struct dim_encoder {
+	char name[32];
+	int in_channels, input_size, y_dim;
+	int nlayers, m_layer;        /* m_layer indexes layers[] (a conv layer) */
+	dim_enc_layer layers[DIM_ENC_MAX_LAYERS];
+	dim_param *y_w, *y_b;
+	int m_shape[3], conv_shape[3], fc_dim; /* C,H,W of M and of the last conv */
+	float bn_momentum, bn_eps;
+} dim_encoder;
+
+/* Names accepted by dim_encoder_build, NULL-terminated. */
+extern const char *const dim_encoder_names[];
+
+/* Create the encoder's parameters in ps (prefix "encoder.") with PyTorch's
+ * default initialisation from seed. */
+dim_status dim_encoder_build(dim_encoder *e, dim_params *ps, const char *name, int in_channels,
+			     int y_dim, uint64_t seed);
+
+typedef struct dim_encoder_out {
+	dim_var *M;      /* local map  [N, C, H, W] */
+	dim_var *conv;   /* last conv map [N, C, H, W] */
+	dim_var *fc;     /* last hidden fc [N, F] */
+	dim_var *Y;      /* global vector [N, y_dim], pre-sigmoid */
+} dim_encoder_out;
+
+/* x [N, in_channels, S, S]. Training mode (batch statistics, running-stat
+ * update) follows dim_tape_training. */
+dim_status dim_encoder_forward(dim_tape *t, const dim_encoder *e, dim_var *x, dim_encoder_out *out);
+
+/* Encode-and-dot embedding net (official MI1x1ConvNet) on rows [R, C]:
+ * c0 (C->D, no bias) -> BN -> ReLU -> c1 (D->D, bias) + shortcut (C->D, no
+ * bias, noisy-identity init when D >= C) -> LayerNorm over D. Weights are
+ * stored as 1x1 convolutions [D, C, 1, 1] under PyTorch's names. */
+typedef struct dim_mi1x1 {
+	int in, out;
+	dim_param *c0, *bn_w, *bn_b, *bn_mean, *bn_var, *c1_w, *c1_b, *sc, *ln_w, *ln_b;
+} dim_mi1x1;
+
+dim_status dim_mi1x1_build(dim_mi1x1 *m, dim_params *ps, const char *prefix, int in, int out,
+			   uint64_t seed);
+/* rows [R, in] -> [R, out] */
+dim_var *dim_mi1x1_forward(dim_tape *t, const dim_mi1x1 *m, dim_var *rows);
+
+/* Global critic (paper Table 6): concat(flattened conv, Y) -> 512 -> ReLU ->
+ * 512 -> ReLU -> 1, for every (Y of image n, conv of image m) pair: S[n,m,1].
+ * The first layer is split (pairwise op) so the N*N concatenations are never
+ * built. */
+typedef struct dim_global_critic {
+	int conv_dim, y_dim, hidden;
+	dim_param *l0_w, *l0_b, *l1_w, *l1_b, *l2_w, *l2_b;
+} dim_global_critic;
+
+dim_status dim_global_critic_build(dim_global_critic *g, dim_params *ps, const char *prefix,
+				   int conv_dim, int y_dim, int hidden, uint64_t seed);
+/* conv [N, ...] (flattened inside), y [N, y_dim] -> scores [N, N, 1] */
+dim_var *dim_global_critic_forward(dim_tape *t, const dim_global_critic *g, dim_var *conv,
+				   dim_var *y);
+
+/* Multi-layer perceptron with ReLU between layers (prior discriminator
+ * 64 -> 1000 -> 200 -> 1, probes). Names prefix.l0, prefix.l1, ... */
+#define DIM_MLP_MAX 6
+typedef struct dim_mlp {
+	int nlayers, dims[DIM_MLP_MAX + 1];
+	dim_param *w[DIM_MLP_MAX], *b[DIM_MLP_MAX];
+} dim_mlp;
+
+dim_status dim_mlp_build(dim_mlp *m, dim_params *ps, const char *prefix, int nlayers,
+			 const int *dims, uint64_t seed);
+dim_var *dim_mlp_forward(dim_tape *t, const dim_mlp *m, dim_var *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
