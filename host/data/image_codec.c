@@ -153,7 +153,7 @@ dim_status dim_image_decode(dim_decoder *d, const uint8_t *buf, size_t len, cons
 			    const dim_decode_opts *o, dim_image *img, int *warned, dim_error *err)
 {
 	dim_decode_opts opt = {0};
-	int w, h, ss, cs, rc;
+	int w, h, ss, cs, rc = 0;
 	dim_status st;
 	if (o)
 		opt = *o;
