@@ -33,7 +33,7 @@ static bool io_buf_reserve(io_buf *b, size_t extra)
 
 void io_buf_put(io_buf *b, const void *s, size_t n)
 {
-	if (!io_buf_reserve(b, n))
+	if (n == 0 || !io_buf_reserve(b, n))
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;

@@ -102,12 +102,14 @@ static dim_status check_layout(dim_error *err, const dim_st_file *f)
 
 static dim_status check_unique(dim_error *err, dim_st_file *f)
 {
-	qsort(f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_entry_name);
+	if (f->count) /* qsort(NULL, 0, ...) is undefined */
+		qsort(f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_entry_name);
 	for (int i = 1; i < f->count; i++)
 		if (!strcmp(f->tensors[i - 1].info.name, f->tensors[i].info.name))
 			return dim_fail(err, DIM_ERR_FORMAT, "%s: duplicate tensor name \"%s\"",
 					f->name, f->tensors[i].info.name);
-	qsort(f->meta, (size_t)f->meta_count, sizeof *f->meta, cmp_meta);
+	if (f->meta_count)
+		qsort(f->meta, (size_t)f->meta_count, sizeof *f->meta, cmp_meta);
 	for (int i = 1; i < f->meta_count; i++)
 		if (!strcmp(f->meta[i - 1].key, f->meta[i].key))
 			return dim_fail(err, DIM_ERR_FORMAT, "%s: duplicate metadata key \"%s\"",
