@@ -1,0 +1,34 @@
+/* Private state of a DIM model (host/dim/). */
+#ifndef CLDIM_DIM_INTERNAL_H
+#define CLDIM_DIM_INTERNAL_H
+
+#include "cldim/dim.h"
+#include "cldim/op_optim.h"
+
+struct dim_optim;
+
+struct dim_model {
+	dim_ctx *ctx;
+	dim_config cfg;
+	dim_params params;        /* encoder + critics */
+	dim_params prior_params;  /* discriminator */
+	dim_encoder enc;
+	dim_mi1x1 local_m, local_y;
+	dim_global_critic glob;
+	bool has_global;
+	dim_mlp prior;
+	dim_tape *tape, *dtape;
+	struct dim_optim *opt, *prior_opt;
+	dim_buf metrics;          /* scalars gathered for one read per step */
+	dim_buf z_dev;            /* prior samples */
+	float *z_host;
+	int z_n;
+	long long step;
+};
+
+dim_status dim_model_optim_init(dim_model *m);
+void dim_model_optim_free(dim_model *m);
+/* Upload N prior samples (z given, or drawn from seed and step) to z_dev. */
+dim_status dim_model_prior_samples(dim_model *m, int N, const float *z);
+
+#endif

@@ -1,0 +1,41 @@
+/* cldim — checkpoints: a DIM model, its optimizers and the training position
+ * in one safetensors file (PyTorch names and layouts; optimizer moments as
+ * "opt.m.<name>" / "opt.v.<name>"; everything else as string metadata).
+ * Written atomically (temporary file, fsync, rename): a crash leaves the
+ * previous checkpoint intact. */
+#ifndef CLDIM_CHECKPOINT_H
+#define CLDIM_CHECKPOINT_H
+
+#include "cldim/dim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Training position and provenance stored beside the weights. */
+typedef struct dim_train_state {
+	long long step;        /* optimizer steps taken */
+	int epoch;             /* current epoch (0-based) */
+	long long epoch_batch; /* batches of that epoch already consumed */
+	uint64_t data_seed;    /* shuffling / augmentation seed */
+	char dataset[512];     /* dataset path or "fashion-mnist (embedded default)" */
+	char format[32];       /* dataset format name */
+	char config_json[4096];/* every training option, for `cldim info` and resume */
+} dim_train_state;
+
+dim_status dim_checkpoint_save(dim_model *m, const dim_train_state *ts, const char *path);
+
+/* Read the model configuration stored in a checkpoint (to create the model
+ * before loading into it). */
+dim_status dim_checkpoint_read_config(const char *path, dim_config *cfg, dim_train_state *ts,
+				      dim_error *err);
+
+/* Load weights, buffers and optimizer state into m (created from the same
+ * config). Shapes and names must match exactly; the message names the first
+ * mismatch. */
+dim_status dim_checkpoint_load(dim_model *m, const char *path, dim_train_state *ts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
