@@ -63,9 +63,11 @@ bool dim_io_nbytes(dim_dtype dt, int ndim, const int64_t *shape, size_t *nbytes)
 
 typedef struct dim_atomic_file dim_atomic_file;
 
-/* Create "<path>.tmp.<pid>" for writing. Write through dim_atomic_stream(),
- * then either commit (the temp file replaces path) or abort (the temp file is
- * removed). Until commit, path itself is never touched. */
+/* Create "<path>.tmp.<pid>" for writing (keeping the mode of an existing
+ * path). Write through dim_atomic_stream(), then either commit (the temp file
+ * replaces path) or abort (the temp file is removed). Until commit, path
+ * itself is never touched. Two writers of one path in one process must not
+ * overlap (they would share the temp name). */
 dim_status dim_atomic_open(dim_error *err, const char *path, dim_atomic_file **out);
 FILE *dim_atomic_stream(dim_atomic_file *af);
 const char *dim_atomic_path(const dim_atomic_file *af); /* the final path */
