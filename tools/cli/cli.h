@@ -19,5 +19,6 @@ int cli_float(const char *cmd, const char *flag, const char *v, double lo, doubl
 int cmd_devices(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

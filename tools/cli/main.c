@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
 	{"devices", cmd_devices, "list OpenCL platforms and devices"},
 	{"cache", cmd_cache, "show or clear the compiled-kernel cache"},
+	{"train", cmd_train, "train Deep InfoMax (default: Fashion-MNIST, embedded)"},
 	{"bench", cmd_bench, "measure device peak and DIM GEMMs (md|csv|json)"},
 };
 

@@ -1,0 +1,341 @@
+/* The training loop (see include/cldim/train.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cldim/io.h"
+#include "cldim/plot.h"
+#include "cldim/train.h"
+
+#define CKPT_PREFIX "ckpt-"
+#define CKPT_SUFFIX ".safetensors"
+
+static int mkdir_p(const char *dir)
+{
+	char tmp[1024];
+	snprintf(tmp, sizeof tmp, "%s", dir);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+dim_status dim_resolve_checkpoint(const char *arg, char *path, size_t n, dim_error *err)
+{
+	struct stat st;
+	if (!arg || stat(arg, &st) != 0)
+		return dim_fail(err, DIM_ERR_IO, "--resume %s: no such file or directory (a missing "
+				"resume path is an error, not a fresh start)", arg ? arg : "(null)");
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(path, n, "%s", arg);
+		return DIM_OK;
+	}
+	char latest[1200], name[512] = "";
+	snprintf(latest, sizeof latest, "%s/latest", arg);
+	FILE *f = fopen(latest, "r");
+	if (!f)
+		return dim_fail(err, DIM_ERR_IO, "--resume %s: directory has no 'latest' file "
+				"(not a cldim run directory, or no checkpoint was written)", arg);
+	if (!fgets(name, sizeof name, f))
+		name[0] = '\0';
+	fclose(f);
+	name[strcspn(name, "\r\n")] = '\0';
+	if (!name[0] || strchr(name, '/'))
+		return dim_fail(err, DIM_ERR_FORMAT, "%s: malformed", latest);
+	snprintf(path, n, "%s/%s", arg, name);
+	if (stat(path, &st) != 0)
+		return dim_fail(err, DIM_ERR_IO, "%s names %s, which does not exist", latest, path);
+	return DIM_OK;
+}
+
+static long long ckpt_step(const char *name)
+{
+	size_t lp = strlen(CKPT_PREFIX), ls = strlen(CKPT_SUFFIX), n = strlen(name);
+	if (n <= lp + ls || strncmp(name, CKPT_PREFIX, lp) || strcmp(name + n - ls, CKPT_SUFFIX))
+		return -1;
+	char *end;
+	long long s = strtoll(name + lp, &end, 10);
+	return end == name + n - ls ? s : -1;
+}
+
+/* Delete all but the newest `keep` checkpoints of the run directory. */
+static void prune(const char *dir, int keep)
+{
+	long long steps[4096];
+	int n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) && n < 4096) {
+		long long s = ckpt_step(e->d_name);
+		if (s >= 0)
+			steps[n++] = s;
+	}
+	if (d)
+		closedir(d);
+	for (int i = 0; i < n; i++) {
+		int newer = 0;
+		for (int j = 0; j < n; j++)
+			newer += steps[j] > steps[i];
+		if (newer >= keep) {
+			char p[1200];
+			snprintf(p, sizeof p, "%s/" CKPT_PREFIX "%08lld" CKPT_SUFFIX, dir, steps[i]);
+			remove(p);
+		}
+	}
+}
+
+static dim_status save(dim_model *m, const dim_train_options *o, const dim_train_state *ts,
+		       char *written, size_t wn)
+{
+	dim_error *err = dim_ctx_error(dim_model_params(m)->ctx);
+	char name[64], path[1200], latest[1200];
+	snprintf(name, sizeof name, CKPT_PREFIX "%08lld" CKPT_SUFFIX, ts->step);
+	snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
+	dim_status st = dim_checkpoint_save(m, ts, path);
+	if (st)
+		return st;
+	snprintf(latest, sizeof latest, "%s/latest", o->out_dir);
+	char line[80];
+	snprintf(line, sizeof line, "%s\n", name);
+	st = dim_write_file_atomic(err, latest, line, strlen(line));
+	if (st)
+		return st;
+	prune(o->out_dir, o->keep_last > 0 ? o->keep_last : 1);
+	if (written)
+		snprintf(written, wn, "%s", path);
+	dim_log(DIM_LOG_INFO, "checkpoint %s", path);
+	return DIM_OK;
+}
+
+static void log_metrics(FILE *f, const dim_train_progress *p)
+{
+	if (!f)
+		return;
+	fprintf(f, "{\"step\": %lld, \"epoch\": %d, \"time_s\": %.3f, \"images_per_s\": %.2f", p->step,
+		p->epoch, p->elapsed_s, p->images_per_s);
+	const float v[] = {p->m.local, p->m.global, p->m.prior_enc, p->m.prior_disc, p->m.total,
+			   p->m.mi_local, p->m.mi_global};
+	static const char *const k[] = {"local", "global", "prior_enc", "prior_disc", "total",
+					"mi_local", "mi_global"};
+	for (int i = 0; i < 7; i++)
+		if (isfinite(v[i]))
+			fprintf(f, ", \"%s\": %.6g", k[i], v[i]);
+	fprintf(f, "}\n");
+}
+
+/* Per-step history for the end-of-run plot. */
+struct history {
+	double *t;      /* [n][DIM_PLOT_SERIES] */
+	size_t n, cap;
+};
+
+static void history_add(struct history *h, const dim_train_progress *p)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 1024;
+		double *g = realloc(h->t, cap * 6 * sizeof *g);
+		if (!g)
+			return;
+		h->t = g;
+		h->cap = cap;
+	}
+	double *r = h->t + h->n * 6;
+	r[0] = (double)p->step;
+	r[1] = p->m.local;
+	r[2] = p->m.global;
+	r[3] = p->m.prior_enc;
+	r[4] = p->m.prior_disc;
+	r[5] = p->images_per_s;
+	h->n++;
+}
+
+static void write_plot(const dim_train_options *o, const struct history *h)
+{
+	if (!h->n)
+		return;
+	char path[1200];
+	snprintf(path, sizeof path, "%s/metrics.svg", o->out_dir);
+	static const char *const names[] = {"local MI loss", "global MI loss", "prior (encoder)",
+					    "prior (discriminator)", "images/s"};
+	dim_error err = {0};
+	if (dim_plot_svg(path, "cldim train: loss terms and throughput by step", h->t, h->n, 6,
+			 names, 4, &err))
+		dim_log(DIM_LOG_WARN, "%s", dim_error_text(&err));
+}
+
+dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written, size_t wn)
+{
+	dim_error *err = dim_ctx_error(ctx);
+	dim_dataset *ds = NULL;
+	dim_loader *ld = NULL;
+	dim_model *m = NULL;
+	dim_buf xbuf = {0};
+	FILE *mf = NULL;
+	struct history hist = {0};
+	dim_status st;
+	dim_train_state ts;
+	memset(&ts, 0, sizeof ts);
+
+	if (o->batch < 2)
+		return dim_fail(err, DIM_ERR_ARG, "--batch %d: DIM needs at least 2 images per batch "
+				"(the other images are the negatives)", o->batch);
+	if (mkdir_p(o->out_dir))
+		return dim_fail(err, DIM_ERR_IO, "cannot create output directory %s: %s", o->out_dir,
+				strerror(errno));
+
+	dim_dataset_opts dopt = {.format = o->format, .split = o->split};
+	st = dim_dataset_open(&ds, o->data_path, &dopt, err);
+	if (st)
+		goto out;
+	const dim_dataset_info *info = dim_dataset_get_info(ds);
+	dim_loader_config lc = {.batch_size = o->batch, .threads = o->threads, .shuffle = 1,
+				.drop_last = 1, .seed = o->model.seed, .limit = o->limit};
+	st = dim_transform_preset(&lc.transform, info->format, o->image_size, o->model.in_channels,
+				  1, err);
+	if (st)
+		goto out;
+
+	st = dim_model_create(ctx, &o->model, &m);
+	if (st)
+		goto out;
+	ts.data_seed = o->model.seed;
+	if (o->resume) {
+		char path[1200];
+		st = dim_resolve_checkpoint(o->resume, path, sizeof path, err);
+		if (!st)
+			st = dim_checkpoint_load(m, path, &ts);
+		if (st)
+			goto out;
+		lc.seed = ts.data_seed;
+		dim_log(DIM_LOG_INFO, "resumed from %s at step %lld (epoch %d, batch %lld)", path,
+			ts.step, ts.epoch + 1, ts.epoch_batch);
+	}
+	snprintf(ts.dataset, sizeof ts.dataset, "%s", o->data_path);
+	snprintf(ts.format, sizeof ts.format, "%s", info->format);
+	snprintf(ts.config_json, sizeof ts.config_json, "%s", o->config_json ? o->config_json : "{}");
+
+	st = dim_loader_create(&ld, ds, &lc, err);
+	if (st)
+		goto out;
+	long long per_epoch = (long long)dim_loader_batches(ld);
+	if (per_epoch < 1) {
+		st = dim_fail(err, DIM_ERR_ARG, "%s: %zu images are fewer than one batch of %d",
+			      o->data_path, dim_loader_items(ld), o->batch);
+		goto out;
+	}
+	long long total = (long long)o->epochs * per_epoch;
+	if (o->max_steps > 0 && o->max_steps < total)
+		total = o->max_steps;
+
+	size_t xbytes = (size_t)o->batch * lc.transform.out_c * lc.transform.out_h *
+			lc.transform.out_w * sizeof(float);
+	st = dim_buf_create(ctx, xbytes, &xbuf);
+	if (st)
+		goto out;
+	dim_tensor xt = {.buf = xbuf, .ndim = 4,
+			 .shape = {o->batch, lc.transform.out_c, lc.transform.out_h,
+				   lc.transform.out_w}};
+
+	size_t np = dim_params_numel(dim_model_params(m), false) +
+		    dim_params_numel(dim_model_prior_params(m), false);
+	dim_log(DIM_LOG_INFO, "memory plan: %.1f MiB of parameters, as much again for gradients "
+		"and twice for Adam's moments; activations are sized by the first step (device: "
+		"%.0f MiB)", (double)np * 4 / 1048576.0,
+		(double)dim_ctx_device(ctx)->global_mem / 1048576.0);
+
+	char mpath[1200];
+	snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", o->out_dir);
+	mf = fopen(mpath, o->resume ? "a" : "w");
+	if (!mf)
+		dim_log(DIM_LOG_WARN, "cannot write %s: %s", mpath, strerror(errno));
+
+	double t0 = dim_now(), rate = 0;
+	bool first = true, first_done = false;
+	long long step = ts.step;
+	for (int epoch = ts.epoch; step < total && !st; epoch++) {
+		st = dim_loader_start_epoch(ld, (uint64_t)epoch, err);
+		long long b = 0;
+		for (; !st && b < per_epoch && step < total; b++) {
+			dim_batch *batch;
+			st = dim_loader_next(ld, &batch, err);
+			if (st)
+				break;
+			if (epoch == ts.epoch && b < ts.epoch_batch) { /* resuming mid-epoch */
+				dim_loader_release(ld, batch);
+				continue;
+			}
+			double s0 = dim_now();
+			dim_step_metrics mt;
+			st = dim_batch_upload(ctx, batch, &xbuf, &(dim_buf){0}, err);
+			if (!st)
+				st = dim_train_step(m, &xt, &mt);
+			dim_loader_release(ld, batch);
+			if (st == DIM_ERR_DEVICE_MEM && first)
+				dim_fail_prefix(err, "the device cannot hold a batch of %d (try --batch %d): ",
+						o->batch, o->batch / 2);
+			if (st)
+				break;
+			if (first) {
+				dim_log(DIM_LOG_INFO, "first step done in %.1f s (kernel builds included)",
+					dim_now() - s0);
+				first = false;
+			}
+			step++;
+			double dt = dim_now() - s0;
+			double r = dt > 0 ? o->batch / dt : 0;
+			/* the first step includes kernel builds: it seeds nothing */
+			rate = first_done ? (rate ? 0.9 * rate + 0.1 * r : r) : 0;
+			first_done = true;
+			dim_train_progress p = {step, total, epoch, o->epochs, b + 1, per_epoch, rate,
+						dim_now() - t0, rate > 0 ? (double)(total - step) *
+									   o->batch / rate : 0,
+						mt, false};
+			log_metrics(mf, &p);
+			history_add(&hist, &p);
+			if (o->progress)
+				o->progress(o->progress_user, &p);
+			ts.step = step;
+			ts.epoch = epoch;
+			ts.epoch_batch = b + 1;
+			if (ts.epoch_batch == per_epoch) { /* the next step starts a new epoch */
+				ts.epoch = epoch + 1;
+				ts.epoch_batch = 0;
+			}
+			if (o->stop && *o->stop) {
+				st = save(m, o, &ts, written, wn);
+				if (!st)
+					st = dim_fail(err, DIM_ERR_INTERRUPTED,
+						      "interrupted at step %lld; checkpoint saved, "
+						      "resume with --resume %s", step, o->out_dir);
+				break;
+			}
+			if (o->ckpt_every > 0 && step % o->ckpt_every == 0 && step < total)
+				st = save(m, o, &ts, written, wn);
+		}
+	}
+	if (!st)
+		st = save(m, o, &ts, written, wn);
+	if (o->progress && st != DIM_ERR_NUMERIC) {
+		dim_train_progress p = {.step = step, .total_steps = total, .final = true,
+					.elapsed_s = dim_now() - t0, .images_per_s = rate};
+		o->progress(o->progress_user, &p);
+	}
+	write_plot(o, &hist);
+out:
+	if (mf)
+		fclose(mf);
+	free(hist.t);
+	dim_buf_release(&xbuf);
+	dim_loader_destroy(ld);
+	dim_model_destroy(m);
+	dim_dataset_destroy(ds);
+	return st;
+}

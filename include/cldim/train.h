@@ -1,0 +1,66 @@
+/* cldim — the training loop behind `cldim train`: dataset, loader, model,
+ * steps, checkpoints, resume, metrics log, guards. Progress goes to a callback
+ * (the command-line tool draws a bar or prints lines); nothing here prints
+ * except through dim_log. */
+#ifndef CLDIM_TRAIN_H
+#define CLDIM_TRAIN_H
+
+#include <signal.h>
+
+#include "cldim/checkpoint.h"
+#include "cldim/data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dim_train_progress {
+	long long step, total_steps;  /* optimizer steps: done, planned */
+	int epoch, epochs;
+	long long epoch_batch, epoch_batches;
+	double images_per_s;          /* smoothed */
+	double elapsed_s, eta_s;
+	dim_step_metrics m;
+	bool final;                   /* last call of the run */
+} dim_train_progress;
+
+typedef void (*dim_progress_fn)(void *user, const dim_train_progress *p);
+
+typedef struct dim_train_options {
+	dim_config model;
+	/* data */
+	const char *data_path;       /* dataset file or directory */
+	const char *format;          /* NULL/"auto": detected */
+	const char *split;           /* NULL: the format's pre-training split */
+	int image_size;              /* encoder input (from the encoder) */
+	int threads;                 /* loader threads */
+	size_t limit;                /* use only the first N samples (0 = all) */
+	/* schedule */
+	int batch;
+	int epochs;
+	long long max_steps;         /* stop after this many steps (0 = epochs) */
+	/* output */
+	const char *out_dir;         /* checkpoints, metrics.jsonl, metrics.svg */
+	long long ckpt_every;        /* steps between checkpoints (0 = end only) */
+	int keep_last;               /* checkpoints kept (>= 1) */
+	const char *resume;          /* checkpoint file or run directory; NULL = fresh */
+	const char *config_json;     /* every option, stored in checkpoints */
+	volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next step */
+	dim_progress_fn progress;    /* called after every step */
+	void *progress_user;
+} dim_train_options;
+
+/* Run training. On SIGINT/SIGTERM (*stop set) it saves a checkpoint at the
+ * step boundary and returns DIM_ERR_INTERRUPTED. A non-finite loss returns
+ * DIM_ERR_NUMERIC naming the step and term; the last good checkpoint stays.
+ * `written` (may be NULL) receives the path of the last checkpoint written. */
+dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written, size_t n);
+
+/* The checkpoint a --resume argument names: a file, or a run directory whose
+ * "latest" file names one. A missing path is an error. */
+dim_status dim_resolve_checkpoint(const char *arg, char *path, size_t n, dim_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,395 @@
+/* cldim train: Deep InfoMax pre-training with per-dataset defaults from the
+ * paper, every one overridable and printed at start. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cldim/io.h"
+#include "cldim/train.h"
+#include "cli.h"
+
+#define EMBEDDED_DATA "/usr/share/datasets/fashion-mnist"
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+struct dataset_defaults {
+	const char *format, *encoder, *split;
+	int channels, size, epochs, mi_units;
+};
+
+/* The paper's settings per dataset (dim-spec §1, §6, §9). The IDX datasets
+ * (MNIST, Fashion-MNIST: not in the paper) use the 28x28 DCGAN encoder and a
+ * 512-wide local critic so the embedded default trains in minutes on a CPU. */
+static const struct dataset_defaults defaults[] = {
+	{"idx", "dcgan28", "train", 1, 28, 10, 512},
+	{"cifar10", "dcgan32", "train", 3, 32, 1000, 2048},
+	{"cifar100", "dcgan32", "train", 3, 32, 1000, 2048},
+	{"stl10", "alexnet64", "train+unlabeled", 3, 64, 200, 2048},
+	{"tinyimagenet", "alexnet64", "train", 3, 64, 200, 2048},
+	{"imagefolder", "alexnet64", "train", 3, 64, 200, 2048},
+	{"celeba", "alexnet64", "train", 3, 64, 200, 2048},
+};
+
+struct progress_state {
+	int tty, quiet;
+	double every, last;
+};
+
+static void progress(void *user, const dim_train_progress *p)
+{
+	struct progress_state *ps = user;
+	if (ps->quiet)
+		return;
+	if (p->final) {
+		if (ps->tty)
+			fputc('\n', stderr);
+		fprintf(stderr, "done: %lld steps in %.1f s (%.1f images/s)\n", p->step, p->elapsed_s,
+			p->images_per_s);
+		return;
+	}
+	double now = p->elapsed_s;
+	if (ps->tty) {
+		if (now - ps->last < 0.1 && p->step != p->total_steps)
+			return;
+		int width = 24, fill = (int)(width * (double)p->step / (double)p->total_steps);
+		char bar[32];
+		for (int i = 0; i < width; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[width] = '\0';
+		fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  %.1f img/s  ETA %.0fs  local %.4f  "
+			"MI %.3f  prior %.3f/%.3f", p->epoch + 1, p->epochs, bar, p->step,
+			p->total_steps, p->images_per_s, p->eta_s, p->m.local, p->m.mi_local,
+			p->m.prior_enc, p->m.prior_disc);
+		if (isfinite(p->m.global))
+			fprintf(stderr, "  global %.4f", p->m.global);
+	} else {
+		if (p->step != 1 && now - ps->last < ps->every && p->step != p->total_steps)
+			return;
+		fprintf(stderr, "step %lld/%lld epoch %d/%d batch %lld/%lld  %.1f img/s  ETA %.0fs  "
+			"local %.5f MI %.4f global %.5f prior_enc %.4f prior_disc %.4f\n", p->step,
+			p->total_steps, p->epoch + 1, p->epochs, p->epoch_batch, p->epoch_batches,
+			p->images_per_s, p->eta_s, p->m.local, p->m.mi_local, p->m.global,
+			p->m.prior_enc, p->m.prior_disc);
+	}
+	ps->last = now;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cldim train [--data PATH] [options]\n\n"
+		"Deep InfoMax pre-training. Without --data, trains on Fashion-MNIST from Debian's\n"
+		"dataset-fashion-mnist package (" EMBEDDED_DATA ").\n\n"
+		"data:\n"
+		"  --data PATH          dataset file or directory\n"
+		"  --format F           auto (default) | %s\n"
+		"  --split S            default: the format's pre-training split\n"
+		"  --limit N            use only the first N images (0 = all)\n"
+		"  --threads N          loader threads (default 1)\n"
+		"model (defaults per dataset, from the paper):\n"
+		"  --encoder E          dcgan28 | dcgan32 | dcgan64 | alexnet64\n"
+		"  --estimator E        jsd (default) | nce | dv\n"
+		"  --critic C           local critic: dot (encode-and-dot product, default)\n"
+		"  --preset P           local (default: a=0 b=1 g=0.1) | global (1,0,1) |\n"
+		"                       local+global (0.5,0.1,0.1) | local-noprior (0,1,0)\n"
+		"  --alpha/--beta/--gamma W   weights of the global, local and prior terms\n"
+		"  --mi-units D         local critic width (2048; 512 for MNIST-like data)\n"
+		"  --y-dim N            global vector size (64)\n"
+		"optimisation:\n"
+		"  --batch N            images per step (64)\n"
+		"  --epochs N           (idx 10, cifar 1000, others 200)\n"
+		"  --steps N            stop after N steps (0 = run the epochs)\n"
+		"  --lr X               Adam learning rate (1e-4)\n"
+		"  --beta1 X --beta2 X  Adam betas (0.5, 0.999)\n"
+		"  --seed N             initialisation, data order, augmentation, prior (1)\n"
+		"output:\n"
+		"  --out DIR            run directory (default runs/<format>-<estimator>)\n"
+		"  --ckpt-every N       checkpoint every N steps (default 500; 0 = end only)\n"
+		"  --keep N             checkpoints kept (3)\n"
+		"  --resume DIR|FILE    continue a run exactly (a missing path is an error)\n"
+		"  --progress MODE      auto | bar | lines | none\n"
+		"  --log-every SEC      seconds between progress lines when not a terminal (10)\n"
+		"  --quiet              no progress output\n"
+		"device:\n"
+		"  --device SEL         see cldim devices (default auto, or CLDIM_DEVICE)\n"
+		"  --no-cache           do not use the compiled-kernel cache\n",
+		dim_dataset_formats());
+}
+
+int cmd_train(int argc, char **argv)
+{
+	enum { O_FORMAT = 256, O_SPLIT, O_LIMIT, O_THREADS, O_ENCODER, O_EST, O_CRITIC, O_PRESET,
+	       O_ALPHA, O_BETA, O_GAMMA, O_UNITS, O_YDIM, O_BATCH, O_EPOCHS, O_STEPS, O_LR,
+	       O_B1, O_B2, O_SEED, O_OUT, O_CKPT, O_KEEP, O_RESUME, O_PROGRESS, O_LOGEVERY,
+	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA };
+	static const struct option opts[] = {
+		{"data", required_argument, NULL, O_DATA}, {"format", required_argument, NULL, O_FORMAT},
+		{"split", required_argument, NULL, O_SPLIT}, {"limit", required_argument, NULL, O_LIMIT},
+		{"threads", required_argument, NULL, O_THREADS},
+		{"encoder", required_argument, NULL, O_ENCODER},
+		{"estimator", required_argument, NULL, O_EST},
+		{"critic", required_argument, NULL, O_CRITIC},
+		{"preset", required_argument, NULL, O_PRESET},
+		{"alpha", required_argument, NULL, O_ALPHA}, {"beta", required_argument, NULL, O_BETA},
+		{"gamma", required_argument, NULL, O_GAMMA},
+		{"mi-units", required_argument, NULL, O_UNITS},
+		{"y-dim", required_argument, NULL, O_YDIM}, {"batch", required_argument, NULL, O_BATCH},
+		{"epochs", required_argument, NULL, O_EPOCHS},
+		{"steps", required_argument, NULL, O_STEPS}, {"lr", required_argument, NULL, O_LR},
+		{"beta1", required_argument, NULL, O_B1}, {"beta2", required_argument, NULL, O_B2},
+		{"seed", required_argument, NULL, O_SEED}, {"out", required_argument, NULL, O_OUT},
+		{"ckpt-every", required_argument, NULL, O_CKPT},
+		{"keep", required_argument, NULL, O_KEEP},
+		{"resume", required_argument, NULL, O_RESUME},
+		{"progress", required_argument, NULL, O_PROGRESS},
+		{"log-every", required_argument, NULL, O_LOGEVERY},
+		{"quiet", no_argument, NULL, O_QUIET}, {"device", required_argument, NULL, O_DEVICE},
+		{"no-cache", no_argument, NULL, O_NOCACHE}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *data = NULL, *format = NULL, *split = NULL, *encoder = NULL, *est = NULL;
+	const char *preset = NULL, *out = NULL, *resume = NULL, *prog = "auto", *device = NULL;
+	const char *critic = "dot";
+	double alpha = NAN, beta = NAN, gamma = NAN, lr = NAN, b1 = NAN, b2 = NAN, every = 10;
+	long limit = 0, threads = 1, units = 0, ydim = 0, batch = 64, epochs = 0, keep = 3;
+	long steps = 0, ckpt = 500, seed = 1;
+	int quiet = 0, no_cache = 0, c;
+	dim_error err = {0};
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int ok = 1;
+		switch (c) {
+		case O_DATA: data = optarg; break;
+		case O_FORMAT: format = optarg; break;
+		case O_SPLIT: split = optarg; break;
+		case O_LIMIT: ok = cli_int("train", "--limit", optarg, 0, 1L << 40, &limit); break;
+		case O_THREADS: ok = cli_int("train", "--threads", optarg, 1, 64, &threads); break;
+		case O_ENCODER: encoder = optarg; break;
+		case O_EST: est = optarg; break;
+		case O_CRITIC: critic = optarg; break;
+		case O_PRESET: preset = optarg; break;
+		case O_ALPHA: ok = cli_float("train", "--alpha", optarg, 0, 1e6, &alpha); break;
+		case O_BETA: ok = cli_float("train", "--beta", optarg, 0, 1e6, &beta); break;
+		case O_GAMMA: ok = cli_float("train", "--gamma", optarg, 0, 1e6, &gamma); break;
+		case O_UNITS: ok = cli_int("train", "--mi-units", optarg, 1, 65536, &units); break;
+		case O_YDIM: ok = cli_int("train", "--y-dim", optarg, 1, 65536, &ydim); break;
+		case O_BATCH: ok = cli_int("train", "--batch", optarg, 2, 1 << 20, &batch); break;
+		case O_EPOCHS: ok = cli_int("train", "--epochs", optarg, 1, 1 << 24, &epochs); break;
+		case O_STEPS: ok = cli_int("train", "--steps", optarg, 0, 1L << 40, &steps); break;
+		case O_LR: ok = cli_float("train", "--lr", optarg, 0, 10, &lr); break;
+		case O_B1: ok = cli_float("train", "--beta1", optarg, 0, 0.999999, &b1); break;
+		case O_B2: ok = cli_float("train", "--beta2", optarg, 0, 0.999999999, &b2); break;
+		case O_SEED: ok = cli_int("train", "--seed", optarg, 0, 1L << 62, &seed); break;
+		case O_OUT: out = optarg; break;
+		case O_CKPT: ok = cli_int("train", "--ckpt-every", optarg, 0, 1L << 40, &ckpt); break;
+		case O_KEEP: ok = cli_int("train", "--keep", optarg, 1, 100000, &keep); break;
+		case O_RESUME: resume = optarg; break;
+		case O_PROGRESS: prog = optarg; break;
+		case O_LOGEVERY: ok = cli_float("train", "--log-every", optarg, 0, 1e6, &every); break;
+		case O_QUIET: quiet = 1; break;
+		case O_DEVICE: device = optarg; break;
+		case O_NOCACHE: no_cache = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: return 2;
+		}
+		if (!ok)
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cldim train: unexpected argument '%s' (see cldim train --help)\n",
+			argv[optind]);
+		return 2;
+	}
+	if (strcmp(critic, "dot")) {
+		fprintf(stderr, "cldim train: --critic %s: only 'dot' (encode-and-dot product) is "
+				"available in this version\n", critic);
+		return 2;
+	}
+	if (strcmp(prog, "auto") && strcmp(prog, "bar") && strcmp(prog, "lines") &&
+	    strcmp(prog, "none")) {
+		fprintf(stderr, "cldim train: --progress %s: use auto, bar, lines or none\n", prog);
+		return 2;
+	}
+
+	/* Resuming: the model configuration and the data come from the checkpoint. */
+	dim_config cfg = dim_config_default();
+	dim_train_state rs;
+	char ckpt_path[1200];
+	if (resume) {
+		dim_status st = dim_resolve_checkpoint(resume, ckpt_path, sizeof ckpt_path, &err);
+		if (!st)
+			st = dim_checkpoint_read_config(ckpt_path, &cfg, &rs, &err);
+		if (st)
+			return cli_fail("train", st, dim_error_text(&err));
+		if (!data)
+			data = strdup(rs.dataset);
+		if (!format && rs.format[0])
+			format = strdup(rs.format);
+	}
+	int embedded = !data;
+	if (embedded)
+		data = EMBEDDED_DATA;
+
+	/* Open once to learn the format and fail early on a bad path. */
+	dim_dataset *ds;
+	dim_dataset_opts dopt = {.format = format, .split = split};
+	dim_status st = dim_dataset_open(&ds, data, &dopt, &err);
+	if (st) {
+		if (embedded)
+			fprintf(stderr, "cldim train: no --data given and the embedded default is "
+					"missing: install it with 'apt-get install dataset-fashion-mnist'\n");
+		return cli_fail("train", st, dim_error_text(&err));
+	}
+	dim_dataset_info info = *dim_dataset_get_info(ds);
+	char fmt_name[32];
+	snprintf(fmt_name, sizeof fmt_name, "%s", info.format);
+	dim_dataset_destroy(ds);
+	const struct dataset_defaults *dd = &defaults[0];
+	for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+		if (!strcmp(defaults[i].format, fmt_name))
+			dd = &defaults[i];
+
+	if (!resume) {
+		snprintf(cfg.encoder, sizeof cfg.encoder, "%s", encoder ? encoder : dd->encoder);
+		cfg.in_channels = dd->channels;
+		cfg.mi_units = units ? (int)units : dd->mi_units;
+		if (ydim)
+			cfg.y_dim = (int)ydim;
+		if (est && dim_mi_parse(est, &cfg.estimator, &err))
+			return cli_fail("train", DIM_ERR_ARG, dim_error_text(&err));
+		if (preset && dim_config_preset(&cfg, preset, &err))
+			return cli_fail("train", DIM_ERR_ARG, dim_error_text(&err));
+		if (!isnan(alpha))
+			cfg.alpha = (float)alpha;
+		if (!isnan(beta))
+			cfg.beta = (float)beta;
+		if (!isnan(gamma))
+			cfg.gamma = (float)gamma;
+		if (!isnan(lr))
+			cfg.lr = (float)lr;
+		if (!isnan(b1))
+			cfg.beta1 = (float)b1;
+		if (!isnan(b2))
+			cfg.beta2 = (float)b2;
+		cfg.seed = (uint64_t)seed;
+		if (cfg.alpha == 0 && cfg.beta == 0) {
+			fprintf(stderr, "cldim train: --alpha and --beta are both 0: no MI term to train\n");
+			return 2;
+		}
+	} else if (encoder || est || preset || units || ydim || !isnan(alpha) || !isnan(beta) ||
+		   !isnan(gamma)) {
+		fprintf(stderr, "cldim train: model options cannot change on --resume (the "
+				"checkpoint's configuration is used)\n");
+		return 2;
+	}
+	int size = 0;
+	for (int i = 0; dim_encoder_names[i]; i++)
+		if (!strcmp(dim_encoder_names[i], cfg.encoder))
+			size = strstr(cfg.encoder, "28") ? 28 : strstr(cfg.encoder, "32") ? 32 : 64;
+	if (!size) {
+		fprintf(stderr, "cldim train: --encoder %s: use dcgan28, dcgan32, dcgan64 or alexnet64\n",
+			cfg.encoder);
+		return 2;
+	}
+	if (!epochs)
+		epochs = dd->epochs;
+
+	char outbuf[256];
+	if (!out) {
+		snprintf(outbuf, sizeof outbuf, "runs/%s-%s", embedded ? "fashion-mnist" : fmt_name,
+			 dim_mi_name(cfg.estimator));
+		out = resume ? resume : outbuf;
+		if (resume) {
+			/* a checkpoint file: its directory is the run directory */
+			const char *slash = strrchr(ckpt_path, '/');
+			snprintf(outbuf, sizeof outbuf, "%.*s", slash ? (int)(slash - ckpt_path) : 1,
+				 slash ? ckpt_path : ".");
+			out = outbuf;
+		}
+	}
+
+	/* Every option, printed and stored in the checkpoints. */
+	char *json = NULL;
+	size_t jlen = 0;
+	FILE *jf = open_memstream(&json, &jlen);
+	dim_json j;
+	dim_json_init(&j, jf, 0);
+	dim_json_begin_object(&j);
+	dim_json_kv_string(&j, "data", data);
+	dim_json_kv_string(&j, "format", fmt_name);
+	dim_json_kv_string(&j, "split", split ? split : dd->split);
+	dim_json_kv_string(&j, "encoder", cfg.encoder);
+	dim_json_kv_int(&j, "in_channels", cfg.in_channels);
+	dim_json_kv_int(&j, "image_size", size);
+	dim_json_kv_string(&j, "estimator", dim_mi_name(cfg.estimator));
+	dim_json_kv_string(&j, "critic", critic);
+	dim_json_kv_number(&j, "alpha", cfg.alpha);
+	dim_json_kv_number(&j, "beta", cfg.beta);
+	dim_json_kv_number(&j, "gamma", cfg.gamma);
+	dim_json_kv_int(&j, "mi_units", cfg.mi_units);
+	dim_json_kv_int(&j, "y_dim", cfg.y_dim);
+	dim_json_kv_int(&j, "batch", batch);
+	dim_json_kv_int(&j, "epochs", epochs);
+	dim_json_kv_int(&j, "steps", steps);
+	dim_json_kv_number(&j, "lr", cfg.lr);
+	dim_json_kv_number(&j, "beta1", cfg.beta1);
+	dim_json_kv_number(&j, "beta2", cfg.beta2);
+	dim_json_kv_int(&j, "seed", (int64_t)cfg.seed);
+	dim_json_kv_int(&j, "limit", limit);
+	dim_json_kv_int(&j, "threads", threads);
+	dim_json_kv_string(&j, "out", out);
+	dim_json_kv_int(&j, "ckpt_every", ckpt);
+	dim_json_kv_int(&j, "keep", keep);
+	dim_json_end_object(&j);
+	fclose(jf);
+
+	dim_ctx *ctx;
+	int rc = cli_ctx("train", device, no_cache, 0, &ctx);
+	if (rc) {
+		free(json);
+		return rc;
+	}
+	if (!quiet)
+		fprintf(stderr, "cldim train on %s%s\nconfig: %s\n", dim_ctx_device(ctx)->name,
+			embedded ? " (embedded default: Fashion-MNIST)" : "", json);
+
+	struct progress_state ps = {0};
+	ps.quiet = quiet || !strcmp(prog, "none");
+	ps.tty = !strcmp(prog, "bar") || (!strcmp(prog, "auto") && isatty(STDERR_FILENO));
+	ps.every = every;
+	ps.last = -1e9;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	dim_train_options o = {
+		.model = cfg, .data_path = data, .format = fmt_name, .split = split ? split : dd->split,
+		.image_size = size, .threads = (int)threads, .limit = (size_t)limit,
+		.batch = (int)batch, .epochs = (int)epochs, .max_steps = steps, .out_dir = out,
+		.ckpt_every = ckpt, .keep_last = (int)keep, .resume = resume, .config_json = json,
+		.stop = &stop_flag, .progress = progress, .progress_user = &ps,
+	};
+	char written[1200] = "";
+	st = dim_train_run(ctx, &o, written, sizeof written);
+	if (st)
+		rc = cli_fail("train", st, dim_ctx_errmsg(ctx));
+	else
+		printf("%s\n", written);
+	dim_ctx_destroy(ctx);
+	free(json);
+	return rc;
+}
