@@ -122,15 +122,20 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&l->mu);
 		l->busy--;
+		int wake = !l->active && !l->busy; /* start_epoch waits for idle */
 		if (gen == l->generation) {
 			if (st && !l->fail) {
 				l->fail = st;
 				l->fail_err = w->err;
+				wake = 1;
 			}
-			if (++s->done == s->b.n)
+			if (++s->done == s->b.n) {
 				s->state = SLOT_READY;
+				wake = 1;
+			}
 		}
-		pthread_cond_broadcast(&l->ready_cv);
+		if (wake)
+			pthread_cond_broadcast(&l->ready_cv);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
