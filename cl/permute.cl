@@ -72,3 +72,35 @@ __kernel void permute_unslice_cols(const int R, const int X, const int W, const 
 	const int j = (i / W) * X + c0 + i % W;
 	x[j] = accumulate ? x[j] + y[i] : y[i];
 }
+
+/* Rows gathered by an index, and the scatter back (for sampled negatives):
+ *   permute_gather_rows:  y[r, h] = x[idx[r], h]              x [R, H], idx [R]
+ *   permute_scatter_rows: dx[idx[r], h] (=|+=) dy[r, h]
+ * idx must be a permutation of [0, R): then every row of dx is written by
+ * exactly one work-item (no races, deterministic). */
+__kernel void permute_gather_rows(const int R, const int H, __global const int *idx,
+				  const int idx_off, __global const float *x, const int x_off,
+				  __global float *y, const int y_off)
+{
+	idx += idx_off;
+	x += x_off;
+	y += y_off;
+	const int i = (int)get_global_id(0);
+	if (i >= R * H)
+		return;
+	y[i] = x[idx[i / H] * H + i % H];
+}
+
+__kernel void permute_scatter_rows(const int R, const int H, __global const int *idx,
+				   const int idx_off, __global const float *dy, const int dy_off,
+				   __global float *dx, const int dx_off, const int accumulate)
+{
+	idx += idx_off;
+	dy += dy_off;
+	dx += dx_off;
+	const int i = (int)get_global_id(0);
+	if (i >= R * H)
+		return;
+	const int j = idx[i / H] * H + i % H;
+	dx[j] = accumulate ? dx[j] + dy[i] : dy[i];
+}

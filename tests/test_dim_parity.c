@@ -62,8 +62,9 @@ int main(void)
 	}
 	t_rng rng = {2024};
 	const int N = 5;
-	static const char *const est[] = {"jsd", "nce", "dv"};
-	for (int e = 0; e < 3; e++) {
+	static const char *const est[] = {"jsd", "nce", "dv", "jsd", "nce"};
+	static const char *const critic[] = {"dot", "dot", "dot", "concat", "concat"};
+	for (int e = 0; e < 5; e++) {
 		dim_config c = dim_config_default();
 		snprintf(c.encoder, sizeof c.encoder, "dcgan28");
 		c.in_channels = 1;
@@ -73,6 +74,8 @@ int main(void)
 		c.beta = 1.0f;
 		c.gamma = 0.1f;
 		c.seed = 7 + (uint64_t)e;
+		c.local_critic = e >= 3 ? DIM_CRITIC_CONCAT : DIM_CRITIC_DOT;
+		c.concat_hidden = 40;
 		dim_error err = {0};
 		CHECK_OK_ERR(&err, dim_mi_parse(est[e], &c.estimator, &err));
 		dim_model *m;
@@ -99,11 +102,23 @@ int main(void)
 		t_dump(dir, "z", z, nz);
 		float terms[5] = {mt.local, mt.global, mt.prior_enc, mt.prior_disc, mt.total};
 		t_dump(dir, "terms", terms, 5);
+		int nneg = dim_model_negatives(m, NULL, 0);
+		if (nneg > 0) {
+			int *neg = malloc((size_t)nneg * sizeof *neg);
+			dim_model_negatives(m, neg, nneg);
+			float *negf = malloc((size_t)nneg * sizeof *negf);
+			for (int i = 0; i < nneg; i++)
+				negf[i] = (float)neg[i];
+			t_dump(dir, "neg", negf, (size_t)nneg);
+			free(neg);
+			free(negf);
+		}
 		char args[256];
-		snprintf(args, sizeof args, "%s %d %d %d %d %g %g %g", est[e], N, c.mi_units,
-			 c.global_hidden, c.y_dim, c.alpha, c.beta, c.gamma);
-		printf("%s: local %.5f global %.5f prior_enc %.5f prior_disc %.5f\n", est[e],
-		       mt.local, mt.global, mt.prior_enc, mt.prior_disc);
+		snprintf(args, sizeof args, "%s %d %d %d %d %g %g %g %s %d %d", est[e], N, c.mi_units,
+			 c.global_hidden, c.y_dim, c.alpha, c.beta, c.gamma, critic[e], c.concat_hidden,
+			 nneg);
+		printf("%s/%s: local %.5f global %.5f prior_enc %.5f prior_disc %.5f\n", est[e],
+		       critic[e], mt.local, mt.global, mt.prior_enc, mt.prior_disc);
 		t_torch_run("check_dim_step.py", dir, args);
 		t_rmtree(dir);
 		free(dir);

@@ -76,6 +76,39 @@ dim_var *dim_t_slice_cols(dim_tape *t, dim_var *x, int c0, int w)
 	return y;
 }
 
+struct gather_saved {
+	dim_var *x, *y;
+	dim_buf idx;
+};
+
+static dim_status gather_backward(dim_tape *t, void *p)
+{
+	struct gather_saved *s = p;
+	int acc;
+	dim_tensor *dx = dim_tape_grad(t, s->x, &acc);
+	if (!dx)
+		return DIM_OK;
+	return dim_scatter_rows(dim_tape_ctx(t), s->x->val.shape[0], s->x->val.shape[1], s->idx,
+				dx->buf, s->y->grad.buf, acc);
+}
+
+dim_var *dim_t_gather_rows(dim_tape *t, dim_var *x, dim_buf idx)
+{
+	dim_ctx *ctx = dim_tape_ctx(t);
+	if (x->val.ndim != 2) {
+		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "gather_rows: need a matrix");
+		return NULL;
+	}
+	dim_var *y = dim_tape_new(t, 2, x->val.shape, x->needs_grad);
+	if (!y || dim_gather_rows(ctx, x->val.shape[0], x->val.shape[1], idx, y->val.buf,
+				  x->val.buf))
+		return NULL;
+	struct gather_saved *s = dim_tape_record(t, y, gather_backward, sizeof *s);
+	if (s)
+		*s = (struct gather_saved){x, y, idx};
+	return y;
+}
+
 struct pairwise_saved {
 	dim_var *a, *b, *bias, *out;
 	int N, H;

@@ -88,7 +88,9 @@ dim_status dim_checkpoint_save(dim_model *m, const dim_train_state *ts, const ch
 					  c.t[i].data};
 
 	const dim_config *cfg = &m->cfg;
-	char v[16][64];
+	char v[18][64];
+	snprintf(v[16], 64, "%s", cfg->local_critic == DIM_CRITIC_CONCAT ? "concat" : "dot");
+	snprintf(v[17], 64, "%d", cfg->concat_hidden);
 	snprintf(v[0], 64, "%lld", ts ? ts->step : m->step);
 	snprintf(v[1], 64, "%d", ts ? ts->epoch : 0);
 	snprintf(v[2], 64, "%lld", ts ? ts->epoch_batch : 0);
@@ -118,6 +120,8 @@ dim_status dim_checkpoint_save(dim_model *m, const dim_train_state *ts, const ch
 		{"cfg.mi_units", v[6]},
 		{"cfg.global_hidden", v[7]},
 		{"cfg.estimator", dim_mi_name(cfg->estimator)},
+		{"cfg.local_critic", v[16]},
+		{"cfg.concat_hidden", v[17]},
 		{"cfg.alpha", v[8]},
 		{"cfg.beta", v[9]},
 		{"cfg.gamma", v[10]},
@@ -185,6 +189,9 @@ dim_status dim_checkpoint_read_config(const char *path, dim_config *cfg, dim_tra
 	cfg->global_hidden = atoi(need(f, "cfg.global_hidden", path, err, &st));
 	if (!st && dim_mi_parse(need(f, "cfg.estimator", path, err, &st), &cfg->estimator, err))
 		st = dim_fail_prefix(err, "%s: ", path);
+	const char *lc = need(f, "cfg.local_critic", path, err, &st);
+	cfg->local_critic = !strcmp(lc, "concat") ? DIM_CRITIC_CONCAT : DIM_CRITIC_DOT;
+	cfg->concat_hidden = atoi(need(f, "cfg.concat_hidden", path, err, &st));
 	cfg->alpha = strtof(need(f, "cfg.alpha", path, err, &st), NULL);
 	cfg->beta = strtof(need(f, "cfg.beta", path, err, &st), NULL);
 	cfg->gamma = strtof(need(f, "cfg.gamma", path, err, &st), NULL);

@@ -15,6 +15,10 @@ struct dim_model {
 	dim_encoder enc;
 	dim_mi1x1 local_m, local_y;
 	dim_global_critic glob;
+	dim_concat_critic concat;
+	dim_buf neg_dev;          /* concat critic: negative row indices (int32) */
+	int *neg_host;
+	int neg_n, neg_last;
 	bool has_global;
 	dim_mlp prior;
 	dim_tape *tape, *dtape;
@@ -28,6 +32,8 @@ struct dim_model {
 
 dim_status dim_model_optim_init(dim_model *m);
 void dim_model_optim_free(dim_model *m);
+/* Draw and upload the concat critic's negatives for N images of L locations. */
+dim_status dim_model_negative_pairs(dim_model *m, int N, int L);
 /* Upload N prior samples (z given, or drawn from seed and step) to z_dev. */
 dim_status dim_model_prior_samples(dim_model *m, int N, const float *z);
 

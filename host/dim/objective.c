@@ -10,6 +10,8 @@
 #include "cldim/op_tensor.h"
 #include "dim_internal.h"
 
+#define DIM_LN2 0.69314718055994530942
+
 dim_config dim_config_default(void)
 {
 	dim_config c;
@@ -19,6 +21,8 @@ dim_config dim_config_default(void)
 	c.y_dim = 64;
 	c.mi_units = 2048;
 	c.global_hidden = 512;
+	c.local_critic = DIM_CRITIC_DOT;
+	c.concat_hidden = 512;
 	c.estimator = DIM_MI_JSD;
 	c.alpha = 0.0f;
 	c.beta = 1.0f;
@@ -74,10 +78,17 @@ dim_status dim_model_create(dim_ctx *ctx, const dim_config *cfg, dim_model **out
 	if (!st)
 		st = dim_encoder_build(&m->enc, &m->params, cfg->encoder, cfg->in_channels, cfg->y_dim,
 				       cfg->seed);
-	if (!st)
+	if (!st && cfg->local_critic == DIM_CRITIC_CONCAT && cfg->estimator == DIM_MI_DV)
+		st = dim_fail(err, DIM_ERR_UNSUPPORTED, "the concat-and-convolve critic has one "
+			      "negative per positive: use --estimator jsd or nce with it (DV needs "
+			      "the encode-and-dot critic)");
+	if (!st && cfg->local_critic == DIM_CRITIC_CONCAT)
+		st = dim_concat_critic_build(&m->concat, &m->params, "local_cc", m->enc.m_shape[0],
+					     cfg->y_dim, cfg->concat_hidden, cfg->seed);
+	if (!st && cfg->local_critic == DIM_CRITIC_DOT)
 		st = dim_mi1x1_build(&m->local_m, &m->params, "local_m", m->enc.m_shape[0],
 				     cfg->mi_units, cfg->seed);
-	if (!st)
+	if (!st && cfg->local_critic == DIM_CRITIC_DOT)
 		st = dim_mi1x1_build(&m->local_y, &m->params, "local_y", cfg->y_dim, cfg->mi_units,
 				     cfg->seed);
 	if (!st && cfg->alpha > 0) {
@@ -113,6 +124,8 @@ void dim_model_destroy(dim_model *m)
 	dim_buf_release(&m->metrics);
 	dim_buf_release(&m->z_dev);
 	free(m->z_host);
+	dim_buf_release(&m->neg_dev);
+	free(m->neg_host);
 	dim_tape_destroy(m->tape);
 	dim_tape_destroy(m->dtape);
 	dim_params_free(&m->params);
@@ -144,6 +157,27 @@ static dim_var *local_scores(dim_tape *t, const dim_model *m, dim_var *M, dim_va
 	dim_var *gy = lm ? dim_mi1x1_forward(t, &m->local_y, Y) : NULL;      /* [N, D] */
 	dim_var *s = gy ? dim_t_linear(t, gy, lm, NULL) : NULL;          /* [N, N*L] */
 	return s ? dim_t_reshape(t, s, 3, (int[]){N, N, L}) : NULL;
+}
+
+/* Concat-and-convolve: the local loss from positive and negative scores with
+ * one negative per positive. JSD: mean sp(-pos) + mean sp(neg) (the constant
+ * -2 log 2 of the f-divergence form is added on the host); NCE with a single
+ * negative: mean softplus(neg - pos). */
+static dim_var *concat_local_loss(dim_tape *t, dim_model *m, dim_var *M, dim_var *Y)
+{
+	dim_var *rows = dim_t_permute_to_rows(t, M), *pos = NULL, *neg = NULL;
+	if (!rows || dim_model_negative_pairs(m, M->val.shape[0], M->val.shape[2] * M->val.shape[3]))
+		return NULL;
+	if (dim_concat_critic_forward(t, &m->concat, rows, Y, m->neg_dev, &pos, &neg))
+		return NULL;
+	if (m->cfg.estimator == DIM_MI_NCE) {
+		dim_var *mp = dim_t_scale(t, pos, -1.0f);
+		dim_var *d = mp ? dim_t_add(t, neg, mp) : NULL;
+		return d ? mean_softplus(t, d, 1.0f) : NULL;
+	}
+	dim_var *a = mean_softplus(t, pos, -1.0f);
+	dim_var *b = a ? mean_softplus(t, neg, 1.0f) : NULL;
+	return b ? dim_t_add(t, a, b) : NULL;
 }
 
 /* Read the scalar vars into out (one blocking read). */
@@ -199,8 +233,12 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 	dim_var *local = NULL, *global = NULL, *pe = NULL, *total = NULL, *sy = NULL;
 	int L = eo.M->val.shape[2] * eo.M->val.shape[3];
 	if (c->beta > 0) {
-		dim_var *s = local_scores(t, m, eo.M, eo.Y);
-		local = s ? dim_t_mi(t, c->estimator, s) : NULL;
+		if (c->local_critic == DIM_CRITIC_CONCAT) {
+			local = concat_local_loss(t, m, eo.M, eo.Y);
+		} else {
+			dim_var *s = local_scores(t, m, eo.M, eo.Y);
+			local = s ? dim_t_mi(t, c->estimator, s) : NULL;
+		}
 		if (!local)
 			return err->status ? err->status : DIM_ERR_CL;
 		total = dim_t_scale(t, local, c->beta);
@@ -250,12 +288,20 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 	st = read_metrics(m, (dim_var *const[]){local, global, pe, pd, total}, v, 5);
 	if (st)
 		return st;
+	if (local && c->local_critic == DIM_CRITIC_CONCAT && c->estimator == DIM_MI_JSD) {
+		/* the constant of the f-divergence form, left out of the tape */
+		v[0] -= 2.0f * (float)DIM_LN2;
+		v[4] -= c->beta * 2.0f * (float)DIM_LN2;
+	}
 	out->local = v[0];
 	out->global = v[1];
 	out->prior_enc = v[2];
 	out->prior_disc = v[3];
 	out->total = v[4];
-	out->mi_local = local ? mi_estimate(c->estimator, v[0], N, L) : NAN;
+	out->mi_local = !local ? NAN
+			: c->local_critic == DIM_CRITIC_CONCAT
+				? (c->estimator == DIM_MI_NCE ? (float)DIM_LN2 - v[0] : -v[0])
+				: mi_estimate(c->estimator, v[0], N, L);
 	out->mi_global = global ? mi_estimate(c->estimator, v[1], N, 1) : NAN;
 	static const char *const names[] = {"local MI", "global MI", "prior (encoder)",
 					    "prior (discriminator)", "total"};

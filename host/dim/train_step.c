@@ -6,6 +6,7 @@
 
 /* Stream ids of the counter-based generator (params.h) used here. */
 #define RNG_STREAM_PRIOR 0x5052494f52ull /* "PRIOR" */
+#define RNG_STREAM_NEG 0x4e4547ull        /* "NEG" */
 
 dim_status dim_model_optim_init(dim_model *m)
 {
@@ -44,6 +45,52 @@ dim_status dim_model_prior_samples(dim_model *m, int N, const float *z)
 				 : (float)dim_rng_uniform(m->cfg.seed,
 							  RNG_STREAM_PRIOR + (uint64_t)m->step, i);
 	return dim_write(m->ctx, m->z_dev, 0, m->z_host, n * sizeof(float));
+}
+
+dim_status dim_model_negative_pairs(dim_model *m, int N, int L)
+{
+	int R = N * L;
+	if (m->neg_n < R) {
+		int *g = realloc(m->neg_host, (size_t)R * sizeof *g);
+		if (!g)
+			return dim_fail(dim_ctx_error(m->ctx), DIM_ERR_NOMEM, "out of host memory");
+		m->neg_host = g;
+		dim_buf_release(&m->neg_dev);
+		dim_status st = dim_buf_create(m->ctx, (size_t)R * sizeof(int), &m->neg_dev);
+		if (st)
+			return st;
+		m->neg_n = R;
+	}
+	/* Per location, a random cyclic permutation of the images (Sattolo's
+	 * shuffle: no image is its own negative), keyed by (seed, step). */
+	int *perm = malloc((size_t)N * sizeof *perm);
+	if (!perm)
+		return dim_fail(dim_ctx_error(m->ctx), DIM_ERR_NOMEM, "out of host memory");
+	for (int l = 0; l < L; l++) {
+		for (int i = 0; i < N; i++)
+			perm[i] = i;
+		for (int i = N - 1; i > 0; i--) {
+			uint64_t r = dim_rng_u64(m->cfg.seed, RNG_STREAM_NEG + (uint64_t)m->step,
+						 (uint64_t)l * (uint64_t)N + (uint64_t)i);
+			int j = (int)(r % (uint64_t)i); /* j < i */
+			int tmp = perm[i];
+			perm[i] = perm[j];
+			perm[j] = tmp;
+		}
+		for (int n = 0; n < N; n++)
+			m->neg_host[n * L + l] = perm[n] * L + l;
+	}
+	free(perm);
+	m->neg_last = R;
+	return dim_write(m->ctx, m->neg_dev, 0, m->neg_host, (size_t)R * sizeof(int));
+}
+
+int dim_model_negatives(const dim_model *m, int *neg, int n)
+{
+	int k = m->neg_last < n ? m->neg_last : n;
+	for (int i = 0; i < k; i++)
+		neg[i] = m->neg_host[i];
+	return m->neg_last;
 }
 
 dim_status dim_train_step(dim_model *m, const dim_tensor *x, dim_step_metrics *out)

@@ -184,3 +184,65 @@ dim_var *dim_mlp_forward(dim_tape *t, const dim_mlp *m, dim_var *x)
 	}
 	return h;
 }
+
+dim_status dim_concat_critic_build(dim_concat_critic *c, dim_params *ps, const char *prefix,
+				   int m_channels, int y_dim, int hidden, uint64_t seed)
+{
+	memset(c, 0, sizeof *c);
+	c->m_channels = m_channels;
+	c->y_dim = y_dim;
+	c->hidden = hidden;
+	int in = m_channels + y_dim;
+	dim_status st;
+	if ((st = add_init(ps, prefix, "l0.weight", 4, (int[]){hidden, in, 1, 1}, in, seed, &c->l0)) ||
+	    (st = add_init(ps, prefix, "l1.weight", 4, (int[]){hidden, hidden, 1, 1}, hidden, seed,
+			   &c->l1)) ||
+	    (st = add_init(ps, prefix, "l2.weight", 4, (int[]){1, hidden, 1, 1}, hidden, seed, &c->l2)))
+		return st;
+	return DIM_OK;
+}
+
+/* [1, R, H] views of two row sets, concatenated along the rows. */
+static dim_var *cat_rows(dim_tape *t, dim_var *a, dim_var *b)
+{
+	int R = a->val.shape[0], H = a->val.shape[1];
+	dim_var *va = dim_tape_view(t, a, 3, (int[]){1, R, H});
+	dim_var *vb = va ? dim_tape_view(t, b, 3, (int[]){1, R, H}) : NULL;
+	dim_var *c = vb ? dim_t_concat_channels(t, va, vb) : NULL;
+	return c ? dim_tape_view(t, c, 2, (int[]){2 * R, H}) : NULL;
+}
+
+dim_status dim_concat_critic_forward(dim_tape *t, const dim_concat_critic *c, dim_var *rows,
+				     dim_var *y, dim_buf neg_idx, dim_var **pos, dim_var **neg)
+{
+	dim_error *err = dim_ctx_error(dim_tape_ctx(t));
+	int R = rows->val.shape[0], N = y->val.shape[0];
+	if (rows->val.shape[1] != c->m_channels || y->val.shape[1] != c->y_dim || R % N)
+		return dim_fail(err, DIM_ERR_ARG, "concat critic: rows [%d, %d], y [%d, %d] do not "
+				"match the critic (%d, %d)", R, rows->val.shape[1], N, y->val.shape[1],
+				c->m_channels, c->y_dim);
+	int L = R / N;
+	dim_var *w0 = as_linear(t, c->l0);
+	dim_var *wm = w0 ? dim_t_slice_cols(t, w0, 0, c->m_channels) : NULL;
+	dim_var *wy = wm ? dim_t_slice_cols(t, w0, c->m_channels, c->y_dim) : NULL;
+	dim_var *a = wy ? dim_t_linear(t, rows, wm, NULL) : NULL;      /* [R, H] */
+	dim_var *b = a ? dim_t_linear(t, y, wy, NULL) : NULL;          /* [N, H] */
+	dim_var *bmap = b ? dim_t_broadcast_spatial(t, b, L, 1) : NULL; /* [N, H, L, 1] */
+	dim_var *brow = bmap ? dim_t_permute_to_rows(t, bmap) : NULL;  /* [R, H] */
+	dim_var *aneg = brow ? dim_t_gather_rows(t, a, neg_idx) : NULL;
+	dim_var *apair = aneg ? cat_rows(t, a, aneg) : NULL;            /* [2R, H] */
+	dim_var *bpair = apair ? cat_rows(t, brow, brow) : NULL;
+	dim_var *h = bpair ? dim_t_add(t, apair, bpair) : NULL;
+	if (h)
+		h = dim_t_relu(t, h);
+	if (h)
+		h = dim_t_linear(t, h, as_linear(t, c->l1), NULL);
+	if (h)
+		h = dim_t_relu(t, h);
+	if (h)
+		h = dim_t_linear(t, h, as_linear(t, c->l2), NULL);      /* [2R, 1] */
+	dim_var *s = h ? dim_tape_view(t, h, 2, (int[]){1, 2 * R}) : NULL;
+	*pos = s ? dim_t_slice_cols(t, s, 0, R) : NULL;
+	*neg = *pos ? dim_t_slice_cols(t, s, R, R) : NULL;
+	return *neg ? DIM_OK : (err->status ? err->status : DIM_ERR_CL);
+}

@@ -63,3 +63,37 @@ dim_status dim_unslice_cols(dim_ctx *ctx, int R, int X, int W, int c0, dim_buf x
 	return DIM_LAUNCH_1D(ctx, k, (size_t)R * W, DIM_INT(R), DIM_INT(X), DIM_INT(W), DIM_INT(c0),
 			     DIM_BUF(y), DIM_BUF(x), DIM_INT(accumulate));
 }
+
+static dim_status check_rows(dim_ctx *ctx, int R, int H, dim_buf idx, dim_buf a, dim_buf b)
+{
+	size_t n = (size_t)R * H * 4;
+	if (R <= 0 || H <= 0 || idx.bytes < (size_t)R * 4 || a.bytes < n || b.bytes < n)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
+				"gather_rows: %d rows of %d do not fit the buffers", R, H);
+	return DIM_OK;
+}
+
+dim_status dim_gather_rows(dim_ctx *ctx, int R, int H, dim_buf idx, dim_buf y, dim_buf x)
+{
+	dim_kernel *k;
+	dim_status st = check_rows(ctx, R, H, idx, y, x);
+	if (!st)
+		st = dim_kernel_get(ctx, "permute", NULL, "permute_gather_rows", &k);
+	if (st)
+		return st;
+	return DIM_LAUNCH_1D(ctx, k, (size_t)R * H, DIM_INT(R), DIM_INT(H), DIM_BUF(idx), DIM_BUF(x),
+			     DIM_BUF(y));
+}
+
+dim_status dim_scatter_rows(dim_ctx *ctx, int R, int H, dim_buf idx, dim_buf dx, dim_buf dy,
+			    int accumulate)
+{
+	dim_kernel *k;
+	dim_status st = check_rows(ctx, R, H, idx, dx, dy);
+	if (!st)
+		st = dim_kernel_get(ctx, "permute", NULL, "permute_scatter_rows", &k);
+	if (st)
+		return st;
+	return DIM_LAUNCH_1D(ctx, k, (size_t)R * H, DIM_INT(R), DIM_INT(H), DIM_BUF(idx), DIM_BUF(dy),
+			     DIM_BUF(dx), DIM_INT(accumulate));
+}

@@ -19,6 +19,11 @@
 extern "C" {
 #endif
 
+typedef enum dim_local_critic {
+	DIM_CRITIC_DOT = 0,    /* encode-and-dot product, all in-batch negatives */
+	DIM_CRITIC_CONCAT = 1, /* concat-and-convolve, one shuffled negative per location */
+} dim_local_critic;
+
 typedef struct dim_config {
 	char encoder[32];      /* dcgan28 | dcgan32 | dcgan64 | alexnet64 */
 	int in_channels;       /* image channels (1 for Fashion-MNIST, 3 otherwise) */
@@ -26,6 +31,8 @@ typedef struct dim_config {
 	int mi_units;          /* embedding width D of the local critic (2048) */
 	int global_hidden;     /* hidden width of the global critic (512) */
 	dim_mi_kind estimator; /* JSD | NCE | DV */
+	dim_local_critic local_critic;
+	int concat_hidden;     /* width of the concat-and-convolve critic (512) */
 	float alpha, beta, gamma;
 	float lr, beta1, beta2, adam_eps; /* Adam for encoder+critics and for the prior */
 	uint64_t seed;
@@ -68,6 +75,11 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
  * non-finite loss term returns DIM_ERR_NUMERIC naming the term; parameters
  * are then left as they were before this step's updates. */
 dim_status dim_train_step(dim_model *m, const dim_tensor *x, dim_step_metrics *out);
+
+/* The negatives of the last step for the concat-and-convolve critic: row
+ * n*L + l was paired with row neg[n*L + l] (image pi_l(n), location l).
+ * Copies at most n entries; returns how many there are (0 for dot). */
+int dim_model_negatives(const dim_model *m, int *neg, int n);
 
 /* Steps taken so far (drives Adam's bias correction and prior sampling). */
 long long dim_model_step(const dim_model *m);

@@ -89,6 +89,25 @@ dim_status dim_global_critic_build(dim_global_critic *g, dim_params *ps, const c
 dim_var *dim_global_critic_forward(dim_tape *t, const dim_global_critic *g, dim_var *conv,
 				   dim_var *y);
 
+/* Concat-and-convolve local critic (paper Table 7; official Aug-2018 code):
+ * [M at location l ; Y broadcast] -> 1x1 conv H -> ReLU -> 1x1 conv H -> ReLU ->
+ * 1x1 conv 1, no biases. Weights [H, C+y, 1, 1], [H, H, 1, 1], [1, H, 1, 1].
+ * Scored for the N*L positive pairs and N*L negatives in which location l of
+ * image n is replaced by location l of image pi_l(n) (neg_idx, a permutation
+ * of the rows; the official code shuffles the batch at every location). The
+ * first layer is split so Y's half is computed once per image. */
+typedef struct dim_concat_critic {
+	int m_channels, y_dim, hidden;
+	dim_param *l0, *l1, *l2;
+} dim_concat_critic;
+
+dim_status dim_concat_critic_build(dim_concat_critic *c, dim_params *ps, const char *prefix,
+				   int m_channels, int y_dim, int hidden, uint64_t seed);
+/* rows [N*L, C] (M as per-location rows, image-major), y [N, y_dim],
+ * neg_idx: N*L int32 on the device. Outputs pos, neg: [1, N*L] scores. */
+dim_status dim_concat_critic_forward(dim_tape *t, const dim_concat_critic *c, dim_var *rows,
+				     dim_var *y, dim_buf neg_idx, dim_var **pos, dim_var **neg);
+
 /* Multi-layer perceptron with ReLU between layers (prior discriminator
  * 64 -> 1000 -> 200 -> 1, probes). Names prefix.l0, prefix.l1, ... */
 #define DIM_MLP_MAX 6

@@ -24,10 +24,18 @@ dim_status dim_slice_cols(dim_ctx *ctx, int R, int X, int W, int c0, dim_buf y, 
 dim_status dim_unslice_cols(dim_ctx *ctx, int R, int X, int W, int c0, dim_buf x, dim_buf y,
 			    int accumulate);
 
+/* y[r] = x[idx[r]] for rows of H floats; idx: R int32 on the device, a
+ * permutation of [0, R). Backward scatters dy back (=|+=). */
+dim_status dim_gather_rows(dim_ctx *ctx, int R, int H, dim_buf idx, dim_buf y, dim_buf x);
+dim_status dim_scatter_rows(dim_ctx *ctx, int R, int H, dim_buf idx, dim_buf dx, dim_buf dy,
+			    int accumulate);
+
 /* ---- tape ---- x [N, C, H, W] -> [N*H*W, C]. */
 dim_var *dim_t_permute_to_rows(dim_tape *t, dim_var *x);
 /* x [R, X] -> columns [c0, c0 + w) as [R, w]. */
 dim_var *dim_t_slice_cols(dim_tape *t, dim_var *x, int c0, int w);
+/* x [R, H] -> rows permuted by idx (R int32 on the device, a permutation). */
+dim_var *dim_t_gather_rows(dim_tape *t, dim_var *x, dim_buf idx);
 
 #ifdef __cplusplus
 }

@@ -14,10 +14,12 @@ d = sys.argv[1]
 est = sys.argv[2]
 n, units, hidden, ydim = map(int, sys.argv[3:7])
 alpha, beta, gamma = map(float, sys.argv[7:10])
+critic, cc_hidden, nneg = sys.argv[10], int(sys.argv[11]), int(sys.argv[12])
 
 torch.manual_seed(0)
 model = ct.DIM("dcgan28", in_channels=1, y_dim=ydim, mi_units=units, estimator=est,
-               alpha=alpha, beta=beta, gamma=gamma, global_critic=alpha > 0)
+               alpha=alpha, beta=beta, gamma=gamma, global_critic=alpha > 0,
+               local_critic=critic, concat_hidden=cc_hidden)
 if model.global_critic is not None:
     g = model.global_critic
     model.global_critic = ct.GlobalCritic(g.l0.in_features - ydim, ydim, hidden)
@@ -28,7 +30,8 @@ after, _ = ct.load_safetensors(f"{d}/after.safetensors")
 
 x = load(d, "x", (n, 1, 28, 28))
 z = load(d, "z", (n, ydim))
-t = model.losses(x, z)
+neg = load(d, "neg", (nneg,)).long() if nneg else None
+t = model.losses(x, z, neg)
 got = load(d, "terms", (5,))
 close("local loss", got[0], t["local"], 1e-4, 1e-5)
 if "global" in t:

@@ -99,7 +99,9 @@ static void usage(FILE *f)
 		"model (defaults per dataset, from the paper):\n"
 		"  --encoder E          dcgan28 | dcgan32 | dcgan64 | alexnet64\n"
 		"  --estimator E        jsd (default) | nce | dv\n"
-		"  --critic C           local critic: dot (encode-and-dot product, default)\n"
+		"  --critic C           local critic: dot (encode-and-dot product, all in-batch\n"
+		"                       negatives; default) | concat (concat-and-convolve, one\n"
+		"                       shuffled negative per location; jsd or nce)\n"
 		"  --preset P           local (default: a=0 b=1 g=0.1) | global (1,0,1) |\n"
 		"                       local+global (0.5,0.1,0.1) | local-noprior (0,1,0)\n"
 		"  --alpha/--beta/--gamma W   weights of the global, local and prior terms\n"
@@ -211,9 +213,9 @@ int cmd_train(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	if (strcmp(critic, "dot")) {
-		fprintf(stderr, "cldim train: --critic %s: only 'dot' (encode-and-dot product) is "
-				"available in this version\n", critic);
+	if (strcmp(critic, "dot") && strcmp(critic, "concat")) {
+		fprintf(stderr, "cldim train: --critic %s: use dot (encode-and-dot product) or "
+				"concat (concat-and-convolve)\n", critic);
 		return 2;
 	}
 	if (strcmp(prog, "auto") && strcmp(prog, "bar") && strcmp(prog, "lines") &&
@@ -263,6 +265,7 @@ int cmd_train(int argc, char **argv)
 	if (!resume) {
 		snprintf(cfg.encoder, sizeof cfg.encoder, "%s", encoder ? encoder : dd->encoder);
 		cfg.in_channels = dd->channels;
+		cfg.local_critic = !strcmp(critic, "concat") ? DIM_CRITIC_CONCAT : DIM_CRITIC_DOT;
 		cfg.mi_units = units ? (int)units : dd->mi_units;
 		if (ydim)
 			cfg.y_dim = (int)ydim;
@@ -287,7 +290,7 @@ int cmd_train(int argc, char **argv)
 			fprintf(stderr, "cldim train: --alpha and --beta are both 0: no MI term to train\n");
 			return 2;
 		}
-	} else if (encoder || est || preset || units || ydim || !isnan(alpha) || !isnan(beta) ||
+	} else if (encoder || est || preset || strcmp(critic, "dot") || units || ydim || !isnan(alpha) || !isnan(beta) ||
 		   !isnan(gamma)) {
 		fprintf(stderr, "cldim train: model options cannot change on --resume (the "
 				"checkpoint's configuration is used)\n");
@@ -333,7 +336,7 @@ int cmd_train(int argc, char **argv)
 	dim_json_kv_int(&j, "in_channels", cfg.in_channels);
 	dim_json_kv_int(&j, "image_size", size);
 	dim_json_kv_string(&j, "estimator", dim_mi_name(cfg.estimator));
-	dim_json_kv_string(&j, "critic", critic);
+	dim_json_kv_string(&j, "critic", cfg.local_critic == DIM_CRITIC_CONCAT ? "concat" : "dot");
 	dim_json_kv_number(&j, "alpha", cfg.alpha);
 	dim_json_kv_number(&j, "beta", cfg.beta);
 	dim_json_kv_number(&j, "gamma", cfg.gamma);

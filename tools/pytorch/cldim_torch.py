@@ -137,6 +137,29 @@ class GlobalCritic(nn.Module):
         return self.l2(h).reshape(n, n, 1)              # S[n, n', 1]
 
 
+class ConcatCritic(nn.Module):
+    """Concat-and-convolve (paper Table 7, official Aug-2018 code): [M ; Y
+    broadcast] -> 1x1 conv H -> ReLU -> 1x1 conv H -> ReLU -> 1x1 conv 1, no
+    biases. Returns positive and negative scores [N*L]; negatives pair
+    location l of image pi_l(n) with Y of image n (neg = row indices)."""
+
+    def __init__(self, c, y_dim, hidden=512):
+        super().__init__()
+        self.l0 = nn.Conv2d(c + y_dim, hidden, 1, bias=False)
+        self.l1 = nn.Conv2d(hidden, hidden, 1, bias=False)
+        self.l2 = nn.Conv2d(hidden, 1, 1, bias=False)
+
+    def score(self, m_rows, y_rows):
+        x = torch.cat([m_rows, y_rows], 1)[:, :, None, None]
+        return self.l2(F.relu(self.l1(F.relu(self.l0(x))))).reshape(-1)
+
+    def forward(self, M, y, neg):
+        n, c, h, w = M.shape
+        rows = M.flatten(2).permute(0, 2, 1).reshape(n * h * w, c)     # [N*L, C]
+        yr = y[:, None, :].expand(n, h * w, y.shape[1]).reshape(n * h * w, -1)
+        return self.score(rows, yr), self.score(rows[neg], yr)
+
+
 class Prior(nn.Module):
     def __init__(self, y_dim=64):
         super().__init__()
@@ -170,29 +193,44 @@ def mi_loss(kind, S):
 
 class DIM(nn.Module):
     def __init__(self, encoder="dcgan32", in_channels=3, y_dim=64, mi_units=2048,
-                 estimator="jsd", alpha=0.0, beta=1.0, gamma=0.1, global_critic=True):
+                 estimator="jsd", alpha=0.0, beta=1.0, gamma=0.1, global_critic=True,
+                 local_critic="dot", concat_hidden=512):
         super().__init__()
         self.encoder = Encoder(encoder, in_channels, y_dim)
         with torch.no_grad():
             o = self.encoder(torch.zeros(2, in_channels, ENCODERS[encoder]["input"],
                                          ENCODERS[encoder]["input"]))
-        self.local_m = MI1x1(o["M"].shape[1], mi_units)
-        self.local_y = MI1x1(y_dim, mi_units)
+        self.local_critic = local_critic
+        if local_critic == "dot":
+            self.local_m = MI1x1(o["M"].shape[1], mi_units)
+            self.local_y = MI1x1(y_dim, mi_units)
+        else:
+            self.local_cc = ConcatCritic(o["M"].shape[1], y_dim, concat_hidden)
         self.global_critic = GlobalCritic(o["conv"][0].numel(), y_dim) if global_critic else None
         self.prior = Prior(y_dim)
         self.estimator, self.alpha, self.beta, self.gamma = estimator, alpha, beta, gamma
 
-    def losses(self, x, z):
+    def losses(self, x, z, neg=None):
         """Encoder-side loss terms and the discriminator loss, for batch x and
-        prior samples z ~ U[0,1]^d. Returns a dict of scalar tensors."""
+        prior samples z ~ U[0,1]^d (and, for the concat critic, the negative
+        row indices). Returns a dict of scalar tensors."""
         out = self.encoder(x)
         y = out["Y"]
         t = {}
-        lm = self.local_m(out["M"])                     # [N, L, D]
-        ly = self.local_y(y)[:, 0, :]                   # [N, D]
-        n, l, d = lm.shape
-        S = (ly @ lm.reshape(n * l, d).t()).reshape(n, n, l)
-        t["local"] = mi_loss(self.estimator, S)
+        if self.local_critic == "dot":
+            lm = self.local_m(out["M"])                 # [N, L, D]
+            ly = self.local_y(y)[:, 0, :]               # [N, D]
+            n, l, d = lm.shape
+            S = (ly @ lm.reshape(n * l, d).t()).reshape(n, n, l)
+            t["local"] = mi_loss(self.estimator, S)
+        else:
+            pos, negs = self.local_cc(out["M"], y, neg)
+            if self.estimator == "jsd":
+                t["local"] = F.softplus(-pos).mean() + F.softplus(negs).mean() - 2 * LOG2
+            elif self.estimator == "nce":
+                t["local"] = F.softplus(negs - pos).mean()
+            else:
+                raise ValueError("the concat critic supports jsd and nce")
         if self.global_critic is not None:
             t["global"] = mi_loss(self.estimator, self.global_critic(out["conv"], y))
         sy = torch.sigmoid(y)
