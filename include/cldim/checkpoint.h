@@ -35,6 +35,34 @@ dim_status dim_checkpoint_read_config(const char *path, dim_config *cfg, dim_tra
  * mismatch. */
 dim_status dim_checkpoint_load(dim_model *m, const char *path, dim_train_state *ts);
 
+/* A checkpoint's contents, read on the host (no device needed), for
+ * `cldim info`. Groups by network: "encoder", "local critics" (local_m,
+ * local_y), "global critic", "prior", "other". A tensor is trainable when its
+ * Adam moments are stored (opt.m.<name>, opt.v.<name>); the rest are buffers. */
+#define DIM_CKPT_GROUPS 5
+typedef struct dim_checkpoint_group {
+	const char *name;       /* static string */
+	int tensors;            /* parameters and buffers (moments not counted) */
+	int trainable_tensors;  /* tensors with at least one stored moment */
+	int opt_tensors;        /* trainable tensors with both moments */
+	long long params;       /* trainable values */
+	long long buffers;      /* buffer values (BatchNorm running statistics) */
+	long long opt_values;   /* stored moment values (m and v) */
+} dim_checkpoint_group;
+
+typedef struct dim_checkpoint_summary {
+	dim_config cfg;
+	dim_train_state ts;
+	char version[32];       /* cldim version that wrote it */
+	long long file_bytes;
+	dim_checkpoint_group groups[DIM_CKPT_GROUPS];
+} dim_checkpoint_summary;
+
+/* DIM_ERR_IO when path cannot be read, DIM_ERR_FORMAT when it is not a cldim
+ * checkpoint (the message names the file and the problem). */
+dim_status dim_checkpoint_summarize(const char *path, dim_checkpoint_summary *out,
+				    dim_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,5 +20,6 @@ int cmd_devices(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 #endif

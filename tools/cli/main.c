@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{"devices", cmd_devices, "list OpenCL platforms and devices"},
 	{"cache", cmd_cache, "show or clear the compiled-kernel cache"},
 	{"train", cmd_train, "train Deep InfoMax (default: Fashion-MNIST, embedded)"},
+	{"info", cmd_info, "show a checkpoint: config, progress, parameter counts"},
 	{"data", cmd_data, "describe a dataset, contact sheet, loader benchmark"},
 	{"bench", cmd_bench, "measure device peak and DIM GEMMs (md|csv|json)"},
 };
