@@ -66,6 +66,7 @@ struct node {
 	struct tvar *out;
 	dim_backward_fn fn;
 	void *saved;
+	int phase; /* profiling phase current when the node was recorded */
 };
 
 struct dim_tape {
@@ -205,7 +206,8 @@ void *dim_tape_record(dim_tape *t, dim_var *out, dim_backward_fn fn, size_t save
 	void *saved = pool_alloc(&t->saved, saved_bytes ? saved_bytes : 1);
 	if (!saved)
 		return NULL;
-	t->nodes[t->nnodes++] = (struct node){(struct tvar *)out, fn, saved};
+	t->nodes[t->nnodes++] =
+		(struct node){(struct tvar *)out, fn, saved, dim_profile_get_phase(t->ctx)};
 	return saved;
 }
 
@@ -255,7 +257,9 @@ dim_status dim_tape_backward(dim_tape *t, dim_var *loss, float seed)
 		struct node *n = &t->nodes[i];
 		if (!root_of(n->out)->v.grad_ready)
 			continue; /* output does not reach the loss */
+		int prev = dim_profile_set_phase(t->ctx, n->phase);
 		st = n->fn(t, n->saved);
+		dim_profile_set_phase(t->ctx, prev);
 		if (st)
 			return st;
 	}

@@ -28,6 +28,8 @@ struct dim_model {
 	float *z_host;
 	int z_n;
 	long long step;
+	/* profiling phases: encoder, local critic, estimator, global, prior, optimizer */
+	int ph_enc, ph_local, ph_est, ph_global, ph_prior, ph_opt;
 };
 
 dim_status dim_model_optim_init(dim_model *m);

@@ -108,6 +108,12 @@ dim_status dim_model_create(dim_ctx *ctx, const dim_config *cfg, dim_model **out
 		st = dim_model_optim_init(m);
 	if (!st)
 		st = dim_buf_create(ctx, 8 * sizeof(float), &m->metrics);
+	m->ph_enc = dim_profile_phase_id(ctx, "encoder");
+	m->ph_local = dim_profile_phase_id(ctx, "local critic");
+	m->ph_est = dim_profile_phase_id(ctx, "estimator");
+	m->ph_global = dim_profile_phase_id(ctx, "global critic");
+	m->ph_prior = dim_profile_phase_id(ctx, "prior");
+	m->ph_opt = dim_profile_phase_id(ctx, "optimizer");
 	if (st) {
 		dim_model_destroy(m);
 		return st;
@@ -156,6 +162,7 @@ static dim_var *local_scores(dim_tape *t, const dim_model *m, dim_var *M, dim_va
 	dim_var *lm = rows ? dim_mi1x1_forward(t, &m->local_m, rows) : NULL; /* [N*L, D] */
 	dim_var *gy = lm ? dim_mi1x1_forward(t, &m->local_y, Y) : NULL;      /* [N, D] */
 	dim_var *s = gy ? dim_t_linear(t, gy, lm, NULL) : NULL;          /* [N, N*L] */
+	dim_profile_set_phase(m->ctx, m->ph_est); /* the score GEMM feeds the estimator */
 	return s ? dim_t_reshape(t, s, 3, (int[]){N, N, L}) : NULL;
 }
 
@@ -226,6 +233,7 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 	/* ---- encoder side ---- */
 	dim_tape *t = m->tape;
 	dim_tape_begin(t, true);
+	int prev_phase = dim_profile_set_phase(ctx, m->ph_enc);
 	dim_encoder_out eo;
 	st = dim_encoder_forward(t, &m->enc, dim_tape_input(t, x), &eo);
 	if (st)
@@ -233,6 +241,7 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 	dim_var *local = NULL, *global = NULL, *pe = NULL, *total = NULL, *sy = NULL;
 	int L = eo.M->val.shape[2] * eo.M->val.shape[3];
 	if (c->beta > 0) {
+		dim_profile_set_phase(ctx, m->ph_local);
 		if (c->local_critic == DIM_CRITIC_CONCAT) {
 			local = concat_local_loss(t, m, eo.M, eo.Y);
 		} else {
@@ -244,6 +253,7 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 		total = dim_t_scale(t, local, c->beta);
 	}
 	if (m->has_global) {
+		dim_profile_set_phase(ctx, m->ph_global);
 		dim_var *s = dim_global_critic_forward(t, &m->glob, eo.conv, eo.Y);
 		global = s ? dim_t_mi(t, c->estimator, s) : NULL;
 		dim_var *g = global ? dim_t_scale(t, global, c->alpha) : NULL;
@@ -251,6 +261,7 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 		if (!total)
 			return err->status ? err->status : DIM_ERR_CL;
 	}
+	dim_profile_set_phase(ctx, m->ph_prior);
 	sy = dim_t_sigmoid(t, eo.Y);
 	dim_var *d_fake = sy ? dim_mlp_forward(t, &m->prior, sy) : NULL;
 	pe = d_fake ? mean_softplus(t, d_fake, -1.0f) : NULL;
@@ -281,6 +292,7 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 	if (!pd)
 		return err->status ? err->status : DIM_ERR_CL;
 	st = dim_tape_backward(dt, pd, 1.0f);
+	dim_profile_set_phase(ctx, prev_phase);
 	if (st)
 		return st;
 

@@ -98,9 +98,11 @@ dim_status dim_train_step(dim_model *m, const dim_tensor *x, dim_step_metrics *o
 	dim_status st = dim_model_forward_backward(m, x, NULL, out);
 	if (st)
 		return st; /* includes a non-finite loss: no update was applied */
+	int prev = dim_profile_set_phase(m->ctx, m->ph_opt);
 	st = dim_optim_step(m->opt);
 	if (!st)
 		st = dim_optim_step(m->prior_opt);
+	dim_profile_set_phase(m->ctx, prev);
 	if (!st)
 		m->step++;
 	return st;

@@ -89,11 +89,14 @@ dim_status dim_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N
 		ctx->gemm_tmp = nb.mem;
 		ctx->gemm_tmp_bytes = want;
 	}
+	double t0 = ctx->profile && clFinish(ctx->queue) == CL_SUCCESS ? dim_now() : 0;
 	s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(ta), tr(tb), M, N, K, alpha, A.mem,
 				       ao, lda, B.mem, bo, ldb, beta, C.mem, co, ldc, &ctx->queue,
 				       NULL, ctx->gemm_tmp);
 	if (s != CLBlastSuccess)
 		return blas_fail(ctx, s, "GEMM", M, N, K);
+	if (t0 > 0 && clFinish(ctx->queue) == CL_SUCCESS)
+		dim_profile_charge(ctx, dim_now() - t0);
 	ctx->stats.launches++;
 	return DIM_OK;
 }
@@ -109,12 +112,15 @@ dim_status dim_gemm_batched(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, 
 		return dim_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 	if (!float_aligned(A) || !float_aligned(B) || !float_aligned(C) || K == 0)
 		return dim_fail(&ctx->err, DIM_ERR_ARG, "dim_gemm_batched: bad operands");
+	double t0 = ctx->profile && clFinish(ctx->queue) == CL_SUCCESS ? dim_now() : 0;
 	CLBlastStatusCode s = CLBlastSgemmStridedBatched(
 		CLBlastLayoutRowMajor, tr(ta), tr(tb), M, N, K, alpha, A.mem, A.off / 4, lda,
 		stride_a, B.mem, B.off / 4, ldb, stride_b, beta, C.mem, C.off / 4, ldc, stride_c,
 		batch, &ctx->queue, NULL);
 	if (s != CLBlastSuccess)
 		return blas_fail(ctx, s, "batched GEMM", M, N, K);
+	if (t0 > 0 && clFinish(ctx->queue) == CL_SUCCESS)
+		dim_profile_charge(ctx, dim_now() - t0);
 	ctx->stats.launches++;
 	return DIM_OK;
 }

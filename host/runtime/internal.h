@@ -34,6 +34,10 @@ struct dim_ctx {
 	cl_command_queue queue;
 	dim_error err;
 	bool profile;
+	/* phases (profile.c) */
+	char phase_names[16][32];
+	double phase_seconds[16];
+	int nphases, phase;
 	bool no_cache;
 	char cache_dir[1024];
 	struct dim_program **programs;
@@ -60,5 +64,8 @@ void dim_cache_store(const char *dir, const char *key_text, const unsigned char 
 uint64_t dim_fnv1a(uint64_t h, const void *data, size_t n);
 
 void dim_gemm_release(dim_ctx *ctx);
+
+/* Charge `seconds` of device time to the current phase (profile.c). */
+void dim_profile_charge(dim_ctx *ctx, double seconds);
 
 #endif

@@ -362,6 +362,7 @@ dim_status dim_launch(dim_ctx *ctx, dim_kernel *k, int work_dim, const size_t *g
 		clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
 		clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
 		k->prof_seconds += (double)(t1 - t0) * 1e-9;
+		dim_profile_charge(ctx, (double)(t1 - t0) * 1e-9);
 		k->prof_count++;
 		clReleaseEvent(ev);
 	}

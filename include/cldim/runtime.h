@@ -121,6 +121,17 @@ const char *dim_ctx_cache_dir(const dim_ctx *ctx);
 void dim_ctx_profile_print(dim_ctx *ctx, FILE *f);
 void dim_ctx_profile_reset(dim_ctx *ctx);
 
+/* Phases (profiling only): work enqueued while a phase is current is charged
+ * to it when the context was created with profile = true. Kernels are timed
+ * with events, GEMMs by waiting for the device around them (profiling mode
+ * serialises). The tape records the phase of each node and charges its
+ * backward to the same phase. Phase 0 is "other". */
+int dim_profile_phase_id(dim_ctx *ctx, const char *name); /* interned; -1 when full */
+int dim_profile_set_phase(dim_ctx *ctx, int id);           /* returns the previous one */
+int dim_profile_get_phase(const dim_ctx *ctx);
+void dim_profile_phase_print(dim_ctx *ctx, FILE *f);
+void dim_profile_phase_reset(dim_ctx *ctx);
+
 /* ------------------------------------------------------------------ buffers */
 
 /* A view into device memory: byte offset `off`, `bytes` long. Views never own

@@ -124,7 +124,8 @@ static void usage(FILE *f)
 		"  --quiet              no progress output\n"
 		"device:\n"
 		"  --device SEL         see cldim devices (default auto, or CLDIM_DEVICE)\n"
-		"  --no-cache           do not use the compiled-kernel cache\n",
+		"  --no-cache           do not use the compiled-kernel cache\n"
+		"  --profile            time every kernel; print device time per phase at the end\n",
 		dim_dataset_formats());
 }
 
@@ -133,7 +134,7 @@ int cmd_train(int argc, char **argv)
 	enum { O_FORMAT = 256, O_SPLIT, O_LIMIT, O_THREADS, O_ENCODER, O_EST, O_CRITIC, O_PRESET,
 	       O_ALPHA, O_BETA, O_GAMMA, O_UNITS, O_YDIM, O_BATCH, O_EPOCHS, O_STEPS, O_LR,
 	       O_B1, O_B2, O_SEED, O_OUT, O_CKPT, O_KEEP, O_RESUME, O_PROGRESS, O_LOGEVERY,
-	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA };
+	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA, O_PROFILE };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, O_DATA}, {"format", required_argument, NULL, O_FORMAT},
 		{"split", required_argument, NULL, O_SPLIT}, {"limit", required_argument, NULL, O_LIMIT},
@@ -157,6 +158,7 @@ int cmd_train(int argc, char **argv)
 		{"log-every", required_argument, NULL, O_LOGEVERY},
 		{"quiet", no_argument, NULL, O_QUIET}, {"device", required_argument, NULL, O_DEVICE},
 		{"no-cache", no_argument, NULL, O_NOCACHE}, {"help", no_argument, NULL, 'h'},
+		{"profile", no_argument, NULL, O_PROFILE},
 		{NULL, 0, NULL, 0},
 	};
 	const char *data = NULL, *format = NULL, *split = NULL, *encoder = NULL, *est = NULL;
@@ -165,7 +167,7 @@ int cmd_train(int argc, char **argv)
 	double alpha = NAN, beta = NAN, gamma = NAN, lr = NAN, b1 = NAN, b2 = NAN, every = 10;
 	long limit = 0, threads = 1, units = 0, ydim = 0, batch = 64, epochs = 0, keep = 3;
 	long steps = 0, ckpt = 500, seed = 1;
-	int quiet = 0, no_cache = 0, c;
+	int quiet = 0, no_cache = 0, profile = 0, c;
 	dim_error err = {0};
 
 	optind = 1;
@@ -202,6 +204,7 @@ int cmd_train(int argc, char **argv)
 		case O_QUIET: quiet = 1; break;
 		case O_DEVICE: device = optarg; break;
 		case O_NOCACHE: no_cache = 1; break;
+		case O_PROFILE: profile = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: return 2;
 		}
@@ -358,7 +361,7 @@ int cmd_train(int argc, char **argv)
 	fclose(jf);
 
 	dim_ctx *ctx;
-	int rc = cli_ctx("train", device, no_cache, 0, &ctx);
+	int rc = cli_ctx("train", device, no_cache, profile, &ctx);
 	if (rc) {
 		free(json);
 		return rc;
@@ -392,6 +395,12 @@ int cmd_train(int argc, char **argv)
 		rc = cli_fail("train", st, dim_ctx_errmsg(ctx));
 	else
 		printf("%s\n", written);
+	if (profile) {
+		fprintf(stderr, "\ndevice time by phase (all steps; profiling serialises the queue):\n");
+		dim_profile_phase_print(ctx, stderr);
+		fprintf(stderr, "\nour kernels (GEMMs are charged to phases above):\n");
+		dim_ctx_profile_print(ctx, stderr);
+	}
 	dim_ctx_destroy(ctx);
 	free(json);
 	return rc;
