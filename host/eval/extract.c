@@ -1,0 +1,221 @@
+/* Whole-split feature extraction: to .npy files (streamed) or to host memory
+ * (include/cldim/encode.h, "extraction"). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cldim/encode.h"
+#include "cldim/io.h"
+
+/* A text file written as <path>.tmp and renamed on success. */
+struct text_out {
+	FILE *f;
+	char tmp[1200];
+	const char *path;
+};
+
+static dim_status text_open(struct text_out *t, const char *path, dim_error *err)
+{
+	t->path = path;
+	t->f = NULL;
+	if (!path)
+		return DIM_OK;
+	snprintf(t->tmp, sizeof t->tmp, "%s.tmp", path);
+	t->f = fopen(t->tmp, "w");
+	if (!t->f)
+		return dim_fail(err, DIM_ERR_IO, "%s: cannot create: %s", t->tmp, strerror(errno));
+	return DIM_OK;
+}
+
+static dim_status text_close(struct text_out *t, int commit, dim_error *err)
+{
+	if (!t->f)
+		return DIM_OK;
+	int bad = ferror(t->f);
+	bad |= fclose(t->f) != 0;
+	t->f = NULL;
+	if (!commit || bad) {
+		remove(t->tmp);
+		return bad && commit ? dim_fail(err, DIM_ERR_IO, "%s: write failed", t->path) : DIM_OK;
+	}
+	if (rename(t->tmp, t->path))
+		return dim_fail(err, DIM_ERR_IO, "%s: cannot rename into place: %s", t->path,
+				strerror(errno));
+	return DIM_OK;
+}
+
+dim_status dim_extract_run(dim_featurizer *f, const dim_extract_options *o,
+			   dim_extract_result *res)
+{
+	dim_error *err = dim_ctx_error(dim_model_params(dim_featurizer_model(f))->ctx);
+	dim_image_stream *s = NULL;
+	dim_npy_writer *fw = NULL, *lw = NULL;
+	struct text_out paths = {0}, skipped = {0};
+	float *feat = NULL;
+	int64_t *lab = NULL;
+	int ok = 0;
+
+	memset(res, 0, sizeof *res);
+	dim_stream_opts so = o->stream;
+	dim_featurizer_input(f, &so.channels, &so.size);
+	int d = dim_featurizer_dim(f, o->repr);
+	res->dim = d;
+	dim_status st = dim_image_stream_open(&s, o->data_path, &so, err);
+	if (st)
+		goto out;
+	const dim_dataset_info *info = dim_image_stream_info(s);
+	res->has_labels = info->has_labels;
+	feat = malloc((size_t)so.batch * d * sizeof *feat);
+	lab = malloc((size_t)so.batch * sizeof *lab);
+	if (!feat || !lab) {
+		st = dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
+		goto out;
+	}
+	int64_t fshape[2] = {DIM_NPY_ROWS_UNKNOWN, d}, lshape[1] = {DIM_NPY_ROWS_UNKNOWN};
+	st = dim_npy_writer_open(err, o->features_npy, DIM_DT_F32, 2, fshape, &fw);
+	if (!st && o->labels_npy && info->has_labels)
+		st = dim_npy_writer_open(err, o->labels_npy, DIM_DT_I64, 1, lshape, &lw);
+	if (!st)
+		st = text_open(&paths, o->paths_txt, err);
+	if (!st)
+		st = text_open(&skipped, o->skipped_txt, err);
+	if (st)
+		goto out;
+
+	double t0 = dim_now(), last = -1;
+	size_t total = dim_image_stream_count(s), done = 0;
+	for (;;) {
+		const float *x;
+		const int64_t *labels;
+		const size_t *items;
+		int n;
+		st = dim_image_stream_next(s, &x, &labels, &items, &n, err);
+		if (st || !n)
+			break;
+		st = dim_featurizer_encode(f, x, n, o->repr, feat);
+		if (!st)
+			st = dim_npy_writer_append(err, fw, feat, n);
+		if (!st && lw) {
+			for (int i = 0; i < n; i++)
+				lab[i] = labels[i];
+			st = dim_npy_writer_append(err, lw, lab, n);
+		}
+		if (st)
+			break;
+		for (int i = 0; paths.f && i < n; i++) {
+			char src[1200];
+			dim_image_stream_source(s, items[i], src, sizeof src);
+			fprintf(paths.f, "%s\n", src);
+		}
+		res->written += (size_t)n;
+		done = items[n - 1] + 1;
+		double now = dim_now() - t0;
+		if (o->progress && (now - last >= 0.25 || done == total)) {
+			dim_extract_progress p = {
+				.done = done, .total = total,
+				.skipped = dim_image_stream_skipped(s, NULL, NULL),
+				.images_per_s = now > 0 ? (double)res->written / now : 0,
+				.elapsed_s = now};
+			o->progress(o->progress_user, &p);
+			last = now;
+		}
+	}
+	if (st)
+		goto out;
+	res->seconds = dim_now() - t0;
+	res->images_per_s = res->seconds > 0 ? (double)res->written / res->seconds : 0;
+	const size_t *sk;
+	const char *const *msg;
+	res->skipped = dim_image_stream_skipped(s, &sk, &msg);
+	for (size_t i = 0; skipped.f && i < res->skipped; i++)
+		fprintf(skipped.f, "%zu\t%s\n", sk[i], msg[i]);
+	if (res->written == 0) {
+		st = dim_fail(err, DIM_ERR_FORMAT, "%s: no image could be encoded (%zu skipped)",
+			      o->data_path, res->skipped);
+		goto out;
+	}
+	if (o->progress) {
+		dim_extract_progress p = {.done = total, .total = total, .skipped = res->skipped,
+					  .images_per_s = res->images_per_s,
+					  .elapsed_s = res->seconds, .final = true};
+		o->progress(o->progress_user, &p);
+	}
+	ok = 1;
+
+out:
+	if (fw && ok)
+		st = dim_npy_writer_close(err, fw);
+	else
+		dim_npy_writer_abort(fw);
+	if (lw && ok && !st)
+		st = dim_npy_writer_close(err, lw);
+	else
+		dim_npy_writer_abort(lw);
+	dim_status s2 = text_close(&paths, ok && !st, err);
+	st = st ? st : s2;
+	s2 = text_close(&skipped, ok && !st, err);
+	st = st ? st : s2;
+	free(feat);
+	free(lab);
+	dim_image_stream_destroy(s);
+	return st;
+}
+
+dim_status dim_extract_memory(dim_featurizer *f, const char *path, const dim_stream_opts *so_in,
+			      int count, const dim_repr *reprs, float **feats, int32_t **labels,
+			      size_t *n_out)
+{
+	dim_error *err = dim_ctx_error(dim_model_params(dim_featurizer_model(f))->ctx);
+	dim_image_stream *s = NULL;
+	float *tmp[DIM_REPR_COUNT] = {0};
+	int dims[DIM_REPR_COUNT];
+	size_t n = 0;
+	dim_stream_opts so = *so_in;
+	dim_featurizer_input(f, &so.channels, &so.size);
+	if (count < 1 || count > DIM_REPR_COUNT)
+		return dim_fail(err, DIM_ERR_ARG, "extract: %d representations", count);
+	*labels = NULL;
+	for (int r = 0; r < count; r++)
+		feats[r] = NULL;
+	dim_status st = dim_image_stream_open(&s, path, &so, err);
+	if (st)
+		return st;
+	size_t total = dim_image_stream_count(s);
+	*labels = malloc((total ? total : 1) * sizeof **labels);
+	st = *labels ? DIM_OK : dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
+	for (int r = 0; !st && r < count; r++) {
+		dims[r] = dim_featurizer_dim(f, reprs[r]);
+		feats[r] = malloc((total ? total : 1) * (size_t)dims[r] * sizeof(float));
+		if (!feats[r])
+			st = dim_fail(err, DIM_ERR_NOMEM, "out of host memory for %zu x %d features",
+				      total, dims[r]);
+	}
+	while (!st) {
+		const float *x;
+		const int64_t *lab;
+		const size_t *items;
+		int b;
+		st = dim_image_stream_next(s, &x, &lab, &items, &b, err);
+		if (st || !b)
+			break;
+		for (int r = 0; r < count; r++)
+			tmp[r] = feats[r] + n * (size_t)dims[r];
+		st = dim_featurizer_encode_many(f, x, b, count, reprs, tmp);
+		for (int i = 0; i < b; i++)
+			(*labels)[n + (size_t)i] = (int32_t)lab[i];
+		n += (size_t)b;
+	}
+	dim_image_stream_destroy(s);
+	if (st) {
+		for (int r = 0; r < count; r++) {
+			free(feats[r]);
+			feats[r] = NULL;
+		}
+		free(*labels);
+		*labels = NULL;
+		return st;
+	}
+	*n_out = n;
+	return DIM_OK;
+}

@@ -1,0 +1,86 @@
+/* cldim — evaluating frozen features (dim-spec §7): linear and non-linear
+ * classifier probes trained on the device with the tape, k-nearest-neighbour
+ * classification and search (cosine), and the neural dependency measure.
+ *
+ * Features are host arrays, row-major [n, d]; labels int32 in [0, classes).
+ * Probes copy one batch at a time to the device, so a feature set of any
+ * size fits as long as it fits in host memory. */
+#ifndef CLDIM_PROBE_H
+#define CLDIM_PROBE_H
+
+#include <stdint.h>
+
+#include "cldim/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dim_probe_opts {
+	int hidden;        /* 0: linear probe, softmax regression Linear(d -> classes);
+			    * > 0: the paper's probe Linear(d -> hidden) -> Dropout ->
+			    * BatchNorm1d -> ReLU -> Linear(hidden -> classes) */
+	float dropout;     /* 0.1 (non-linear only) */
+	int epochs;        /* passes over the train set */
+	int batch;         /* 64 */
+	double lr, beta1, beta2; /* Adam */
+	int milestones[2]; /* epochs after which lr is multiplied by 0.1; 0 = unused */
+	int standardize;   /* z-score every feature with the train set's mean/std */
+	uint64_t seed;     /* initialisation, batch order, dropout */
+} dim_probe_opts;
+
+/* Linear: Adam lr 1e-3 betas (0.9, 0.999), standardised inputs, 10 epochs.
+ * Non-linear: the paper's (hidden 200, dropout 0.1, Adam lr 1e-4 betas
+ * (0.5, 0.999), batch 64, milestones 50 and 100), 10 epochs (the paper
+ * trains 1000). */
+dim_probe_opts dim_probe_linear_defaults(void);
+dim_probe_opts dim_probe_mlp_defaults(void);
+
+typedef struct dim_probe_result {
+	double train_acc, test_acc; /* fractions in [0, 1] */
+	double final_loss;          /* mean train loss of the last epoch */
+	int epochs;
+} dim_probe_result;
+
+/* Train on (xtr, ytr), report accuracy on (xte, yte). Deterministic for a
+ * seed on one device. */
+dim_status dim_probe_run(dim_ctx *ctx, const dim_probe_opts *o, int d, int classes,
+			 const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
+			 const int32_t *yte, size_t nte, dim_probe_result *out);
+
+/* Cosine k-nearest neighbours of each query among the base rows:
+ * idx[q * k + j], sim[q * k + j] (may be NULL), most similar first. A row
+ * of zeros has similarity 0 to everything. With exclude_self, base row i is
+ * not a neighbour of query i (queries = base). Similarities go through
+ * dim_gemm in blocks. */
+dim_status dim_knn_search(dim_ctx *ctx, int d, const float *base, size_t nb, const float *queries,
+			  size_t nq, int k, bool exclude_self, size_t *idx, float *sim);
+
+/* k-NN classification accuracy of the test rows against the train rows
+ * (majority vote of the k most similar, ties to the most similar). */
+dim_status dim_knn_accuracy(dim_ctx *ctx, int d, int k, int classes, const float *xtr,
+			    const int32_t *ytr, size_t ntr, const float *xte, const int32_t *yte,
+			    size_t nte, double *acc);
+
+/* Neural dependency measure (dim-spec §7): a discriminator T (MLP
+ * d -> 1000 -> 200 -> 1, ReLU) trained with Adam to maximise the
+ * Donsker-Varadhan bound  E_P[T(y)] - log mean exp T(y~),  where y~ is the
+ * batch with every factor (column) shuffled independently across the batch.
+ * The reported NDM is that bound evaluated on a held-out shuffle after
+ * training, averaged over `eval_batches` batches. sigmoid: apply σ to y
+ * first (the paper's headline numbers). */
+typedef struct dim_ndm_opts {
+	int steps, batch, eval_batches;
+	double lr;
+	int sigmoid;
+	uint64_t seed;
+} dim_ndm_opts;
+
+dim_ndm_opts dim_ndm_defaults(void);
+dim_status dim_ndm_run(dim_ctx *ctx, const dim_ndm_opts *o, const float *y, size_t n, int d,
+		       double *ndm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
