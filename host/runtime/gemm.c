@@ -1,8 +1,15 @@
 /* The GEMM wrapper: one entry point, row-major, over (buffer, offset) views.
  *
- * Backend today: CLBlast. Indirect CLBlast GEMMs need a temporary buffer; we
+ * Backends: CLBlast, and our own kernel for CPU devices (gemm_own.c,
+ * cl/gemm.cl). CLDIM_GEMM=clblast|own|auto picks one; auto (the default)
+ * takes our own kernel on CPU devices, where it measured several times faster
+ * than untuned CLBlast on PoCL (BENCHMARKS.md, "CPU GEMM"), and CLBlast
+ * everywhere else. The choice is made once per context, at the first GEMM.
+ *
+ * CLBlast: indirect CLBlast GEMMs need a temporary buffer; we
  * hand it one owned by the context (grown on demand, so only the first step of
  * a run allocates), instead of letting it create and free one per call. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <clblast_c.h>
@@ -56,6 +63,36 @@ static CLBlastTranspose tr(dim_trans t) { return t ? CLBlastTransposeYes : CLBla
 
 static int float_aligned(dim_buf b) { return (b.off & 3) == 0; }
 
+/* Backend for this context from CLDIM_GEMM and the device type; -1 when
+ * CLDIM_GEMM names no backend. */
+static int backend_for(const dim_ctx *ctx)
+{
+	const char *s = getenv("CLDIM_GEMM");
+	if (!s || !*s || !strcmp(s, "auto"))
+		return (ctx->dev.type & DIM_DEV_CPU) ? DIM_GEMM_OWN : DIM_GEMM_CLBLAST;
+	if (!strcmp(s, "clblast"))
+		return DIM_GEMM_CLBLAST;
+	if (!strcmp(s, "own"))
+		return DIM_GEMM_OWN;
+	return -1;
+}
+
+static dim_status pick_backend(dim_ctx *ctx)
+{
+	int b;
+	if (ctx->gemm_backend != DIM_GEMM_UNSET)
+		return DIM_OK;
+	b = backend_for(ctx);
+	if (b < 0)
+		return dim_fail(&ctx->err, DIM_ERR_ARG,
+				"CLDIM_GEMM=%s: expected clblast, own or auto", getenv("CLDIM_GEMM"));
+	ctx->gemm_backend = b;
+	dim_gemm_own_configure(ctx);
+	dim_log(DIM_LOG_DEBUG, "GEMM backend on %s: %s", ctx->dev.name,
+		b == DIM_GEMM_OWN ? "own" : "clblast");
+	return DIM_OK;
+}
+
 dim_status dim_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N, size_t K,
 		    float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb, float beta,
 		    dim_buf C, size_t ldc)
@@ -69,6 +106,11 @@ dim_status dim_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N
 		 * rejects K == 0, so do it here. */
 		return dim_fail(&ctx->err, DIM_ERR_ARG, "dim_gemm: K == 0");
 	}
+	dim_status st = pick_backend(ctx);
+	if (st)
+		return st;
+	if (ctx->gemm_backend == DIM_GEMM_OWN)
+		return dim_gemm_own(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 	size_t ao = A.off / 4, bo = B.off / 4, co = C.off / 4;
 	size_t tmp = 0;
 	CLBlastStatusCode s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tr(ta), tr(tb), M,
@@ -83,7 +125,7 @@ dim_status dim_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N
 			clReleaseMemObject(ctx->gemm_tmp);
 		ctx->gemm_tmp = NULL;
 		ctx->gemm_tmp_bytes = 0;
-		dim_status st = dim_buf_create(ctx, want, &nb);
+		st = dim_buf_create(ctx, want, &nb);
 		if (st)
 			return dim_fail_prefix(&ctx->err, "GEMM scratch: ");
 		ctx->gemm_tmp = nb.mem;
@@ -112,6 +154,19 @@ dim_status dim_gemm_batched(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, 
 		return dim_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 	if (!float_aligned(A) || !float_aligned(B) || !float_aligned(C) || K == 0)
 		return dim_fail(&ctx->err, DIM_ERR_ARG, "dim_gemm_batched: bad operands");
+	dim_status st = pick_backend(ctx);
+	if (st)
+		return st;
+	if (ctx->gemm_backend == DIM_GEMM_OWN) {
+		for (size_t i = 0; i < batch && !st; i++) {
+			/* the own path checks extents against the cl_mem itself */
+			dim_buf a = {A.mem, A.off + i * stride_a * 4, 0};
+			dim_buf b = {B.mem, B.off + i * stride_b * 4, 0};
+			dim_buf c = {C.mem, C.off + i * stride_c * 4, 0};
+			st = dim_gemm_own(ctx, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+		}
+		return st;
+	}
 	double t0 = ctx->profile && clFinish(ctx->queue) == CL_SUCCESS ? dim_now() : 0;
 	CLBlastStatusCode s = CLBlastSgemmStridedBatched(
 		CLBlastLayoutRowMajor, tr(ta), tr(tb), M, N, K, alpha, A.mem, A.off / 4, lda,
@@ -127,8 +182,8 @@ dim_status dim_gemm_batched(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, 
 
 const char *dim_gemm_backend_name(const dim_ctx *ctx)
 {
-	(void)ctx;
-	return "clblast";
+	int b = ctx->gemm_backend != DIM_GEMM_UNSET ? ctx->gemm_backend : backend_for(ctx);
+	return b == DIM_GEMM_OWN ? "own" : b == DIM_GEMM_CLBLAST ? "clblast" : "invalid CLDIM_GEMM";
 }
 
 void dim_gemm_release(dim_ctx *ctx)
@@ -137,6 +192,7 @@ void dim_gemm_release(dim_ctx *ctx)
 		clReleaseMemObject(ctx->gemm_tmp);
 	ctx->gemm_tmp = NULL;
 	ctx->gemm_tmp_bytes = 0;
+	dim_gemm_own_release(ctx);
 	/* CLBlast caches programs keyed by context; drop them before the
 	 * context goes away (CLBlast#47, #126). */
 	CLBlastClearCache();

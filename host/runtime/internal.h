@@ -46,6 +46,13 @@ struct dim_ctx {
 	/* GEMM scratch (CLBlast temp buffer), grown on demand */
 	cl_mem gemm_tmp;
 	size_t gemm_tmp_bytes;
+	/* GEMM backend (gemm.c): DIM_GEMM_UNSET until the first dim_gemm */
+	int gemm_backend;
+	/* own GEMM (gemm_own.c): tile shape, packing scratch grown on demand */
+	int gemm_own_mr, gemm_own_nv;
+	bool gemm_own_pack_always;
+	cl_mem gemm_pack;
+	size_t gemm_pack_bytes;
 };
 
 /* Build or load program `name` with `options`; cached in ctx. */
@@ -64,6 +71,16 @@ void dim_cache_store(const char *dir, const char *key_text, const unsigned char 
 uint64_t dim_fnv1a(uint64_t h, const void *data, size_t n);
 
 void dim_gemm_release(dim_ctx *ctx);
+
+enum { DIM_GEMM_UNSET = 0, DIM_GEMM_CLBLAST = 1, DIM_GEMM_OWN = 2 };
+
+/* Own GEMM (gemm_own.c): same contract as dim_gemm, operands already
+ * checked for alignment and M, N, K > 0. */
+void dim_gemm_own_configure(dim_ctx *ctx);
+dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N, size_t K,
+			float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb, float beta,
+			dim_buf C, size_t ldc);
+void dim_gemm_own_release(dim_ctx *ctx);
 
 /* Charge `seconds` of device time to the current phase (profile.c). */
 void dim_profile_charge(dim_ctx *ctx, double seconds);

@@ -1,0 +1,152 @@
+/* gemm.cl — our own SGEMM for CPU OpenCL devices (PoCL), used by
+ * host/runtime/gemm_own.c behind dim_gemm.
+ *
+ *   C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C          (row-major)
+ *
+ * One work-item computes one MR × NR register tile of C with explicit float16
+ * vectors (PoCL turns them into AVX-512 FMAs directly; it does not have to
+ * vectorise across work-items), work-groups of one work-item, so PoCL's
+ * work-group function is just this body. Per k: NR/16 vector loads of a B row,
+ * MR broadcasts of A, MR·NR/16 FMAs.
+ *
+ * Operands are read through "panel" strides, so the same micro-kernel runs on
+ * packed panels or directly on the caller's matrices when their layout allows:
+ *
+ *   A tile (MR rows starting at row i0):   a(r, k) = Ap[a_base(i0) + r*a_rs + k*a_ks]
+ *   B tile (NR cols starting at col j0):   b(k, c) = Bp[b_base(j0) + k*b_ks + c]
+ *
+ *   packed A  (gemm_pack_a):  panel ib = MR·K floats, a(r,k) at ib*MR*K + k*MR + r
+ *                             → a_ps = MR*K, a_rs = 1,   a_ks = MR
+ *   direct A, not transposed: a_ps = MR*lda, a_rs = lda, a_ks = 1
+ *   direct A, transposed:     a_ps = MR,     a_rs = 1,   a_ks = lda
+ *   packed B  (gemm_pack_b):  panel jb = K·NR floats, b(k,c) at jb*K*NR + k*NR + c
+ *                             → b_ps = K*NR, b_ks = NR
+ *   direct B, not transposed: b_ps = NR,     b_ks = ldb
+ *
+ * Packed panels are zero-padded to whole tiles, so only the C store checks
+ * bounds; direct operands are used only when M % MR == 0 (A) or N % NR == 0
+ * (B). KC > 0 splits K into blocks of KC so each tile's A and B slices stay in
+ * L1/L2 while the work-items of one work-group row reuse them (see GROUP).
+ *
+ * Tunables (-D): MR (rows per tile, default 8), NV (float16 vectors per tile
+ * row, default 2, NR = 16·NV).
+ */
+#ifndef MR
+#define MR 8
+#endif
+#ifndef NV
+#define NV 2
+#endif
+#define NR (16 * NV)
+
+/* Ap[(ib*K + k)*MR + r] = op(A)[ib*MR + r][k], zero past row M.
+ * Work-item (k, ib). */
+__kernel void gemm_pack_a(const int M, const int K, const int trans,
+			  __global const float *A, const int A_off, const int lda,
+			  __global float *Ap, const int Ap_off)
+{
+	const int k = (int)get_global_id(0), ib = (int)get_global_id(1);
+	if (k >= K)
+		return;
+	A += A_off;
+	__global float *dst = Ap + Ap_off + ((size_t)ib * K + k) * MR;
+	for (int r = 0; r < MR; r++) {
+		const int i = ib * MR + r;
+		float v = 0.0f;
+		if (i < M)
+			v = trans ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+		dst[r] = v;
+	}
+}
+
+/* Bp[(jb*K + k)*NR + c] = op(B)[k][jb*NR + c], zero past column N.
+ * Work-item (k, jb). */
+__kernel void gemm_pack_b(const int N, const int K, const int trans,
+			  __global const float *B, const int B_off, const int ldb,
+			  __global float *Bp, const int Bp_off)
+{
+	const int k = (int)get_global_id(0), jb = (int)get_global_id(1);
+	if (k >= K)
+		return;
+	B += B_off;
+	__global float *dst = Bp + Bp_off + ((size_t)jb * K + k) * NR;
+	for (int c = 0; c < NR; c++) {
+		const int j = jb * NR + c;
+		float v = 0.0f;
+		if (j < N)
+			v = trans ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+		dst[c] = v;
+	}
+}
+
+/* C rows i0.., cols j0.. = alpha·acc + beta·C (beta == 0: C is not read). */
+#define STORE_ROW(r)                                                                   \
+	do {                                                                           \
+		__global float *crow = C + (size_t)(i0 + (r)) * ldc + j0;              \
+		if (full) {                                                            \
+			for (int v = 0; v < NV; v++) {                                 \
+				float16 x = alpha * acc[r][v];                         \
+				if (beta != 0.0f)                                      \
+					x = mad((float16)beta, vload16(v, crow), x);   \
+				vstore16(x, v, crow);                                  \
+			}                                                              \
+		} else if (i0 + (r) < M) {                                             \
+			for (int v = 0; v < NV; v++) {                                 \
+				float tmp[16];                                         \
+				vstore16(alpha * acc[r][v], 0, tmp);                   \
+				for (int c = 0; c < 16; c++) {                         \
+					const int j = j0 + 16 * v + c;                 \
+					if (j < N)                                     \
+						crow[16 * v + c] =                     \
+							beta != 0.0f                   \
+								? mad(beta, crow[16 * v + c], tmp[c]) \
+								: tmp[c];              \
+				}                                                      \
+			}                                                              \
+		}                                                                      \
+	} while (0)
+
+/* One MR × NR tile of C per work-item: work-item (ib, jb) → rows ib*MR..,
+ * cols jb*NR... */
+__kernel void gemm_tile(const int M, const int N, const int K,
+			__global const float *Ap, const int Ap_off, const int a_ps, const int a_rs,
+			const int a_ks,
+			__global const float *Bp, const int Bp_off, const int b_ps, const int b_ks,
+			const float alpha, const float beta, __global float *C, const int C_off, const int ldc)
+{
+	const int ib = (int)get_global_id(0), jb = (int)get_global_id(1);
+	const int i0 = ib * MR, j0 = jb * NR;
+	if (i0 >= M || j0 >= N)
+		return;
+	const __global float *a = Ap + Ap_off + (size_t)ib * a_ps;
+	const __global float *b = Bp + Bp_off + (size_t)jb * b_ps;
+	C += C_off;
+
+	float16 acc[MR][NV];
+#pragma unroll
+	for (int r = 0; r < MR; r++)
+#pragma unroll
+		for (int v = 0; v < NV; v++)
+			acc[r][v] = (float16)(0.0f);
+
+	for (int k = 0; k < K; k++) {
+		float16 bv[NV];
+#pragma unroll
+		for (int v = 0; v < NV; v++)
+			bv[v] = vload16(v, b);
+#pragma unroll
+		for (int r = 0; r < MR; r++) {
+			const float16 av = (float16)(a[r * a_rs]);
+#pragma unroll
+			for (int v = 0; v < NV; v++)
+				acc[r][v] = mad(av, bv[v], acc[r][v]);
+		}
+		a += a_ks;
+		b += b_ks;
+	}
+
+	const int full = i0 + MR <= M && j0 + NR <= N;
+#pragma unroll
+	for (int r = 0; r < MR; r++)
+		STORE_ROW(r);
+}

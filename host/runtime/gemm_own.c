@@ -1,0 +1,165 @@
+/* Our own SGEMM for CPU OpenCL devices (cl/gemm.cl), behind dim_gemm.
+ *
+ * Row-major C = alpha·op(A)·op(B) + beta·C. The micro-kernel reads op(A) as
+ * MR-row panels and op(B) as NR-column panels; an operand whose layout already
+ * is a panel (A when M % MR == 0, B not transposed when N % NR == 0) is read in
+ * place, the other is first packed, zero-padded to whole tiles, into a scratch
+ * buffer owned by the context (grown on demand, so only the first step of a
+ * run allocates). Tunables: CLDIM_GEMM_MR / CLDIM_GEMM_NV (tile rows, float16
+ * vectors per tile row) and CLDIM_GEMM_PACK=always (pack both operands even
+ * when they could be read in place), read when the context picks its backend. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int env_int(const char *name, int def, int lo, int hi)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+	if (!s || !*s)
+		return def;
+	v = strtol(s, &end, 10);
+	if (*end || v < lo || v > hi) {
+		dim_log(DIM_LOG_WARN, "%s=%s is not an integer in [%d, %d]; using %d", name, s, lo,
+			hi, def);
+		return def;
+	}
+	return (int)v;
+}
+
+void dim_gemm_own_configure(dim_ctx *ctx)
+{
+	const char *pack = getenv("CLDIM_GEMM_PACK");
+	ctx->gemm_own_mr = env_int("CLDIM_GEMM_MR", 8, 1, 16);
+	ctx->gemm_own_nv = env_int("CLDIM_GEMM_NV", 2, 1, 4);
+	ctx->gemm_own_pack_always = pack && !strcmp(pack, "always");
+}
+
+/* Fails unless the bytes [off, off + extent) of b's cl_mem exist. */
+static dim_status check_extent(dim_ctx *ctx, dim_buf b, size_t rows, size_t cols, size_t ld,
+			       char name, size_t M, size_t N, size_t K)
+{
+	size_t size = 0;
+	cl_int e;
+	if (ld < cols)
+		return dim_fail(&ctx->err, DIM_ERR_BLAS,
+				"GEMM (M=%zu N=%zu K=%zu): leading dimension of %c too small (%zu < %zu)",
+				M, N, K, name, ld, cols);
+	e = clGetMemObjectInfo(b.mem, CL_MEM_SIZE, sizeof size, &size, NULL);
+	if (e != CL_SUCCESS)
+		return dim_fail(&ctx->err, DIM_ERR_BLAS,
+				"GEMM (M=%zu N=%zu K=%zu): matrix %c is not a valid buffer (%s)", M,
+				N, K, name, dim_cl_error_name(e));
+	if (b.off + ((rows - 1) * ld + cols) * 4 > size)
+		return dim_fail(&ctx->err, DIM_ERR_BLAS,
+				"GEMM (M=%zu N=%zu K=%zu): buffer of %c too small (%zu bytes from offset %zu, buffer %zu)",
+				M, N, K, name, ((rows - 1) * ld + cols) * 4, b.off, size);
+	if (b.off / 4 + (rows - 1) * ld + cols > (size_t)0x7fffffff)
+		return dim_fail(&ctx->err, DIM_ERR_ARG,
+				"GEMM (M=%zu N=%zu K=%zu): matrix %c spans more than 2^31 floats", M,
+				N, K, name);
+	return DIM_OK;
+}
+
+static dim_status scratch_reserve(dim_ctx *ctx, size_t bytes)
+{
+	dim_buf nb;
+	if (bytes <= ctx->gemm_pack_bytes)
+		return DIM_OK;
+	bytes += bytes / 4;
+	if (ctx->gemm_pack)
+		clReleaseMemObject(ctx->gemm_pack);
+	ctx->gemm_pack = NULL;
+	ctx->gemm_pack_bytes = 0;
+	if (dim_buf_create(ctx, bytes, &nb))
+		return dim_fail_prefix(&ctx->err, "GEMM packing scratch: ");
+	ctx->gemm_pack = nb.mem;
+	ctx->gemm_pack_bytes = bytes;
+	return DIM_OK;
+}
+
+static void release_pack(dim_ctx *ctx)
+{
+	if (ctx->gemm_pack)
+		clReleaseMemObject(ctx->gemm_pack);
+	ctx->gemm_pack = NULL;
+	ctx->gemm_pack_bytes = 0;
+}
+
+void dim_gemm_own_release(dim_ctx *ctx) { release_pack(ctx); }
+
+dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N, size_t K,
+			float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb, float beta,
+			dim_buf C, size_t ldc)
+{
+	const size_t mr = (size_t)ctx->gemm_own_mr, nr = 16 * (size_t)ctx->gemm_own_nv;
+	const size_t nbm = (M + mr - 1) / mr, nbn = (N + nr - 1) / nr;
+	char opts[64];
+	dim_kernel *tile, *pack_a = NULL, *pack_b = NULL;
+	dim_status st;
+	int direct_a = !ctx->gemm_own_pack_always && M % mr == 0;
+	int direct_b = !ctx->gemm_own_pack_always && !tb && N % nr == 0;
+	size_t apack = direct_a ? 0 : nbm * mr * K, bpack = direct_b ? 0 : nbn * nr * K;
+
+	st = check_extent(ctx, A, ta ? K : M, ta ? M : K, lda, 'A', M, N, K);
+	if (!st)
+		st = check_extent(ctx, B, tb ? N : K, tb ? K : N, ldb, 'B', M, N, K);
+	if (!st)
+		st = check_extent(ctx, C, M, N, ldc, 'C', M, N, K);
+	if (st)
+		return st;
+	if (apack + bpack > (size_t)0x7fffffff)
+		return dim_fail(&ctx->err, DIM_ERR_ARG,
+				"GEMM (M=%zu N=%zu K=%zu): packed panels exceed 2^31 floats", M, N, K);
+
+	snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d", ctx->gemm_own_mr, ctx->gemm_own_nv);
+	st = dim_kernel_get(ctx, "gemm", opts, "gemm_tile", &tile);
+	if (!st && !direct_a)
+		st = dim_kernel_get(ctx, "gemm", opts, "gemm_pack_a", &pack_a);
+	if (!st && !direct_b)
+		st = dim_kernel_get(ctx, "gemm", opts, "gemm_pack_b", &pack_b);
+	if (!st && (apack || bpack))
+		st = scratch_reserve(ctx, (apack + bpack) * 4);
+	if (st)
+		return st;
+
+	dim_buf scratch = {ctx->gemm_pack, 0, ctx->gemm_pack_bytes};
+	dim_buf pa = A, pb = B;
+	int a_ps, a_rs, a_ks, b_ps, b_ks;
+	if (direct_a) {
+		a_ps = (int)(ta ? mr : mr * lda);
+		a_rs = (int)(ta ? 1 : lda);
+		a_ks = (int)(ta ? lda : 1);
+	} else {
+		size_t g[2] = {K, nbm};
+		pa = dim_buf_view(scratch, 0, apack * 4);
+		st = DIM_LAUNCH(ctx, pack_a, 2, g, NULL, DIM_INT(M), DIM_INT(K), DIM_INT(ta),
+				DIM_BUF(A), DIM_INT(lda), DIM_BUF(pa));
+		if (st)
+			return st;
+		a_ps = (int)(mr * K);
+		a_rs = 1;
+		a_ks = (int)mr;
+	}
+	if (direct_b) {
+		b_ps = (int)nr;
+		b_ks = (int)ldb;
+	} else {
+		size_t g[2] = {K, nbn};
+		pb = dim_buf_view(scratch, apack * 4, bpack * 4);
+		st = DIM_LAUNCH(ctx, pack_b, 2, g, NULL, DIM_INT(N), DIM_INT(K), DIM_INT(tb),
+				DIM_BUF(B), DIM_INT(ldb), DIM_BUF(pb));
+		if (st)
+			return st;
+		b_ps = (int)(nr * K);
+		b_ks = (int)nr;
+	}
+	size_t g[2] = {nbm, nbn}, l[2] = {1, 1};
+	return DIM_LAUNCH(ctx, tile, 2, g, l, DIM_INT(M), DIM_INT(N), DIM_INT(K), DIM_BUF(pa),
+			  DIM_INT(a_ps), DIM_INT(a_rs), DIM_INT(a_ks), DIM_BUF(pb), DIM_INT(b_ps),
+			  DIM_INT(b_ks), DIM_FLOAT(alpha), DIM_FLOAT(beta), DIM_BUF(C),
+			  DIM_INT(ldc));
+}
