@@ -15,7 +15,7 @@
 
 dim_probe_opts dim_probe_linear_defaults(void)
 {
-	return (dim_probe_opts){.hidden = 0, .dropout = 0, .epochs = 10, .batch = 64, .lr = 1e-3,
+	return (dim_probe_opts){.hidden = 0, .dropout = 0, .epochs = 10, .batch = 64, .lr = 5e-3,
 				.beta1 = 0.9, .beta2 = 0.999, .standardize = 1, .seed = 1};
 }
 

@@ -29,7 +29,7 @@ typedef struct dim_probe_opts {
 	uint64_t seed;     /* initialisation, batch order, dropout */
 } dim_probe_opts;
 
-/* Linear: Adam lr 1e-3 betas (0.9, 0.999), standardised inputs, 10 epochs.
+/* Linear: Adam lr 5e-3 betas (0.9, 0.999), standardised inputs, 10 epochs.
  * Non-linear: the paper's (hidden 200, dropout 0.1, Adam lr 1e-4 betas
  * (0.5, 0.999), batch 64, milestones 50 and 100), 10 epochs (the paper
  * trains 1000). */
