@@ -18,6 +18,7 @@ static const struct {
 	{"encoder.", "encoder"},
 	{"local_m.", "local critics"},
 	{"local_y.", "local critics"},
+	{"local_cc.", "local critics"},
 	{"global_critic.", "global critic"},
 	{"prior.", "prior"},
 };

@@ -44,7 +44,10 @@ static dim_status print_json(const char *path, const dim_checkpoint_summary *s, 
 	dim_json_kv_string(&j, "encoder", c->encoder);
 	dim_json_kv_int(&j, "in_channels", c->in_channels);
 	dim_json_kv_int(&j, "y_dim", c->y_dim);
+	dim_json_kv_string(&j, "local_critic",
+			   c->local_critic == DIM_CRITIC_CONCAT ? "concat" : "dot");
 	dim_json_kv_int(&j, "mi_units", c->mi_units);
+	dim_json_kv_int(&j, "concat_hidden", c->concat_hidden);
 	dim_json_kv_int(&j, "global_hidden", c->global_hidden);
 	dim_json_kv_string(&j, "estimator", dim_mi_name(c->estimator));
 	dim_json_key(&j, "alpha"); dim_json_float(&j, c->alpha);
@@ -99,9 +102,14 @@ static void print_text(const char *path, const dim_checkpoint_summary *s)
 	const dim_checkpoint_group *gc = &s->groups[2];
 	printf("checkpoint  %s (%.1f MiB, written by cldim %s)\n", path,
 	       (double)s->file_bytes / 1048576.0, s->version);
-	printf("model       encoder %s, %d input channel(s), Y %d; local critic width %d; "
-	       "global critic %s\n", c->encoder, c->in_channels, c->y_dim, c->mi_units,
-	       gc->tensors ? "present" : "absent (alpha = 0)");
+	if (c->local_critic == DIM_CRITIC_CONCAT)
+		printf("model       encoder %s, %d input channel(s), Y %d; local critic concat "
+		       "(hidden %d); global critic %s\n", c->encoder, c->in_channels, c->y_dim,
+		       c->concat_hidden, gc->tensors ? "present" : "absent (alpha = 0)");
+	else
+		printf("model       encoder %s, %d input channel(s), Y %d; local critic dot "
+		       "(width %d); global critic %s\n", c->encoder, c->in_channels, c->y_dim,
+		       c->mi_units, gc->tensors ? "present" : "absent (alpha = 0)");
 	printf("objective   estimator %s, alpha %g (global), beta %g (local), gamma %g (prior)\n",
 	       dim_mi_name(c->estimator), c->alpha, c->beta, c->gamma);
 	printf("adam        lr %g, betas (%g, %g), eps %g; init seed %llu\n", c->lr, c->beta1,

@@ -84,6 +84,23 @@ static void progress(void *user, const dim_train_progress *p)
 	ps->last = now;
 }
 
+/* The value of "key" in the option JSON this command stored in a checkpoint
+ * (flat, written with indent 0: "key":value). */
+static const char *stored(const char *json, const char *key)
+{
+	char pat[48];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *p = strstr(json, pat);
+	return p ? p + strlen(pat) : NULL;
+}
+
+static void stored_long(const char *json, const char *key, long *v)
+{
+	const char *p = stored(json, key);
+	if (*v < 0 && p)
+		*v = strtol(p, NULL, 10);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -165,8 +182,9 @@ int cmd_train(int argc, char **argv)
 	const char *preset = NULL, *out = NULL, *resume = NULL, *prog = "auto", *device = NULL;
 	const char *critic = "dot";
 	double alpha = NAN, beta = NAN, gamma = NAN, lr = NAN, b1 = NAN, b2 = NAN, every = 10;
-	long limit = 0, threads = 1, units = 0, ydim = 0, batch = 64, epochs = 0, keep = 3;
-	long steps = 0, ckpt = 500, seed = 1;
+	/* -1: not given (a resumed run takes the checkpoint's value, else the default) */
+	long limit = -1, threads = 1, units = 0, ydim = 0, batch = -1, epochs = 0, keep = -1;
+	long steps = -1, ckpt = -1, seed = 1;
 	int quiet = 0, no_cache = 0, profile = 0, c;
 	dim_error err = {0};
 
@@ -241,6 +259,18 @@ int cmd_train(int argc, char **argv)
 			data = strdup(rs.dataset);
 		if (!format && rs.format[0])
 			format = strdup(rs.format);
+		/* the schedule continues as stored unless a flag overrides it */
+		stored_long(rs.config_json, "batch", &batch);
+		stored_long(rs.config_json, "limit", &limit);
+		stored_long(rs.config_json, "steps", &steps);
+		stored_long(rs.config_json, "ckpt_every", &ckpt);
+		stored_long(rs.config_json, "keep", &keep);
+		const char *e = stored(rs.config_json, "epochs");
+		if (!epochs && e)
+			epochs = strtol(e, NULL, 10);
+		const char *sp = stored(rs.config_json, "split");
+		if (!split && sp && *sp == '"')
+			split = strndup(sp + 1, strcspn(sp + 1, "\"\\"));
 	}
 	int embedded = !data;
 	if (embedded)
@@ -310,6 +340,11 @@ int cmd_train(int argc, char **argv)
 	}
 	if (!epochs)
 		epochs = dd->epochs;
+	batch = batch < 0 ? 64 : batch;
+	limit = limit < 0 ? 0 : limit;
+	steps = steps < 0 ? 0 : steps;
+	ckpt = ckpt < 0 ? 500 : ckpt;
+	keep = keep < 0 ? 3 : keep;
 
 	char outbuf[256];
 	if (!out) {
