@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cldim/tuning.h"
 #include "internal.h"
 
 const char *dim_cl_error_name(cl_int code)
@@ -98,6 +99,7 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	}
 	dim_log(DIM_LOG_DEBUG, "device %d (%d:%d): %s, %s", chosen, ctx->dev.platform_index,
 		ctx->dev.device_index, ctx->dev.name, ctx->dev.driver);
+	dim_gemm_tuning_apply(ctx); /* stored CLBlast tuning (gemm_tune.c) */
 	free(list);
 	*out = ctx;
 	return DIM_OK;

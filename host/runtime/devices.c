@@ -8,6 +8,7 @@
 
 #include <CL/cl_ext.h>
 
+#include "cldim/tuning.h"
 #include "internal.h"
 
 #ifndef CL_PLATFORM_NOT_FOUND_KHR
@@ -226,6 +227,14 @@ dim_status dim_device_select(const char *selector, const dim_device_info *list, 
 			for (int i = 0; i < count; i++)
 				if (list[i].type & order[o]) {
 					*chosen = i;
+					/* bench records (host/bench/record.c) */
+					int best = dim_bench_recorded_best(list, count, i);
+					if (best >= 0 && best != i) {
+						*chosen = best;
+						dim_log(DIM_LOG_INFO, "auto: device %d (%s), the fastest in "
+							"cldim bench records", best, list[best].name);
+						return DIM_OK;
+					}
 					if (order[o] != DIM_DEV_GPU)
 						dim_log(DIM_LOG_INFO,
 							"no GPU found; using %s device %d: %s "

@@ -5,7 +5,9 @@
 #ifndef CLDIM_BENCH_H
 #define CLDIM_BENCH_H
 
+#include "cldim/dim.h"
 #include "cldim/runtime.h"
+#include "cldim/tuning.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +34,32 @@ dim_status dim_bench_peak(dim_ctx *ctx, int reps, dim_peak *out);
  * one GEMM (median over reps after `warmup` calls). */
 dim_status dim_bench_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, int M, int N, int K,
 			  int warmup, int reps, dim_timing *out);
+
+/* Forward and backward (dX and dW) of every convolution of encoder e at
+ * `batch`, on random data; up to max layers into out[], count in *n. */
+typedef struct dim_bench_conv_result {
+	int layer;                  /* index into e->layers */
+	char shape[96];
+	double flops_fwd, flops_bwd;
+	dim_timing fwd, bwd;
+} dim_bench_conv_result;
+dim_status dim_bench_conv(dim_ctx *ctx, const dim_encoder *e, int batch, int warmup, int reps,
+			  dim_bench_conv_result *out, int max, int *n);
+
+/* The MI estimator kernels (op_mi.h) on scores [N, N, L]. */
+dim_status dim_bench_mi(dim_ctx *ctx, dim_mi_kind kind, int N, int L, int warmup, int reps,
+			dim_timing *fwd, dim_timing *bwd);
+
+/* A whole DIM training step (dim_train_step on a random batch) and
+ * extraction (eval-mode encoder forward), on a model made from cfg. The
+ * first step (kernel builds) is timed on its own; `warmup` counts it. */
+typedef struct dim_bench_step_result {
+	double first_step_s;        /* model creation + first step, builds included */
+	dim_timing step, extract;
+	double train_img_s, extract_img_s; /* batch / median */
+} dim_bench_step_result;
+dim_status dim_bench_step(dim_ctx *ctx, const dim_config *cfg, int batch, int warmup, int reps,
+			  dim_bench_step_result *out);
 
 #ifdef __cplusplus
 }
