@@ -7,25 +7,14 @@ struct bn_saved {
 	dim_tensor mean, rstd;
 };
 
-/* Gradient of a weight-like input, zeroed on its first contribution (the raw
- * op always accumulates into it). */
-static dim_tensor *param_grad(dim_tape *t, dim_var *v, dim_status *st)
-{
-	int acc = 1;
-	dim_tensor *g = v ? dim_tape_grad(t, v, &acc) : NULL;
-	if (g && !acc)
-		*st = dim_fill_f32(dim_tape_ctx(t), g->buf, 0.0f);
-	return g;
-}
-
 static dim_status bn_backward(dim_tape *t, void *saved)
 {
 	struct bn_saved *s = saved;
 	dim_status st = DIM_OK;
 	int acc_x = 0;
 	dim_tensor *dx = dim_tape_grad(t, s->x, &acc_x);
-	dim_tensor *dw = param_grad(t, s->w, &st);
-	dim_tensor *db = param_grad(t, s->b, &st);
+	dim_tensor *dw = dim_tape_grad_accum(t, s->w, &st);
+	dim_tensor *db = dim_tape_grad_accum(t, s->b, &st);
 	if (st)
 		return st;
 	dim_arena *a = dim_tape_arena(t);

@@ -117,12 +117,13 @@ struct pairwise_saved {
 static dim_status pairwise_backward(dim_tape *t, void *p)
 {
 	struct pairwise_saved *s = p;
-	int acc_a = 0, acc_b = 0, acc_c = 0;
+	int acc_a = 0, acc_b = 0;
+	dim_status st = DIM_OK;
 	dim_tensor *da = dim_tape_grad(t, s->a, &acc_a);
 	dim_tensor *db = dim_tape_grad(t, s->b, &acc_b);
-	dim_tensor *dc = s->bias ? dim_tape_grad(t, s->bias, &acc_c) : NULL;
-	if (dc && !acc_c) /* a non-parameter bias: the kernel only accumulates */
-		dim_fill_f32(dim_tape_ctx(t), dc->buf, 0.0f);
+	dim_tensor *dc = dim_tape_grad_accum(t, s->bias, &st); /* the kernel only adds */
+	if (st)
+		return st;
 	return dim_pairwise_backward(dim_tape_ctx(t), s->N, s->H, da ? &da->buf : NULL, acc_a,
 				     db ? &db->buf : NULL, acc_b, dc ? &dc->buf : NULL,
 				     s->out->grad.buf);

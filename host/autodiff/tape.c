@@ -77,6 +77,7 @@ struct dim_tape {
 	struct pool vars, saved;
 	struct node *nodes;
 	size_t nnodes, cap;
+	bool grad_failed; /* a gradient could not be allocated */
 };
 
 dim_status dim_tape_create(dim_ctx *ctx, const char *name, dim_tape **out)
@@ -115,6 +116,7 @@ void dim_tape_begin(dim_tape *t, bool training)
 	pool_rewind(&t->saved);
 	t->nnodes = 0;
 	t->training = training;
+	t->grad_failed = false;
 }
 
 bool dim_tape_training(const dim_tape *t) { return t->training; }
@@ -221,8 +223,10 @@ dim_tensor *dim_tape_grad(dim_tape *t, dim_var *v, int *accumulate)
 	} else if (!root->v.grad_ready) {
 		if (!root->v.grad.buf.mem &&
 		    dim_tensor_alloc(t->arena, root->v.val.ndim, root->v.val.shape,
-				     &root->v.grad) != DIM_OK)
+				     &root->v.grad) != DIM_OK) {
+			t->grad_failed = true;
 			return NULL;
+		}
 		root->v.grad_ready = true;
 		*accumulate = 0;
 	} else {
@@ -234,6 +238,18 @@ dim_tensor *dim_tape_grad(dim_tape *t, dim_var *v, int *accumulate)
 		tv->v.grad_ready = true;
 	}
 	return &tv->v.grad;
+}
+
+dim_tensor *dim_tape_grad_accum(dim_tape *t, dim_var *v, dim_status *st)
+{
+	int acc = 1;
+	dim_tensor *g = v ? dim_tape_grad(t, v, &acc) : NULL;
+	if (!g && t->grad_failed)
+		*st = dim_ctx_error(t->ctx)->status ? dim_ctx_error(t->ctx)->status
+						    : DIM_ERR_DEVICE_MEM;
+	else if (g && !acc)
+		*st = dim_fill_f32(t->ctx, g->buf, 0.0f);
+	return g;
 }
 
 dim_status dim_tape_backward(dim_tape *t, dim_var *loss, float seed)
@@ -260,6 +276,9 @@ dim_status dim_tape_backward(dim_tape *t, dim_var *loss, float seed)
 		int prev = dim_profile_set_phase(t->ctx, n->phase);
 		st = n->fn(t, n->saved);
 		dim_profile_set_phase(t->ctx, prev);
+		if (!st && t->grad_failed)
+			st = dim_fail(err, DIM_ERR_DEVICE_MEM, "no device memory for a gradient "
+				      "(%s)", dim_error_text(err));
 		if (st)
 			return st;
 	}

@@ -66,6 +66,12 @@ void *dim_tape_record(dim_tape *t, dim_var *out, dim_backward_fn fn, size_t save
  * contribution (write), 1 after (add). Parameters always accumulate. */
 dim_tensor *dim_tape_grad(dim_tape *t, dim_var *v, int *accumulate);
 
+/* For inputs that a raw op always adds into (weights, biases): the gradient
+ * of v, zero-filled first when this is its first contribution, so the op can
+ * accumulate either way. NULL when v (may be NULL) needs no gradient; a
+ * failure sets *st and returns NULL. */
+dim_tensor *dim_tape_grad_accum(dim_tape *t, dim_var *v, dim_status *st);
+
 /* Backward from a scalar var (grad seeded with `seed`, usually 1). */
 dim_status dim_tape_backward(dim_tape *t, dim_var *loss, float seed);
 
