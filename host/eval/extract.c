@@ -219,3 +219,41 @@ dim_status dim_extract_memory(dim_featurizer *f, const char *path, const dim_str
 	*n_out = n;
 	return DIM_OK;
 }
+
+dim_status dim_extract_pixels(const char *path, const dim_stream_opts *so, float **x_out,
+			      int32_t **labels, size_t *n_out, dim_error *err)
+{
+	dim_image_stream *s = NULL;
+	dim_status st = dim_image_stream_open(&s, path, so, err);
+	if (st)
+		return st;
+	size_t total = dim_image_stream_count(s), n = 0;
+	size_t per = (size_t)so->channels * so->size * so->size;
+	float *xs = malloc((total ? total : 1) * per * sizeof *xs);
+	int32_t *ls = malloc((total ? total : 1) * sizeof *ls);
+	if (!xs || !ls)
+		st = dim_fail(err, DIM_ERR_NOMEM, "out of host memory for %zu images", total);
+	while (!st) {
+		const float *x;
+		const int64_t *lab;
+		const size_t *items;
+		int b;
+		st = dim_image_stream_next(s, &x, &lab, &items, &b, err);
+		if (st || !b)
+			break;
+		memcpy(xs + n * per, x, (size_t)b * per * sizeof *xs);
+		for (int i = 0; i < b; i++)
+			ls[n + (size_t)i] = (int32_t)lab[i];
+		n += (size_t)b;
+	}
+	dim_image_stream_destroy(s);
+	if (st) {
+		free(xs);
+		free(ls);
+		return st;
+	}
+	*x_out = xs;
+	*labels = ls;
+	*n_out = n;
+	return DIM_OK;
+}

@@ -172,6 +172,11 @@ dim_status dim_extract_memory(dim_featurizer *f, const char *path, const dim_str
 			      int count, const dim_repr *reprs, float **feats, int32_t **labels,
 			      size_t *n);
 
+/* The raw-pixel baseline: the preprocessed images themselves as features
+ * (*x malloc'd [*n, channels * size * size], as the encoder would see them). */
+dim_status dim_extract_pixels(const char *path, const dim_stream_opts *so, float **x,
+			      int32_t **labels, size_t *n, dim_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,5 +21,8 @@ int cmd_cache(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_neighbors(int argc, char **argv);
 
 #endif

@@ -1,0 +1,390 @@
+/* cldim eval: the paper's protocol on frozen features (dim-spec §7) for a
+ * checkpoint and its baselines (raw pixels, a randomly initialised encoder of
+ * the same architecture): linear probe, the paper's non-linear probe and
+ * k-NN per representation, and the NDM of Y. Table on stdout (md or json). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cldim/encode.h"
+#include "cldim/io.h"
+#include "cldim/probe.h"
+#include "cldim/train.h"
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cldim eval --checkpoint C [--data PATH] [options]\n\n"
+		"Frozen-feature evaluation (dim-spec §7): for each representation, a linear probe\n"
+		"(softmax regression on standardised features), the paper's non-linear probe\n"
+		"(Linear(d->200) -> Dropout 0.1 -> BN1d -> ReLU -> Linear(200->classes), Adam 1e-4,\n"
+		"betas (0.5, 0.999), batch 64) and cosine k-NN, trained on the train split and\n"
+		"scored on the test split; beside DIM, the same for raw pixels and a randomly\n"
+		"initialised encoder. Then the NDM of Y (sigmoid(Y); raw Y in parentheses).\n\n"
+		"  --checkpoint C     checkpoint file or run directory\n"
+		"  --data PATH        dataset (default: the one the checkpoint was trained on)\n"
+		"  --format F         auto (default) | %s\n"
+		"  --train-split S    train (default)\n"
+		"  --test-split S     test (default)\n"
+		"  --train-limit N    first N train images (10000; 0 = all)\n"
+		"  --test-limit N     first N test images (0 = all)\n"
+		"  --repr R           all (conv, fc, Y; default) | conv | fc | Y | local\n"
+		"  --epochs N         probe epochs, both probes (10; the paper trains 1000)\n"
+		"  --linear-epochs N  override for the linear probe\n"
+		"  --mlp-epochs N     override for the non-linear probe\n"
+		"  --mlp-lr X         non-linear probe learning rate (1e-4, the paper's)\n"
+		"  --k N              neighbours for k-NN (10)\n"
+		"  --ndm-steps N      NDM discriminator steps (300; 0 = no NDM)\n"
+		"  --no-baselines     DIM rows only\n"
+		"  --seed N           probe/baseline seed (1)\n"
+		"  --batch N          encoder batch (256)    --threads N  decode threads (2)\n"
+		"  --json             JSON instead of a markdown table\n"
+		"  --device SEL       see cldim devices\n",
+		dim_dataset_formats());
+}
+
+struct row {
+	const char *model;
+	char repr[16];
+	int dim;
+	dim_probe_result lin, mlp;
+	double knn;
+	double seconds;
+};
+
+struct feats {
+	float *x[DIM_REPR_COUNT];
+	int32_t *y;
+	size_t n;
+};
+
+static void feats_free(struct feats *f)
+{
+	for (int i = 0; i < DIM_REPR_COUNT; i++)
+		free(f->x[i]);
+	free(f->y);
+	memset(f, 0, sizeof *f);
+}
+
+struct eval_cfg {
+	dim_ctx *ctx;
+	dim_probe_opts lin, mlp;
+	int k, classes;
+};
+
+static dim_status evaluate(struct eval_cfg *c, const char *model, const char *repr, int d,
+			   const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
+			   const int32_t *yte, size_t nte, struct row *r)
+{
+	memset(r, 0, sizeof *r);
+	r->model = model;
+	snprintf(r->repr, sizeof r->repr, "%s", repr);
+	r->dim = d;
+	double t0 = dim_now();
+	dim_status st = dim_probe_run(c->ctx, &c->lin, d, c->classes, xtr, ytr, ntr, xte, yte, nte,
+				      &r->lin);
+	if (!st)
+		st = dim_probe_run(c->ctx, &c->mlp, d, c->classes, xtr, ytr, ntr, xte, yte, nte,
+				   &r->mlp);
+	if (!st)
+		st = dim_knn_accuracy(c->ctx, d, c->k, c->classes, xtr, ytr, ntr, xte, yte, nte,
+				      &r->knn);
+	r->seconds = dim_now() - t0;
+	if (!st)
+		fprintf(stderr, "  %-8s %-5s d=%-5d linear %5.2f%%  mlp %5.2f%%  %d-NN %5.2f%%  "
+			"(%.0f s)\n", model, repr, d, 100 * r->lin.test_acc, 100 * r->mlp.test_acc,
+			c->k, 100 * r->knn, r->seconds);
+	return st;
+}
+
+static int max_label(const int32_t *y, size_t n)
+{
+	int m = -1;
+	for (size_t i = 0; i < n; i++)
+		m = y[i] > m ? y[i] : m;
+	return m;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+	enum { O_CKPT = 256, O_DATA, O_FORMAT, O_TRS, O_TES, O_TRL, O_TEL, O_REPR, O_EPOCHS,
+	       O_LEP, O_MEP, O_MLR, O_K, O_NDM, O_NOBASE, O_SEED, O_BATCH, O_THREADS, O_JSON,
+	       O_DEVICE };
+	static const struct option opts[] = {
+		{"checkpoint", required_argument, NULL, O_CKPT},
+		{"data", required_argument, NULL, O_DATA},
+		{"format", required_argument, NULL, O_FORMAT},
+		{"train-split", required_argument, NULL, O_TRS},
+		{"test-split", required_argument, NULL, O_TES},
+		{"train-limit", required_argument, NULL, O_TRL},
+		{"test-limit", required_argument, NULL, O_TEL},
+		{"repr", required_argument, NULL, O_REPR},
+		{"epochs", required_argument, NULL, O_EPOCHS},
+		{"linear-epochs", required_argument, NULL, O_LEP},
+		{"mlp-epochs", required_argument, NULL, O_MEP},
+		{"mlp-lr", required_argument, NULL, O_MLR}, {"k", required_argument, NULL, O_K},
+		{"ndm-steps", required_argument, NULL, O_NDM},
+		{"no-baselines", no_argument, NULL, O_NOBASE},
+		{"seed", required_argument, NULL, O_SEED},
+		{"batch", required_argument, NULL, O_BATCH},
+		{"threads", required_argument, NULL, O_THREADS},
+		{"json", no_argument, NULL, O_JSON}, {"device", required_argument, NULL, O_DEVICE},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	const char *ckpt = NULL, *data = NULL, *format = NULL, *trs = "train", *tes = "test";
+	const char *repr = "all", *device = NULL;
+	long trl = 10000, tel = 0, epochs = 10, lep = -1, mep = -1, k = 10, ndm_steps = 300;
+	long seed = 1, batch = 256, threads = 2;
+	double mlr = 1e-4;
+	int json = 0, baselines = 1, c;
+	dim_error err = {0};
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int ok = 1;
+		switch (c) {
+		case O_CKPT: ckpt = optarg; break;
+		case O_DATA: data = optarg; break;
+		case O_FORMAT: format = optarg; break;
+		case O_TRS: trs = optarg; break;
+		case O_TES: tes = optarg; break;
+		case O_TRL: ok = cli_int("eval", "--train-limit", optarg, 0, 1L << 40, &trl); break;
+		case O_TEL: ok = cli_int("eval", "--test-limit", optarg, 0, 1L << 40, &tel); break;
+		case O_REPR: repr = optarg; break;
+		case O_EPOCHS: ok = cli_int("eval", "--epochs", optarg, 0, 100000, &epochs); break;
+		case O_LEP: ok = cli_int("eval", "--linear-epochs", optarg, 0, 100000, &lep); break;
+		case O_MEP: ok = cli_int("eval", "--mlp-epochs", optarg, 0, 100000, &mep); break;
+		case O_MLR: ok = cli_float("eval", "--mlp-lr", optarg, 0, 10, &mlr); break;
+		case O_K: ok = cli_int("eval", "--k", optarg, 1, 1000, &k); break;
+		case O_NDM: ok = cli_int("eval", "--ndm-steps", optarg, 0, 1L << 30, &ndm_steps); break;
+		case O_NOBASE: baselines = 0; break;
+		case O_SEED: ok = cli_int("eval", "--seed", optarg, 0, 1L << 62, &seed); break;
+		case O_BATCH: ok = cli_int("eval", "--batch", optarg, 1, 65536, &batch); break;
+		case O_THREADS: ok = cli_int("eval", "--threads", optarg, 1, 64, &threads); break;
+		case O_JSON: json = 1; break;
+		case O_DEVICE: device = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: return 2;
+		}
+		if (!ok)
+			return 2;
+	}
+	if (optind < argc || !ckpt) {
+		fprintf(stderr, "cldim eval: %s (see cldim eval --help)\n",
+			optind < argc ? "unexpected argument" : "--checkpoint is required");
+		return 2;
+	}
+	dim_repr reprs[DIM_REPR_COUNT];
+	int nrepr = 0;
+	if (!strcmp(repr, "all")) {
+		reprs[nrepr++] = DIM_REPR_CONV;
+		reprs[nrepr++] = DIM_REPR_FC;
+		reprs[nrepr++] = DIM_REPR_Y;
+	} else if (dim_repr_parse(repr, &reprs[nrepr++], &err)) {
+		return cli_fail("eval", DIM_ERR_ARG, dim_error_text(&err));
+	}
+	int has_y = 0;
+	for (int i = 0; i < nrepr; i++)
+		has_y |= reprs[i] == DIM_REPR_Y;
+
+	char path[1200];
+	dim_status st = dim_resolve_checkpoint(ckpt, path, sizeof path, &err);
+	if (st)
+		return cli_fail("eval", st, dim_error_text(&err));
+	dim_ctx *ctx;
+	int rc = cli_ctx("eval", device, 0, 0, &ctx);
+	if (rc)
+		return rc;
+
+	dim_featurizer *dimf = NULL, *randf = NULL;
+	struct feats tr[2], te[2], pix_tr, pix_te;
+	memset(tr, 0, sizeof tr);
+	memset(te, 0, sizeof te);
+	memset(&pix_tr, 0, sizeof pix_tr);
+	memset(&pix_te, 0, sizeof pix_te);
+	struct row rows[2 * DIM_REPR_COUNT + 1];
+	int nrows = 0;
+	double ndm[2][2] = {{NAN, NAN}, {NAN, NAN}};
+	const char *names[2] = {"DIM", "random"};
+
+	st = dim_featurizer_load(ctx, path, &dimf);
+	if (st)
+		goto out;
+	const dim_train_state *ts = dim_featurizer_train_state(dimf);
+	if (!data)
+		data = ts->dataset[0] ? ts->dataset : NULL;
+	if (!format && !strcmp(data ? data : "", ts->dataset) && ts->format[0])
+		format = ts->format;
+	if (!data) {
+		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "%s names no dataset: give --data",
+			      path);
+		goto out;
+	}
+	if (baselines) {
+		st = dim_featurizer_random(ctx, dim_featurizer_config(dimf), (uint64_t)seed + 7919,
+					   &randf);
+		if (st)
+			goto out;
+	}
+	dim_stream_opts so_tr = {.format = format, .split = trs, .limit = (size_t)trl,
+				 .batch = (int)batch, .threads = (int)threads};
+	dim_stream_opts so_te = so_tr;
+	so_te.split = tes;
+	so_te.limit = (size_t)tel;
+	dim_featurizer *fs[2] = {dimf, randf};
+	for (int m = 0; m < 2 && fs[m]; m++) {
+		double t0 = dim_now();
+		st = dim_extract_memory(fs[m], data, &so_tr, nrepr, reprs, tr[m].x, &tr[m].y,
+					&tr[m].n);
+		if (!st)
+			st = dim_extract_memory(fs[m], data, &so_te, nrepr, reprs, te[m].x, &te[m].y,
+						&te[m].n);
+		if (st)
+			goto out;
+		fprintf(stderr, "%s features: %zu train + %zu test images in %.1f s\n", names[m],
+			tr[m].n, te[m].n, dim_now() - t0);
+	}
+	if (!tr[0].n || !te[0].n) {
+		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "%s: empty train or test split", data);
+		goto out;
+	}
+	struct eval_cfg ec = {.ctx = ctx, .lin = dim_probe_linear_defaults(),
+			      .mlp = dim_probe_mlp_defaults(), .k = (int)k};
+	ec.lin.epochs = (int)(lep >= 0 ? lep : epochs);
+	ec.mlp.epochs = (int)(mep >= 0 ? mep : epochs);
+	ec.mlp.lr = mlr;
+	ec.lin.seed = ec.mlp.seed = (uint64_t)seed;
+	int ml = max_label(tr[0].y, tr[0].n), mt = max_label(te[0].y, te[0].n);
+	ec.classes = (ml > mt ? ml : mt) + 1;
+	if (ec.classes < 2) {
+		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "%s: the splits have no labels (or "
+			      "one class): eval needs a labelled train and test split", data);
+		goto out;
+	}
+	fprintf(stderr, "probes: linear %d epochs, mlp %d epochs (lr %g), %d-NN, %d classes\n",
+		ec.lin.epochs, ec.mlp.epochs, ec.mlp.lr, ec.k, ec.classes);
+
+	if (baselines) {
+		int ch, size;
+		dim_featurizer_input(dimf, &ch, &size);
+		dim_stream_opts p_tr = so_tr, p_te = so_te;
+		p_tr.channels = p_te.channels = ch;
+		p_tr.size = p_te.size = size;
+		dim_error *e = dim_ctx_error(ctx);
+		st = dim_extract_pixels(data, &p_tr, &pix_tr.x[0], &pix_tr.y, &pix_tr.n, e);
+		if (!st)
+			st = dim_extract_pixels(data, &p_te, &pix_te.x[0], &pix_te.y, &pix_te.n, e);
+		if (!st)
+			st = evaluate(&ec, "pixels", "raw", ch * size * size, pix_tr.x[0], pix_tr.y,
+				      pix_tr.n, pix_te.x[0], pix_te.y, pix_te.n, &rows[nrows++]);
+		if (st)
+			goto out;
+	}
+	for (int m = 1; m >= 0; m--) {
+		if (!fs[m])
+			continue;
+		for (int i = 0; i < nrepr; i++) {
+			st = evaluate(&ec, names[m], dim_repr_name(reprs[i]),
+				      dim_featurizer_dim(fs[m], reprs[i]), tr[m].x[i], tr[m].y,
+				      tr[m].n, te[m].x[i], te[m].y, te[m].n, &rows[nrows++]);
+			if (st)
+				goto out;
+		}
+		for (int i = 0; i < nrepr && ndm_steps > 0; i++) {
+			if (reprs[i] != DIM_REPR_Y)
+				continue;
+			dim_ndm_opts no = dim_ndm_defaults();
+			no.steps = (int)ndm_steps;
+			no.seed = (uint64_t)seed;
+			for (int sg = 0; sg < 2 && !st; sg++) {
+				no.sigmoid = sg == 0;
+				st = dim_ndm_run(ctx, &no, te[m].x[i], te[m].n,
+						 dim_featurizer_dim(fs[m], DIM_REPR_Y), &ndm[m][sg]);
+			}
+			if (st)
+				goto out;
+			fprintf(stderr, "  %-8s NDM %.4f (raw Y %.4f)\n", names[m], ndm[m][0],
+				ndm[m][1]);
+		}
+	}
+
+	if (json) {
+		dim_json j;
+		dim_json_init(&j, stdout, 2);
+		dim_json_begin_object(&j);
+		dim_json_kv_string(&j, "checkpoint", path);
+		dim_json_kv_int(&j, "step", ts->step);
+		dim_json_kv_string(&j, "data", data);
+		dim_json_kv_int(&j, "train_images", (int64_t)tr[0].n);
+		dim_json_kv_int(&j, "test_images", (int64_t)te[0].n);
+		dim_json_kv_int(&j, "linear_epochs", ec.lin.epochs);
+		dim_json_kv_int(&j, "mlp_epochs", ec.mlp.epochs);
+		dim_json_kv_int(&j, "k", ec.k);
+		dim_json_key(&j, "rows");
+		dim_json_begin_array(&j);
+		for (int i = 0; i < nrows; i++) {
+			dim_json_begin_object(&j);
+			dim_json_kv_string(&j, "model", rows[i].model);
+			dim_json_kv_string(&j, "repr", rows[i].repr);
+			dim_json_kv_int(&j, "dim", rows[i].dim);
+			dim_json_kv_number(&j, "linear", rows[i].lin.test_acc);
+			dim_json_kv_number(&j, "linear_train", rows[i].lin.train_acc);
+			dim_json_kv_number(&j, "mlp", rows[i].mlp.test_acc);
+			dim_json_kv_number(&j, "mlp_train", rows[i].mlp.train_acc);
+			dim_json_kv_number(&j, "knn", rows[i].knn);
+			dim_json_kv_number(&j, "seconds", rows[i].seconds);
+			dim_json_end_object(&j);
+		}
+		dim_json_end_array(&j);
+		if (has_y && ndm_steps > 0) {
+			dim_json_key(&j, "ndm");
+			dim_json_begin_object(&j);
+			for (int m = 0; m < 2; m++)
+				if (fs[m]) {
+					dim_json_key(&j, names[m]);
+					dim_json_begin_object(&j);
+					dim_json_kv_number(&j, "sigmoid", ndm[m][0]);
+					dim_json_kv_number(&j, "raw", ndm[m][1]);
+					dim_json_end_object(&j);
+				}
+			dim_json_end_object(&j);
+		}
+		dim_json_end_object(&j);
+		st = dim_json_finish(dim_ctx_error(ctx), &j, "stdout");
+		printf("\n");
+	} else {
+		printf("checkpoint %s (step %lld), data %s: %zu train / %zu test images; linear %d "
+		       "epochs, mlp %d epochs, %d-NN (cosine)\n\n", path, ts->step, data, tr[0].n,
+		       te[0].n, ec.lin.epochs, ec.mlp.epochs, ec.k);
+		printf("| model | repr | dim | linear | MLP (200) | %d-NN |\n", ec.k);
+		printf("|---|---|---:|---:|---:|---:|\n");
+		for (int i = 0; i < nrows; i++)
+			printf("| %s | %s | %d | %.2f | %.2f | %.2f |\n", rows[i].model, rows[i].repr,
+			       rows[i].dim, 100 * rows[i].lin.test_acc, 100 * rows[i].mlp.test_acc,
+			       100 * rows[i].knn);
+		if (has_y && ndm_steps > 0) {
+			printf("\n| model | NDM σ(Y) (raw Y) |\n|---|---:|\n");
+			for (int m = 0; m < 2; m++)
+				if (fs[m])
+					printf("| %s | %.4f (%.4f) |\n", names[m], ndm[m][0],
+					       ndm[m][1]);
+		}
+	}
+
+out:
+	if (st)
+		rc = cli_fail("eval", st, dim_ctx_errmsg(ctx));
+	for (int m = 0; m < 2; m++) {
+		feats_free(&tr[m]);
+		feats_free(&te[m]);
+	}
+	feats_free(&pix_tr);
+	feats_free(&pix_te);
+	dim_featurizer_destroy(randf);
+	dim_featurizer_destroy(dimf);
+	dim_ctx_destroy(ctx);
+	return rc;
+}
