@@ -187,3 +187,98 @@ __kernel void bn_backward_dx(__global float *dx, const int dx_off, __global cons
 	v *= g;
 	dx[i] = accumulate ? dx[i] + v : v;
 }
+
+/* Rows layout (S == 1: x [R, C] with R = N, e.g. the 1x1-conv critic on
+ * per-location rows). The per-channel kernels above read a column with
+ * stride C, one cache line per value; here adjacent work-items take adjacent
+ * channels of the same row, so reads are contiguous, in two steps:
+ *
+ * bn_rows_partial  work-item (c, p), c < C, p < P: sums over rows p, p+P, ...
+ *                  mode 0: x            -> part[p*C + c]
+ *                  mode 1: (x-mean)^2   -> part[p*C + c]
+ *                  mode 2: dy, dy*xhat  -> part[p*C + c], part[(P+p)*C + c]
+ * bn_rows_finish   work-item c folds the P partials in order:
+ *                  stage 0: mean;  stage 1: rstd and running statistics;
+ *                  stage 2: sums[2][C], dgamma += sum dy*xhat, dbeta += sum dy.
+ */
+__kernel void bn_rows_partial(__global const float *x, const int x_off,
+			      __global const float *dy, const int dy_off,
+			      __global const float *mean, const int mean_off,
+			      __global const float *rstd, const int rstd_off,
+			      __global float *part, const int part_off, const int R, const int C,
+			      const int P, const int mode)
+{
+	x += x_off;
+	dy += dy_off;
+	mean += mean_off;
+	rstd += rstd_off;
+	part += part_off;
+	const int c = (int)get_global_id(0), p = (int)get_global_id(1);
+	if (c >= C || p >= P)
+		return;
+	float a = 0.0f, b = 0.0f;
+	if (mode == 0) {
+		for (int r = p; r < R; r += P)
+			a += x[r * C + c];
+	} else if (mode == 1) {
+		const float mu = mean[c];
+		for (int r = p; r < R; r += P) {
+			const float d = x[r * C + c] - mu;
+			a += d * d;
+		}
+	} else {
+		const float mu = mean[c], rs = rstd[c];
+		for (int r = p; r < R; r += P) {
+			const float g = dy[r * C + c];
+			a += g;
+			b += g * (x[r * C + c] - mu) * rs;
+		}
+		part[(P + p) * C + c] = b;
+	}
+	part[p * C + c] = a;
+}
+
+__kernel void bn_rows_finish(__global const float *part, const int part_off,
+			     __global float *mean, const int mean_off, __global float *rstd,
+			     const int rstd_off, __global float *rmean, const int rmean_off,
+			     __global float *rvar, const int rvar_off, __global float *sums,
+			     const int sums_off, __global float *dgamma, const int dgamma_off,
+			     __global float *dbeta, const int dbeta_off, const int R, const int C,
+			     const int P, const int stage, const float eps, const float momentum,
+			     const int flags)
+{
+	part += part_off;
+	mean += mean_off;
+	rstd += rstd_off;
+	rmean += rmean_off;
+	rvar += rvar_off;
+	sums += sums_off;
+	dgamma += dgamma_off;
+	dbeta += dbeta_off;
+	const int c = (int)get_global_id(0);
+	if (c >= C)
+		return;
+	float a = 0.0f, b = 0.0f;
+	for (int p = 0; p < P; p++)
+		a += part[p * C + c];
+	if (stage == 0) {
+		mean[c] = a / (float)R;
+	} else if (stage == 1) {
+		const float var = a / (float)R;
+		rstd[c] = rsqrt(var + eps);
+		if (flags & 1) { /* update the running statistics */
+			rmean[c] = (1.0f - momentum) * rmean[c] + momentum * mean[c];
+			rvar[c] = (1.0f - momentum) * rvar[c] +
+				  momentum * var * ((float)R / (float)(R - 1));
+		}
+	} else {
+		for (int p = 0; p < P; p++)
+			b += part[(P + p) * C + c];
+		sums[c] = a;
+		sums[C + c] = b;
+		if (flags & 1)
+			dgamma[c] += b;
+		if (flags & 2)
+			dbeta[c] += a;
+	}
+}

@@ -136,3 +136,57 @@ __kernel void ln_backward_params(__global float *dgamma, const int dgamma_off,
 			dgamma[c] += part[ls];
 	}
 }
+
+/* Rows layout (S == 1: x [R, C], statistics per row): dgamma and dbeta sum
+ * over rows. ln_backward_params reads a column per work-group (stride C);
+ * these read rows contiguously across work-items, in two steps:
+ *   ln_rows_partial  work-item (c, p) sums rows p, p+P, ...:
+ *                    part[p*C + c] = sum dy, part[(P+p)*C + c] = sum dy*xhat
+ *   ln_rows_finish   work-item c folds the P partials in order:
+ *                    dbeta[c] += sum dy, dgamma[c] += sum dy*xhat. */
+__kernel void ln_rows_partial(__global const float *dy, const int dy_off,
+			      __global const float *x, const int x_off,
+			      __global const float *mean, const int mean_off,
+			      __global const float *rstd, const int rstd_off,
+			      __global float *part, const int part_off, const int R, const int C,
+			      const int P)
+{
+	dy += dy_off;
+	x += x_off;
+	mean += mean_off;
+	rstd += rstd_off;
+	part += part_off;
+	const int c = (int)get_global_id(0), p = (int)get_global_id(1);
+	if (c >= C || p >= P)
+		return;
+	float a = 0.0f, b = 0.0f;
+	for (int r = p; r < R; r += P) {
+		const float g = dy[r * C + c];
+		a += g;
+		b += g * (x[r * C + c] - mean[r]) * rstd[r];
+	}
+	part[p * C + c] = a;
+	part[(P + p) * C + c] = b;
+}
+
+__kernel void ln_rows_finish(__global const float *part, const int part_off,
+			     __global float *dgamma, const int dgamma_off,
+			     __global float *dbeta, const int dbeta_off, const int C, const int P,
+			     const int has_dgamma, const int has_dbeta)
+{
+	part += part_off;
+	dgamma += dgamma_off;
+	dbeta += dbeta_off;
+	const int c = (int)get_global_id(0);
+	if (c >= C)
+		return;
+	float a = 0.0f, b = 0.0f;
+	for (int p = 0; p < P; p++) {
+		a += part[p * C + c];
+		b += part[(P + p) * C + c];
+	}
+	if (has_dbeta)
+		dbeta[c] += a;
+	if (has_dgamma)
+		dgamma[c] += b;
+}

@@ -17,6 +17,8 @@ static const struct bc cases[] = {
 	{2, {5, 7}, 1, 1},       {2, {3, 13}, 0, 1},     {2, {64, 13}, 1, 1},
 	{4, {3, 7, 5, 7}, 1, 1}, {4, {1, 3, 5, 7}, 1, 1}, {4, {2, 64, 8, 8}, 1, 1},
 	{4, {3, 7, 5, 7}, 1, 0}, {2, {5, 7}, 0, 0},      {3, {2, 5, 300}, 1, 1},
+	/* rows layout with >= 256 rows: the two-step column reduction */
+	{2, {300, 13}, 1, 1},    {2, {517, 37}, 0, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define EPS 1e-5

@@ -16,6 +16,8 @@ struct lc {
 static const struct lc cases[] = {
 	{2, {5, 7}, 1},       {2, {3, 13}, 0},      {2, {64, 13}, 1},    {4, {3, 7, 5, 7}, 1},
 	{4, {1, 3, 5, 7}, 1}, {4, {2, 64, 8, 8}, 1}, {4, {2, 300, 3, 3}, 1}, {3, {3, 5, 7}, 0},
+	/* rows layout with >= 256 rows: the two-step column reduction */
+	{2, {300, 13}, 1},    {2, {517, 37}, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define EPS 1e-5

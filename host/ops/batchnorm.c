@@ -55,6 +55,42 @@ static size_t reduce_local(const dim_kernel *k, size_t m)
 	return local;
 }
 
+/* Rows layout (S == 1) with enough rows: the two-step column reduction of
+ * cl/batchnorm.cl (contiguous reads) instead of one work-group per channel. */
+static int rows_path(const struct bn_shape *s) { return s->S == 1 && s->N >= 256; }
+
+static int rows_chunks(int R) { return R / 64 < 1 ? 1 : R / 64 > 64 ? 64 : R / 64; }
+
+static dim_status rows_partial(dim_ctx *ctx, const struct bn_shape *s, int mode, dim_buf x,
+			       dim_buf dy, dim_buf mean, dim_buf rstd, dim_buf part, int P)
+{
+	dim_kernel *k;
+	dim_status st = dim_kernel_get(ctx, PROG, NULL, "bn_rows_partial", &k);
+	if (st)
+		return st;
+	size_t global[2] = {(size_t)s->C, (size_t)P};
+	size_t local[2] = {dim_kernel_max_wg(k) >= 64 ? 64 : 1, 1};
+	return DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(x), DIM_BUF(dy), DIM_BUF(mean),
+			  DIM_BUF(rstd), DIM_BUF(part), DIM_INT(s->N), DIM_INT(s->C), DIM_INT(P),
+			  DIM_INT(mode));
+}
+
+static dim_status rows_finish(dim_ctx *ctx, const struct bn_shape *s, int stage, dim_buf part,
+			      int P, dim_buf mean, dim_buf rstd, dim_buf rm, dim_buf rv,
+			      dim_buf sums, dim_buf dg, dim_buf db, const dim_batchnorm_desc *d,
+			      int flags)
+{
+	dim_kernel *k;
+	dim_status st = dim_kernel_get(ctx, PROG, NULL, "bn_rows_finish", &k);
+	if (st)
+		return st;
+	return DIM_LAUNCH_1D(ctx, k, (size_t)s->C, DIM_BUF(part), DIM_BUF(mean), DIM_BUF(rstd),
+			     DIM_BUF(rm), DIM_BUF(rv), DIM_BUF(sums), DIM_BUF(dg), DIM_BUF(db),
+			     DIM_INT(s->N), DIM_INT(s->C), DIM_INT(P), DIM_INT(stage),
+			     DIM_FLOAT(d ? d->eps : 0.0f), DIM_FLOAT(d ? d->momentum : 0.0f),
+			     DIM_INT(flags));
+}
+
 dim_status dim_batchnorm_forward(dim_ctx *ctx, const dim_batchnorm_desc *d, const dim_tensor *y,
 				 const dim_tensor *save_mean, const dim_tensor *save_rstd,
 				 const dim_tensor *running_mean, const dim_tensor *running_var,
@@ -76,7 +112,20 @@ dim_status dim_batchnorm_forward(dim_ctx *ctx, const dim_batchnorm_desc *d, cons
 		return dim_fail(err, DIM_ERR_ARG,
 				"batchnorm forward: evaluation needs running statistics");
 	dim_kernel *k;
-	if (d->training) {
+	if (d->training && rows_path(&s)) {
+		int P = rows_chunks(s.N);
+		dim_buf part, m = save_mean->buf, r = save_rstd->buf;
+		dim_buf rm = track ? running_mean->buf : m, rv = track ? running_var->buf : r;
+		st = dim_ctx_scratch(ctx, (size_t)P * s.C * sizeof(float), &part);
+		if (!st)
+			st = rows_partial(ctx, &s, 0, x->buf, x->buf, m, r, part, P);
+		if (!st)
+			st = rows_finish(ctx, &s, 0, part, P, m, r, rm, rv, m, m, m, d, 0);
+		if (!st)
+			st = rows_partial(ctx, &s, 1, x->buf, x->buf, m, r, part, P);
+		if (!st)
+			st = rows_finish(ctx, &s, 1, part, P, m, r, rm, rv, m, m, m, d, track);
+	} else if (d->training) {
 		st = dim_kernel_get(ctx, PROG, NULL, "bn_forward_stats", &k);
 		if (st)
 			return st;
@@ -125,7 +174,22 @@ dim_status dim_batchnorm_backward(dim_ctx *ctx, const dim_batchnorm_desc *d, dim
 	int need_sums = dx && d->training;
 	dim_buf sums = save_mean->buf; /* unread unless need_sums */
 	dim_kernel *k;
-	if (dweight || dbias || need_sums) {
+	if ((dweight || dbias || need_sums) && rows_path(&s)) {
+		int P = rows_chunks(s.N);
+		dim_buf part;
+		st = dim_arena_alloc(ws, 2 * (size_t)s.C * sizeof(float), &sums);
+		if (!st)
+			st = dim_ctx_scratch(ctx, 2 * (size_t)P * s.C * sizeof(float), &part);
+		if (!st)
+			st = rows_partial(ctx, &s, 2, x->buf, dy->buf, save_mean->buf,
+					  save_rstd->buf, part, P);
+		if (!st)
+			st = rows_finish(ctx, &s, 2, part, P, sums, sums, sums, sums, sums,
+					 dweight ? dweight->buf : sums, dbias ? dbias->buf : sums,
+					 NULL, (dweight != NULL) | (dbias != NULL) << 1);
+		if (st)
+			return st;
+	} else if (dweight || dbias || need_sums) {
 		st = dim_arena_alloc(ws, 2 * (size_t)s.C * sizeof(float), &sums);
 		if (!st)
 			st = dim_kernel_get(ctx, PROG, NULL, "bn_backward_reduce", &k);

@@ -77,7 +77,29 @@ dim_status dim_layernorm_backward(dim_ctx *ctx, const dim_tensor *dx, int accumu
 		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
 				"layernorm backward: gradient shapes do not match");
 	dim_kernel *k;
-	if (dweight || dbias) {
+	if ((dweight || dbias) && s.S == 1 && s.N >= 256) {
+		/* rows layout: contiguous two-step column sums (cl/layernorm.cl) */
+		int P = s.N / 64 > 64 ? 64 : s.N / 64;
+		dim_buf part, dw = dweight ? dweight->buf : dbias->buf, db = dbias ? dbias->buf : dw;
+		dim_kernel *fin;
+		st = dim_ctx_scratch(ctx, 2 * (size_t)P * s.C * sizeof(float), &part);
+		if (!st)
+			st = dim_kernel_get(ctx, PROG, NULL, "ln_rows_partial", &k);
+		if (!st)
+			st = dim_kernel_get(ctx, PROG, NULL, "ln_rows_finish", &fin);
+		size_t global[2] = {(size_t)s.C, (size_t)P};
+		size_t local[2] = {dim_kernel_max_wg(k) >= 64 ? 64 : 1, 1};
+		if (!st)
+			st = DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(dy->buf), DIM_BUF(x->buf),
+					DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
+					DIM_BUF(part), DIM_INT(s.N), DIM_INT(s.C), DIM_INT(P));
+		if (!st)
+			st = DIM_LAUNCH_1D(ctx, fin, (size_t)s.C, DIM_BUF(part), DIM_BUF(dw),
+					   DIM_BUF(db), DIM_INT(s.C), DIM_INT(P),
+					   DIM_INT(dweight != NULL), DIM_INT(dbias != NULL));
+		if (st)
+			return st;
+	} else if (dweight || dbias) {
 		st = dim_kernel_get(ctx, PROG, NULL, "ln_backward_params", &k);
 		if (st)
 			return st;

@@ -119,6 +119,7 @@ void dim_ctx_destroy(dim_ctx *ctx)
 		return;
 	clFinish(ctx->queue);
 	dim_gemm_release(ctx);
+	dim_buf_release(&ctx->scratch);
 	dim_programs_release(ctx);
 	clReleaseCommandQueue(ctx->queue);
 	clReleaseContext(ctx->context);

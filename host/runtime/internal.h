@@ -34,6 +34,7 @@ struct dim_ctx {
 	cl_command_queue queue;
 	dim_error err;
 	bool profile;
+	dim_buf scratch;         /* dim_ctx_scratch, grown on demand */
 	/* phases (profile.c) */
 	char phase_names[16][32];
 	double phase_seconds[16];

@@ -104,6 +104,18 @@ dim_status dim_fill_f32(dim_ctx *ctx, dim_buf dst, float value)
 	return rc == CL_SUCCESS ? DIM_OK : dim_cl_fail(ctx, rc, "clEnqueueFillBuffer");
 }
 
+dim_status dim_ctx_scratch(dim_ctx *ctx, size_t bytes, dim_buf *out)
+{
+	if (bytes > ctx->scratch.bytes) {
+		dim_buf_release(&ctx->scratch);
+		dim_status st = dim_buf_create(ctx, bytes + bytes / 4, &ctx->scratch);
+		if (st)
+			return dim_fail_prefix(&ctx->err, "op scratch: ");
+	}
+	*out = dim_buf_view(ctx->scratch, 0, bytes);
+	return DIM_OK;
+}
+
 /* ---------------------------------------------------------------- arenas */
 
 struct dim_arena {

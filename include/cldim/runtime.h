@@ -156,6 +156,13 @@ dim_status dim_write_async(dim_ctx *ctx, dim_buf dst, size_t off, const void *sr
 dim_status dim_copy(dim_ctx *ctx, dim_buf dst, dim_buf src, size_t bytes);
 dim_status dim_fill_f32(dim_ctx *ctx, dim_buf dst, float value);
 
+/* A context-owned scratch buffer of at least `bytes` for an op's temporaries
+ * between its own launches: valid until the next call (work enqueued before
+ * that call may still use it: the queue is in order, and a buffer replaced by
+ * a larger one is released only after that work). Grows during a run's first
+ * step only, since shapes repeat. */
+dim_status dim_ctx_scratch(dim_ctx *ctx, size_t bytes, dim_buf *out);
+
 /* ------------------------------------------------------------------ arenas */
 
 /* A bump allocator over device memory. Allocations are aligned to the device's
