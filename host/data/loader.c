@@ -93,6 +93,17 @@ static dim_status make_sample(dim_loader *l, worker *w, slot *s, size_t p, size_
 	return DIM_OK;
 }
 
+/* Epoch position of the p-th sample this loader delivers (see the sharding
+ * fields of dim_loader_config): local batch v is shard shard_index + v % shards
+ * of global batch v / shards. Without sharding this is p. */
+static size_t global_position(const dim_loader *l, size_t p)
+{
+	size_t bs = (size_t)l->cfg.batch_size, K = (size_t)l->cfg.shard_count;
+	size_t span = (size_t)l->cfg.shards, v = p / bs, at = p % bs;
+	size_t g = v / span, s = (size_t)l->cfg.shard_index + v % span;
+	return g * bs * K + at * K + s;
+}
+
 static void *worker_main(void *arg)
 {
 	worker *w = arg;
@@ -114,7 +125,8 @@ static void *worker_main(void *arg)
 			s->b.warnings = 0;
 		}
 		unsigned gen = l->generation;
-		size_t item = l->perm ? l->perm[p] : p;
+		size_t q = global_position(l, p);
+		size_t item = l->perm ? l->perm[q] : q;
 		l->busy++;
 		pthread_mutex_unlock(&l->mu);
 
@@ -194,6 +206,12 @@ static dim_status check_config(const dim_loader_config *c, dim_error *err)
 		return dim_fail(err, DIM_ERR_ARG,
 				"loader: bad config (batch %d, threads %d, ring %d, label bytes %d)",
 				c->batch_size, c->threads, c->ring, c->label_bytes);
+	int K = c->shard_count ? c->shard_count : 1, span = c->shards ? c->shards : 1;
+	if (K < 1 || span < 1 || c->shard_index < 0 || c->shard_index + span > K ||
+	    (K > 1 && !c->drop_last))
+		return dim_fail(err, DIM_ERR_ARG, "loader: bad sharding (shards %d..%d of %d%s)",
+				c->shard_index, c->shard_index + span - 1, K,
+				K > 1 && !c->drop_last ? ", needs drop_last" : "");
 	if ((t->out_c != 1 && t->out_c != 3) || t->out_h < 1 || t->out_w < 1 ||
 	    t->out_h > 4096 || t->out_w > 4096)
 		return dim_fail(err, DIM_ERR_ARG, "loader: bad output shape %dx%dx%d", t->out_c,
@@ -216,13 +234,19 @@ dim_status dim_loader_create(dim_loader **out, dim_dataset *ds, const dim_loader
 		l->cfg.label_bytes = 8;
 	if (!l->cfg.ring)
 		l->cfg.ring = l->cfg.threads + 2;
+	if (!l->cfg.shard_count)
+		l->cfg.shard_count = 1;
+	if (!l->cfg.shards)
+		l->cfg.shards = 1;
 	l->nslots = l->cfg.ring;
 	l->min_side = dim_transform_min_side(&cfg->transform);
 	const dim_transform *t = &cfg->transform;
 	l->sample_floats = (size_t)t->out_c * t->out_h * t->out_w;
 	size_t count = dim_dataset_get_info(ds)->count, bs = (size_t)cfg->batch_size;
 	l->base = cfg->limit && cfg->limit < count ? cfg->limit : count;
-	l->n_batches = cfg->drop_last ? l->base / bs : (l->base + bs - 1) / bs;
+	size_t global = bs * (size_t)l->cfg.shard_count;
+	l->n_batches = cfg->drop_last ? l->base / global * (size_t)l->cfg.shards
+				      : (l->base + bs - 1) / bs;
 	l->n_items = cfg->drop_last ? l->n_batches * bs : l->base;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->work_cv, NULL);

@@ -28,11 +28,17 @@ struct dim_model {
 	float *z_host;
 	int z_n;
 	long long step;
+	dim_grad_hook grad_hook;  /* see dim_model_set_grad_hook */
+	void *grad_hook_user;
+	struct dim_grad_accum *accum; /* dim_train_step_accum's sums (accum.c) */
 	/* profiling phases: encoder, local critic, estimator, global, prior, optimizer */
 	int ph_enc, ph_local, ph_est, ph_global, ph_prior, ph_opt;
 };
 
 dim_status dim_model_optim_init(dim_model *m);
+/* Run the grad hook, then both optimizers; counts the step. */
+dim_status dim_model_apply_grads(dim_model *m);
+void dim_model_accum_free(dim_model *m);
 void dim_model_optim_free(dim_model *m);
 /* Draw and upload the concat critic's negatives for N images of L locations. */
 dim_status dim_model_negative_pairs(dim_model *m, int N, int L);

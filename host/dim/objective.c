@@ -127,6 +127,7 @@ void dim_model_destroy(dim_model *m)
 	if (!m)
 		return;
 	dim_model_optim_free(m);
+	dim_model_accum_free(m);
 	dim_buf_release(&m->metrics);
 	dim_buf_release(&m->z_dev);
 	free(m->z_host);

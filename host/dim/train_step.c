@@ -93,11 +93,17 @@ int dim_model_negatives(const dim_model *m, int *neg, int n)
 	return m->neg_last;
 }
 
-dim_status dim_train_step(dim_model *m, const dim_tensor *x, dim_step_metrics *out)
+void dim_model_set_grad_hook(dim_model *m, dim_grad_hook fn, void *user)
 {
-	dim_status st = dim_model_forward_backward(m, x, NULL, out);
+	m->grad_hook = fn;
+	m->grad_hook_user = user;
+}
+
+dim_status dim_model_apply_grads(dim_model *m)
+{
+	dim_status st = m->grad_hook ? m->grad_hook(m->grad_hook_user, m) : DIM_OK;
 	if (st)
-		return st; /* includes a non-finite loss: no update was applied */
+		return st;
 	int prev = dim_profile_set_phase(m->ctx, m->ph_opt);
 	st = dim_optim_step(m->opt);
 	if (!st)
@@ -106,4 +112,12 @@ dim_status dim_train_step(dim_model *m, const dim_tensor *x, dim_step_metrics *o
 	if (!st)
 		m->step++;
 	return st;
+}
+
+dim_status dim_train_step(dim_model *m, const dim_tensor *x, dim_step_metrics *out)
+{
+	dim_status st = dim_model_forward_backward(m, x, NULL, out);
+	if (st)
+		return st; /* includes a non-finite loss: no update was applied */
+	return dim_model_apply_grads(m);
 }

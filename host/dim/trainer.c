@@ -184,10 +184,17 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	dim_train_state ts;
 	memset(&ts, 0, sizeof ts);
 
+	/* data parallel: K replicas x A micro-batches, each of `micro` images */
+	int K = o->replicas.count > 1 ? o->replicas.count : 1, A = o->accum > 1 ? o->accum : 1;
+	bool lead = o->replicas.rank == 0;
+	int micro = o->batch / (K * A);
 	if (o->batch < 2)
 		return dim_fail(err, DIM_ERR_ARG, "--batch %d: DIM needs at least 2 images per batch "
 				"(the other images are the negatives)", o->batch);
-	if (mkdir_p(o->out_dir))
+	if (o->batch % (K * A) || micro < 2)
+		return dim_fail(err, DIM_ERR_ARG, "--batch %d does not split into %d replica(s) x "
+				"%d micro-batch(es) of at least 2 images", o->batch, K, A);
+	if (lead && mkdir_p(o->out_dir))
 		return dim_fail(err, DIM_ERR_IO, "cannot create output directory %s: %s", o->out_dir,
 				strerror(errno));
 
@@ -196,8 +203,10 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	if (st)
 		goto out;
 	const dim_dataset_info *info = dim_dataset_get_info(ds);
-	dim_loader_config lc = {.batch_size = o->batch, .threads = o->threads, .shuffle = 1,
-				.drop_last = 1, .seed = o->model.seed, .limit = o->limit};
+	dim_loader_config lc = {.batch_size = micro, .threads = o->threads, .shuffle = 1,
+				.drop_last = 1, .seed = o->model.seed, .limit = o->limit,
+				.shard_count = K * A, .shard_index = o->replicas.rank * A,
+				.shards = A};
 	st = dim_transform_preset(&lc.transform, info->format, o->image_size, o->model.in_channels,
 				  1, err);
 	if (st)
@@ -218,6 +227,8 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 		dim_log(DIM_LOG_INFO, "resumed from %s at step %lld (epoch %d, batch %lld)", path,
 			ts.step, ts.epoch + 1, ts.epoch_batch);
 	}
+	if (o->replicas.attach && (st = o->replicas.attach(o->replicas.user, m)))
+		goto out;
 	snprintf(ts.dataset, sizeof ts.dataset, "%s", o->data_path);
 	snprintf(ts.format, sizeof ts.format, "%s", info->format);
 	snprintf(ts.config_json, sizeof ts.config_json, "%s", o->config_json ? o->config_json : "{}");
@@ -225,7 +236,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	st = dim_loader_create(&ld, ds, &lc, err);
 	if (st)
 		goto out;
-	long long per_epoch = (long long)dim_loader_batches(ld);
+	long long per_epoch = (long long)dim_loader_batches(ld) / A;
 	if (per_epoch < 1) {
 		st = dim_fail(err, DIM_ERR_ARG, "%s: %zu images are fewer than one batch of %d",
 			      o->data_path, dim_loader_items(ld), o->batch);
@@ -235,13 +246,13 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	if (o->max_steps > 0 && o->max_steps < total)
 		total = o->max_steps;
 
-	size_t xbytes = (size_t)o->batch * lc.transform.out_c * lc.transform.out_h *
-			lc.transform.out_w * sizeof(float);
+	size_t mbytes = (size_t)micro * lc.transform.out_c * lc.transform.out_h *
+			lc.transform.out_w * sizeof(float), xbytes = mbytes * (size_t)A;
 	st = dim_buf_create(ctx, xbytes, &xbuf);
 	if (st)
 		goto out;
 	dim_tensor xt = {.buf = xbuf, .ndim = 4,
-			 .shape = {o->batch, lc.transform.out_c, lc.transform.out_h,
+			 .shape = {micro * A, lc.transform.out_c, lc.transform.out_h,
 				   lc.transform.out_w}};
 
 	size_t np = dim_params_numel(dim_model_params(m), false) +
@@ -253,8 +264,8 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 
 	char mpath[1200];
 	snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", o->out_dir);
-	mf = fopen(mpath, o->resume ? "a" : "w");
-	if (!mf)
+	mf = lead ? fopen(mpath, o->resume ? "a" : "w") : NULL;
+	if (lead && !mf)
 		dim_log(DIM_LOG_WARN, "cannot write %s: %s", mpath, strerror(errno));
 
 	double t0 = dim_now(), rate = 0;
@@ -264,20 +275,22 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 		st = dim_loader_start_epoch(ld, (uint64_t)epoch, err);
 		long long b = 0;
 		for (; !st && b < per_epoch && step < total; b++) {
-			dim_batch *batch;
-			st = dim_loader_next(ld, &batch, err);
-			if (st)
-				break;
-			if (epoch == ts.epoch && b < ts.epoch_batch) { /* resuming mid-epoch */
-				dim_loader_release(ld, batch);
-				continue;
-			}
+			bool skip = epoch == ts.epoch && b < ts.epoch_batch; /* resuming mid-epoch */
 			double s0 = dim_now();
 			dim_step_metrics mt;
-			st = dim_batch_upload(ctx, batch, &xbuf, &(dim_buf){0}, err);
-			if (!st)
-				st = dim_train_step(m, &xt, &mt);
-			dim_loader_release(ld, batch);
+			for (int a = 0; a < A && !st; a++) {
+				dim_batch *batch = NULL;
+				dim_buf slot = dim_buf_view(xbuf, (size_t)a * mbytes, mbytes);
+				st = dim_loader_next(ld, &batch, err);
+				if (!st && !skip && batch)
+					st = dim_batch_upload(ctx, batch, &slot, &(dim_buf){0}, err);
+				if (!st && !skip)
+					st = dim_finish(ctx);
+				dim_loader_release(ld, batch);
+			}
+			if (skip || st)
+				continue;
+			st = dim_train_step_accum(m, &xt, A, &mt);
 			if (st == DIM_ERR_DEVICE_MEM && first)
 				dim_fail_prefix(err, "the device cannot hold a batch of %d (try --batch %d): ",
 						o->batch, o->batch / 2);
@@ -289,6 +302,20 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 				first = false;
 			}
 			step++;
+			bool stop = o->stop && *o->stop;
+			if (K > 1 && o->replicas.allsum) { /* mean metrics; any replica stops all */
+				float *f[] = {&mt.local, &mt.global, &mt.prior_enc, &mt.prior_disc,
+					      &mt.total, &mt.mi_local, &mt.mi_global};
+				double v[8];
+				for (int i = 0; i < 7; i++)
+					v[i] = *f[i];
+				v[7] = stop;
+				if ((st = o->replicas.allsum(o->replicas.user, v, 8)))
+					break;
+				for (int i = 0; i < 7; i++)
+					*f[i] = (float)(v[i] / K);
+				stop = v[7] > 0;
+			}
 			double dt = dim_now() - s0;
 			double r = dt > 0 ? o->batch / dt : 0;
 			/* the first step includes kernel builds: it seeds nothing */
@@ -299,8 +326,9 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 									   o->batch / rate : 0,
 						mt, false};
 			log_metrics(mf, &p);
-			history_add(&hist, &p);
-			if (o->progress)
+			if (lead)
+				history_add(&hist, &p);
+			if (o->progress && lead)
 				o->progress(o->progress_user, &p);
 			ts.step = step;
 			ts.epoch = epoch;
@@ -309,26 +337,27 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 				ts.epoch = epoch + 1;
 				ts.epoch_batch = 0;
 			}
-			if (o->stop && *o->stop) {
-				st = save(m, o, &ts, written, wn);
+			if (stop) {
+				st = lead ? save(m, o, &ts, written, wn) : DIM_OK;
 				if (!st)
 					st = dim_fail(err, DIM_ERR_INTERRUPTED,
 						      "interrupted at step %lld; checkpoint saved, "
 						      "resume with --resume %s", step, o->out_dir);
 				break;
 			}
-			if (o->ckpt_every > 0 && step % o->ckpt_every == 0 && step < total)
+			if (lead && o->ckpt_every > 0 && step % o->ckpt_every == 0 && step < total)
 				st = save(m, o, &ts, written, wn);
 		}
 	}
-	if (!st)
+	if (!st && lead)
 		st = save(m, o, &ts, written, wn);
-	if (o->progress && st != DIM_ERR_NUMERIC) {
+	if (o->progress && lead && st != DIM_ERR_NUMERIC) {
 		dim_train_progress p = {.step = step, .total_steps = total, .final = true,
 					.elapsed_s = dim_now() - t0, .images_per_s = rate};
 		o->progress(o->progress_user, &p);
 	}
-	write_plot(o, &hist);
+	if (lead)
+		write_plot(o, &hist);
 out:
 	if (mf)
 		fclose(mf);

@@ -209,6 +209,17 @@ typedef struct dim_loader_config {
 	uint64_t seed;
 	size_t limit;          /* use only the first `limit` samples; 0 = all */
 	dim_transform transform;
+	/* Data-parallel sharding (all 0: none). A global batch is batch_size *
+	 * shard_count consecutive positions of the epoch's permutation; shard s
+	 * holds its positions s, s + shard_count, s + 2*shard_count, ... This
+	 * loader delivers shards shard_index .. shard_index + shards - 1 of every
+	 * global batch, one batch each, in that order (shards > 1: gradient
+	 * accumulation). Which images form a global batch thus depends only on
+	 * (seed, epoch, global batch size), not on how it is split. Needs
+	 * drop_last when shard_count > 1. */
+	int shard_count;       /* 0 = 1 */
+	int shard_index;
+	int shards;            /* 0 = 1 */
 } dim_loader_config;
 
 typedef struct dim_batch {

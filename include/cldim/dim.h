@@ -76,6 +76,23 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
  * are then left as they were before this step's updates. */
 dim_status dim_train_step(dim_model *m, const dim_tensor *x, dim_step_metrics *out);
 
+/* Called by the training steps after forward/backward and before both
+ * optimizers, with the gradients of both parameter sets (dim_model_params,
+ * dim_model_prior_params) in place: it may rewrite them (data-parallel
+ * averaging, include/cldim/mpi.h). A non-zero status aborts the step before
+ * any update. fn = NULL removes the hook. */
+typedef dim_status (*dim_grad_hook)(void *user, dim_model *m);
+void dim_model_set_grad_hook(dim_model *m, dim_grad_hook fn, void *user);
+
+/* One optimizer step over `micro` equal micro-batches of x (N divisible by
+ * micro, N/micro >= 2): forward_backward on each slice of N/micro images,
+ * gradients summed then scaled 1/micro, then the grad hook and both Adams.
+ * Batch-norm statistics, negatives and prior samples are per micro-batch,
+ * exactly as on `micro` data-parallel replicas each holding one slice.
+ * Metrics are the mean over micro-batches. micro = 1 is dim_train_step. */
+dim_status dim_train_step_accum(dim_model *m, const dim_tensor *x, int micro,
+				dim_step_metrics *out);
+
 /* The negatives of the last step for the concat-and-convolve critic: row
  * n*L + l was paired with row neg[n*L + l] (image pi_l(n), location l).
  * Copies at most n entries; returns how many there are (0 for dot). */

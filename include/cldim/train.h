@@ -26,6 +26,20 @@ typedef struct dim_train_progress {
 
 typedef void (*dim_progress_fn)(void *user, const dim_train_progress *p);
 
+/* Data-parallel replicas: one process per device, each with the same model
+ * and its shard of every global batch (include/cldim/mpi.h fills this in).
+ * All zero: one process. */
+typedef struct dim_train_replicas {
+	int rank, count;  /* this replica, replicas (0 = 1); rank 0 prints and writes */
+	/* Called once the model exists (after any --resume): make the replicas
+	 * agree and install the gradient averaging (dim_model_set_grad_hook). */
+	dim_status (*attach)(void *user, dim_model *m);
+	/* Sum n doubles over all replicas, in place. A collective: every replica
+	 * calls it at the same point with the same n. */
+	dim_status (*allsum)(void *user, double *v, int n);
+	void *user;
+} dim_train_replicas;
+
 typedef struct dim_train_options {
 	dim_config model;
 	/* data */
@@ -36,7 +50,9 @@ typedef struct dim_train_options {
 	int threads;                 /* loader threads */
 	size_t limit;                /* use only the first N samples (0 = all) */
 	/* schedule */
-	int batch;
+	int batch;                   /* global: split over replicas, then micro-batches */
+	int accum;                   /* micro-batches per step and replica (0 = 1), see
+					dim_train_step_accum */
 	int epochs;
 	long long max_steps;         /* stop after this many steps (0 = epochs) */
 	/* output */
@@ -48,6 +64,7 @@ typedef struct dim_train_options {
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next step */
 	dim_progress_fn progress;    /* called after every step */
 	void *progress_user;
+	dim_train_replicas replicas;
 } dim_train_options;
 
 /* Run training. On SIGINT/SIGTERM (*stop set) it saves a checkpoint at the

@@ -12,6 +12,9 @@
 #include "cldim/io.h"
 #include "cldim/train.h"
 #include "cli.h"
+#ifdef CLDIM_WITH_MPI
+#include "cldim/mpi.h"
+#endif
 
 #define EMBEDDED_DATA "/usr/share/datasets/fashion-mnist"
 
@@ -125,7 +128,11 @@ static void usage(FILE *f)
 		"  --mi-units D         local critic width (2048; 512 for MNIST-like data)\n"
 		"  --y-dim N            global vector size (64)\n"
 		"optimisation:\n"
-		"  --batch N            images per step (64)\n"
+		"  --batch N            images per step (64); under mpirun, the global batch:\n"
+		"                       each of K ranks takes N/K (see README, MPI)\n"
+		"  --accum A            split each step into A micro-batches of N/A images\n"
+		"                       (gradients summed, then scaled 1/A; BN and negatives\n"
+		"                       per micro-batch, as on A data-parallel ranks) (1)\n"
 		"  --epochs N           (idx 10, cifar 1000, others 200)\n"
 		"  --steps N            stop after N steps (0 = run the epochs)\n"
 		"  --lr X               Adam learning rate (1e-4)\n"
@@ -140,7 +147,8 @@ static void usage(FILE *f)
 		"  --log-every SEC      seconds between progress lines when not a terminal (10)\n"
 		"  --quiet              no progress output\n"
 		"device:\n"
-		"  --device SEL         see cldim devices (default auto, or CLDIM_DEVICE)\n"
+		"  --device SEL         see cldim devices (default auto, or CLDIM_DEVICE; under\n"
+		"                       mpirun: the node-local rank's GPU, else device)\n"
 		"  --no-cache           do not use the compiled-kernel cache\n"
 		"  --profile            time every kernel; print device time per phase at the end\n",
 		dim_dataset_formats());
@@ -151,7 +159,7 @@ int cmd_train(int argc, char **argv)
 	enum { O_FORMAT = 256, O_SPLIT, O_LIMIT, O_THREADS, O_ENCODER, O_EST, O_CRITIC, O_PRESET,
 	       O_ALPHA, O_BETA, O_GAMMA, O_UNITS, O_YDIM, O_BATCH, O_EPOCHS, O_STEPS, O_LR,
 	       O_B1, O_B2, O_SEED, O_OUT, O_CKPT, O_KEEP, O_RESUME, O_PROGRESS, O_LOGEVERY,
-	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA, O_PROFILE };
+	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA, O_PROFILE, O_ACCUM };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, O_DATA}, {"format", required_argument, NULL, O_FORMAT},
 		{"split", required_argument, NULL, O_SPLIT}, {"limit", required_argument, NULL, O_LIMIT},
@@ -176,6 +184,7 @@ int cmd_train(int argc, char **argv)
 		{"quiet", no_argument, NULL, O_QUIET}, {"device", required_argument, NULL, O_DEVICE},
 		{"no-cache", no_argument, NULL, O_NOCACHE}, {"help", no_argument, NULL, 'h'},
 		{"profile", no_argument, NULL, O_PROFILE},
+		{"accum", required_argument, NULL, O_ACCUM},
 		{NULL, 0, NULL, 0},
 	};
 	const char *data = NULL, *format = NULL, *split = NULL, *encoder = NULL, *est = NULL;
@@ -184,7 +193,7 @@ int cmd_train(int argc, char **argv)
 	double alpha = NAN, beta = NAN, gamma = NAN, lr = NAN, b1 = NAN, b2 = NAN, every = 10;
 	/* -1: not given (a resumed run takes the checkpoint's value, else the default) */
 	long limit = -1, threads = 1, units = 0, ydim = 0, batch = -1, epochs = 0, keep = -1;
-	long steps = -1, ckpt = -1, seed = 1;
+	long steps = -1, ckpt = -1, seed = 1, accum = 1;
 	int quiet = 0, no_cache = 0, profile = 0, c;
 	dim_error err = {0};
 
@@ -223,6 +232,7 @@ int cmd_train(int argc, char **argv)
 		case O_DEVICE: device = optarg; break;
 		case O_NOCACHE: no_cache = 1; break;
 		case O_PROFILE: profile = 1; break;
+		case O_ACCUM: ok = cli_int("train", "--accum", optarg, 1, 1 << 16, &accum); break;
 		case 'h': usage(stdout); return 0;
 		default: return 2;
 		}
@@ -381,6 +391,7 @@ int cmd_train(int argc, char **argv)
 	dim_json_kv_int(&j, "mi_units", cfg.mi_units);
 	dim_json_kv_int(&j, "y_dim", cfg.y_dim);
 	dim_json_kv_int(&j, "batch", batch);
+	dim_json_kv_int(&j, "accum", accum);
 	dim_json_kv_int(&j, "epochs", epochs);
 	dim_json_kv_int(&j, "steps", steps);
 	dim_json_kv_number(&j, "lr", cfg.lr);
@@ -395,12 +406,39 @@ int cmd_train(int argc, char **argv)
 	dim_json_end_object(&j);
 	fclose(jf);
 
+	dim_train_replicas replicas = {0};
+#ifdef CLDIM_WITH_MPI
+	/* under mpirun: one rank per device; rank 0 alone prints and writes */
+	dim_mpi *mp = NULL;
+	char mpi_dev[32];
+	if (dim_mpi_launched()) {
+		if ((st = dim_mpi_start(&mp, &err)))
+			return cli_fail("train", st, dim_error_text(&err));
+		if (!device && !getenv("CLDIM_DEVICE") &&
+		    (st = dim_mpi_device(mp, mpi_dev, sizeof mpi_dev, &err)))
+			dim_mpi_abort(mp, dim_status_exit_code(st), dim_error_text(&err));
+		device = device ? device : getenv("CLDIM_DEVICE") ? NULL : mpi_dev;
+		replicas = dim_mpi_replicas(mp);
+		if (dim_mpi_rank(mp) > 0) {
+			quiet = 1;
+			if (dim_log_level() >= DIM_LOG_INFO)
+				dim_log_set_level(DIM_LOG_WARN);
+		}
+	}
+#endif
 	dim_ctx *ctx;
 	int rc = cli_ctx("train", device, no_cache, profile, &ctx);
 	if (rc) {
+#ifdef CLDIM_WITH_MPI
+		if (mp)
+			dim_mpi_abort(mp, rc, "cannot open the OpenCL device");
+#endif
 		free(json);
 		return rc;
 	}
+	if (replicas.count > 1)
+		fprintf(stderr, "rank %d of %d: %s\n", replicas.rank, replicas.count,
+			dim_ctx_device(ctx)->name);
 	if (!quiet)
 		fprintf(stderr, "cldim train on %s%s\nconfig: %s\n", dim_ctx_device(ctx)->name,
 			embedded ? " (embedded default: Fashion-MNIST)" : "", json);
@@ -423,12 +461,18 @@ int cmd_train(int argc, char **argv)
 		.batch = (int)batch, .epochs = (int)epochs, .max_steps = steps, .out_dir = out,
 		.ckpt_every = ckpt, .keep_last = (int)keep, .resume = resume, .config_json = json,
 		.stop = &stop_flag, .progress = progress, .progress_user = &ps,
+		.accum = (int)accum, .replicas = replicas,
 	};
 	char written[1200] = "";
 	st = dim_train_run(ctx, &o, written, sizeof written);
+#ifdef CLDIM_WITH_MPI
+	if (mp && st && st != DIM_ERR_INTERRUPTED)
+		dim_mpi_abort(mp, dim_status_exit_code(st), dim_ctx_errmsg(ctx));
+	dim_mpi_finish(mp); /* before the device goes: it frees the staging buffers */
+#endif
 	if (st)
 		rc = cli_fail("train", st, dim_ctx_errmsg(ctx));
-	else
+	else if (replicas.rank == 0)
 		printf("%s\n", written);
 	if (profile) {
 		fprintf(stderr, "\ndevice time by phase (all steps; profiling serialises the queue):\n");
