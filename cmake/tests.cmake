@@ -30,6 +30,17 @@ set(CLDIM_TEST_ENV
   "ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1")
 
 file(GLOB CLDIM_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/test_*.c)
+# tests/test_mpi_*.c: only in the MPI build. "mpiexec=N" in the first line runs
+# the test under the MPI launcher with N ranks; the others may launch it.
+if(CLDIM_WITH_MPI)
+  list(APPEND CLDIM_TEST_ENV
+    "CLDIM_MPIEXEC=${MPIEXEC_EXECUTABLE}"
+    "OMPI_ALLOW_RUN_AS_ROOT=1" "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
+    "OMPI_MCA_btl_vader_single_copy_mechanism=none" "OMPI_MCA_rmaps_base_oversubscribe=1"
+    "POCL_MAX_PTHREAD_COUNT=1")
+else()
+  list(FILTER CLDIM_TESTS EXCLUDE REGEX "/test_mpi_[^/]*$")
+endif()
 foreach(src IN LISTS CLDIM_TESTS)
   get_filename_component(name ${src} NAME_WE)
   file(STRINGS ${src} head LIMIT_COUNT 1)
@@ -44,7 +55,13 @@ foreach(src IN LISTS CLDIM_TESTS)
   add_executable(${name} ${src})
   target_link_libraries(${name} PRIVATE cldim_testsupport)
   target_compile_options(${name} PRIVATE ${CLDIM_WARN})
-  add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  if(head MATCHES "mpiexec=([0-9]+)")
+    add_test(NAME ${name} COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${CMAKE_MATCH_1}
+      ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${name}> ${MPIEXEC_POSTFLAGS}
+      WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  else()
+    add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  endif()
   set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT ${timeout}
     SKIP_RETURN_CODE 77 ENVIRONMENT "${CLDIM_TEST_ENV}")
   if("opencl" IN_LIST labels)
