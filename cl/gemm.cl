@@ -15,11 +15,11 @@
  *   A tile (MR rows starting at row i0):   a(r, k) = Ap[a_base(i0) + r*a_rs + k*a_ks]
  *   B tile (NR cols starting at col j0):   b(k, c) = Bp[b_base(j0) + k*b_ks + c]
  *
- *   packed A  (gemm_pack_a):  panel ib = MR·K floats, a(r,k) at ib*MR*K + k*MR + r
+ *   packed A  (gemm_pack_a_*):  panel ib = MR·K floats, a(r,k) at ib*MR*K + k*MR + r
  *                             → a_ps = MR*K, a_rs = 1,   a_ks = MR
  *   direct A, not transposed: a_ps = MR*lda, a_rs = lda, a_ks = 1
  *   direct A, transposed:     a_ps = MR,     a_rs = 1,   a_ks = lda
- *   packed B  (gemm_pack_b):  panel jb = K·NR floats, b(k,c) at jb*K*NR + k*NR + c
+ *   packed B  (gemm_pack_b_*):  panel jb = K·NR floats, b(k,c) at jb*K*NR + k*NR + c
  *                             → b_ps = K*NR, b_ks = NR
  *   direct B, not transposed: b_ps = NR,     b_ks = ldb
  *
@@ -29,7 +29,8 @@
  * L1/L2 while the work-items of one work-group row reuse them (see GROUP).
  *
  * Tunables (-D): MR (rows per tile, default 8), NV (float16 vectors per tile
- * row, default 2, NR = 16·NV).
+ * row, default 2, NR = 16·NV); for gemm_tile_kc, KC (k-block, default 256)
+ * and GM (tiles down M per work-item, default 8).
  */
 #ifndef MR
 #define MR 8
@@ -38,12 +39,24 @@
 #define NV 2
 #endif
 #define NR (16 * NV)
+#ifndef KC
+#define KC 256
+#endif
+#ifndef GM
+#define GM 8
+#endif
 
-/* Ap[(ib*K + k)*MR + r] = op(A)[ib*MR + r][k], zero past row M.
- * Work-item (k, ib). */
-__kernel void gemm_pack_a(const int M, const int K, const int trans,
-			  __global const float *A, const int A_off, const int lda,
-			  __global float *Ap, const int Ap_off)
+/* Packing. The panels are k-major ([k][r] for A, [k][c] for B), so an
+ * operand whose rows run along M (A transposed) or N (B not transposed) is a
+ * plain copy, and the other two are transposes. Work-items are laid out so
+ * that neighbouring ones (which PoCL runs as the lanes of one vector) read
+ * neighbouring addresses: along i / j for the copies, along k for the
+ * transposes. */
+
+/* A not transposed (A[i*lda + k]): work-item (k, ib) writes Ap[ib][k][0..MR). */
+__kernel void gemm_pack_a_gather(const int M, const int K, __global const float *A,
+				 const int A_off, const int lda, __global float *Ap,
+				 const int Ap_off)
 {
 	const int k = (int)get_global_id(0), ib = (int)get_global_id(1);
 	if (k >= K)
@@ -52,18 +65,42 @@ __kernel void gemm_pack_a(const int M, const int K, const int trans,
 	__global float *dst = Ap + Ap_off + ((size_t)ib * K + k) * MR;
 	for (int r = 0; r < MR; r++) {
 		const int i = ib * MR + r;
-		float v = 0.0f;
-		if (i < M)
-			v = trans ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
-		dst[r] = v;
+		dst[r] = i < M ? A[(size_t)i * lda + k] : 0.0f;
 	}
 }
 
-/* Bp[(jb*K + k)*NR + c] = op(B)[k][jb*NR + c], zero past column N.
- * Work-item (k, jb). */
-__kernel void gemm_pack_b(const int N, const int K, const int trans,
-			  __global const float *B, const int B_off, const int ldb,
-			  __global float *Bp, const int Bp_off)
+/* A transposed (A[k*lda + i]): work-item (i, k) writes Ap[i/MR][k][i%MR]. */
+__kernel void gemm_pack_a_copy(const int M, const int K, __global const float *A,
+			       const int A_off, const int lda, __global float *Ap,
+			       const int Ap_off)
+{
+	const int i = (int)get_global_id(0), k = (int)get_global_id(1);
+	const int ib = i / MR;
+	if (k >= K)
+		return;
+	A += A_off;
+	Ap[Ap_off + ((size_t)ib * K + k) * MR + (i - ib * MR)] =
+		i < M ? A[(size_t)k * lda + i] : 0.0f;
+}
+
+/* B not transposed (B[k*ldb + j]): work-item (j, k) writes Bp[j/NR][k][j%NR]. */
+__kernel void gemm_pack_b_copy(const int N, const int K, __global const float *B,
+			       const int B_off, const int ldb, __global float *Bp,
+			       const int Bp_off)
+{
+	const int j = (int)get_global_id(0), k = (int)get_global_id(1);
+	const int jb = j / NR;
+	if (k >= K)
+		return;
+	B += B_off;
+	Bp[Bp_off + ((size_t)jb * K + k) * NR + (j - jb * NR)] =
+		j < N ? B[(size_t)k * ldb + j] : 0.0f;
+}
+
+/* B transposed (B[j*ldb + k]): work-item (k, jb) writes Bp[jb][k][0..NR). */
+__kernel void gemm_pack_b_gather(const int N, const int K, __global const float *B,
+				 const int B_off, const int ldb, __global float *Bp,
+				 const int Bp_off)
 {
 	const int k = (int)get_global_id(0), jb = (int)get_global_id(1);
 	if (k >= K)
@@ -72,10 +109,7 @@ __kernel void gemm_pack_b(const int N, const int K, const int trans,
 	__global float *dst = Bp + Bp_off + ((size_t)jb * K + k) * NR;
 	for (int c = 0; c < NR; c++) {
 		const int j = jb * NR + c;
-		float v = 0.0f;
-		if (j < N)
-			v = trans ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
-		dst[c] = v;
+		dst[c] = j < N ? B[(size_t)j * ldb + k] : 0.0f;
 	}
 }
 
@@ -149,4 +183,58 @@ __kernel void gemm_tile(const int M, const int N, const int K,
 #pragma unroll
 	for (int r = 0; r < MR; r++)
 		STORE_ROW(r);
+}
+
+/* Cache-blocked form: work-item (ig, jb) computes the GM tiles ib = ig*GM ..
+ * of column block jb, K in blocks of KC: the KC × NR slice of B stays in L1
+ * while the GM slices of A stream past it. The first k-block stores
+ * alpha·acc + beta·C, later ones add alpha·acc to C. */
+__kernel void gemm_tile_kc(const int M, const int N, const int K,
+			   __global const float *Ap, const int Ap_off, const int a_ps,
+			   const int a_rs, const int a_ks,
+			   __global const float *Bp, const int Bp_off, const int b_ps,
+			   const int b_ks, const float alpha, const float beta0,
+			   __global float *C, const int C_off, const int ldc)
+{
+	const int ig = (int)get_global_id(0), jb = (int)get_global_id(1);
+	const int j0 = jb * NR;
+	if (ig * GM * MR >= M || j0 >= N)
+		return;
+	C += C_off;
+	for (int k0 = 0; k0 < K; k0 += KC) {
+		const int kn = min(KC, K - k0);
+		const float beta = k0 == 0 ? beta0 : 1.0f;
+		for (int t = 0; t < GM; t++) {
+			const int ib = ig * GM + t, i0 = ib * MR;
+			if (i0 >= M)
+				break;
+			const __global float *a = Ap + Ap_off + (size_t)ib * a_ps + (size_t)k0 * a_ks;
+			const __global float *b = Bp + Bp_off + (size_t)jb * b_ps + (size_t)k0 * b_ks;
+			float16 acc[MR][NV];
+#pragma unroll
+			for (int r = 0; r < MR; r++)
+#pragma unroll
+				for (int v = 0; v < NV; v++)
+					acc[r][v] = (float16)(0.0f);
+			for (int k = 0; k < kn; k++) {
+				float16 bv[NV];
+#pragma unroll
+				for (int v = 0; v < NV; v++)
+					bv[v] = vload16(v, b);
+#pragma unroll
+				for (int r = 0; r < MR; r++) {
+					const float16 av = (float16)(a[r * a_rs]);
+#pragma unroll
+					for (int v = 0; v < NV; v++)
+						acc[r][v] = mad(av, bv[v], acc[r][v]);
+				}
+				a += a_ks;
+				b += b_ks;
+			}
+			const int full = i0 + MR <= M && j0 + NR <= N;
+#pragma unroll
+			for (int r = 0; r < MR; r++)
+				STORE_ROW(r);
+		}
+	}
 }

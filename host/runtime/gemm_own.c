@@ -36,6 +36,8 @@ void dim_gemm_own_configure(dim_ctx *ctx)
 	ctx->gemm_own_mr = env_int("CLDIM_GEMM_MR", 8, 1, 16);
 	ctx->gemm_own_nv = env_int("CLDIM_GEMM_NV", 2, 1, 4);
 	ctx->gemm_own_pack_always = pack && !strcmp(pack, "always");
+	ctx->gemm_own_kc = env_int("CLDIM_GEMM_KC", 0, 0, 1 << 16);
+	ctx->gemm_own_gm = env_int("CLDIM_GEMM_GM", 8, 1, 256);
 }
 
 /* Fails unless the bytes [off, off + extent) of b's cl_mem exist. */
@@ -115,12 +117,19 @@ dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size
 		return dim_fail(&ctx->err, DIM_ERR_ARG,
 				"GEMM (M=%zu N=%zu K=%zu): packed panels exceed 2^31 floats", M, N, K);
 
-	snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d", ctx->gemm_own_mr, ctx->gemm_own_nv);
-	st = dim_kernel_get(ctx, "gemm", opts, "gemm_tile", &tile);
+	const int kc = ctx->gemm_own_kc > 0 && (size_t)ctx->gemm_own_kc < K;
+	if (kc)
+		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d -DKC=%d -DGM=%d", ctx->gemm_own_mr,
+			 ctx->gemm_own_nv, ctx->gemm_own_kc, ctx->gemm_own_gm);
+	else
+		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d", ctx->gemm_own_mr, ctx->gemm_own_nv);
+	st = dim_kernel_get(ctx, "gemm", opts, kc ? "gemm_tile_kc" : "gemm_tile", &tile);
 	if (!st && !direct_a)
-		st = dim_kernel_get(ctx, "gemm", opts, "gemm_pack_a", &pack_a);
+		st = dim_kernel_get(ctx, "gemm", opts, ta ? "gemm_pack_a_copy" : "gemm_pack_a_gather",
+				    &pack_a);
 	if (!st && !direct_b)
-		st = dim_kernel_get(ctx, "gemm", opts, "gemm_pack_b", &pack_b);
+		st = dim_kernel_get(ctx, "gemm", opts, tb ? "gemm_pack_b_gather" : "gemm_pack_b_copy",
+				    &pack_b);
 	if (!st && (apack || bpack))
 		st = scratch_reserve(ctx, (apack + bpack) * 4);
 	if (st)
@@ -135,9 +144,13 @@ dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size
 		a_ks = (int)(ta ? lda : 1);
 	} else {
 		size_t g[2] = {K, nbm};
+		if (ta) {
+			g[0] = nbm * mr;
+			g[1] = K;
+		}
 		pa = dim_buf_view(scratch, 0, apack * 4);
-		st = DIM_LAUNCH(ctx, pack_a, 2, g, NULL, DIM_INT(M), DIM_INT(K), DIM_INT(ta),
-				DIM_BUF(A), DIM_INT(lda), DIM_BUF(pa));
+		st = DIM_LAUNCH(ctx, pack_a, 2, g, NULL, DIM_INT(M), DIM_INT(K), DIM_BUF(A),
+				DIM_INT(lda), DIM_BUF(pa));
 		if (st)
 			return st;
 		a_ps = (int)(mr * K);
@@ -149,15 +162,20 @@ dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size
 		b_ks = (int)ldb;
 	} else {
 		size_t g[2] = {K, nbn};
+		if (!tb) {
+			g[0] = nbn * nr;
+			g[1] = K;
+		}
 		pb = dim_buf_view(scratch, apack * 4, bpack * 4);
-		st = DIM_LAUNCH(ctx, pack_b, 2, g, NULL, DIM_INT(N), DIM_INT(K), DIM_INT(tb),
-				DIM_BUF(B), DIM_INT(ldb), DIM_BUF(pb));
+		st = DIM_LAUNCH(ctx, pack_b, 2, g, NULL, DIM_INT(N), DIM_INT(K), DIM_BUF(B),
+				DIM_INT(ldb), DIM_BUF(pb));
 		if (st)
 			return st;
 		b_ps = (int)(nr * K);
 		b_ks = (int)nr;
 	}
-	size_t g[2] = {nbm, nbn}, l[2] = {1, 1};
+	size_t gm = kc ? (size_t)ctx->gemm_own_gm : 1;
+	size_t g[2] = {(nbm + gm - 1) / gm, nbn}, l[2] = {1, 1};
 	return DIM_LAUNCH(ctx, tile, 2, g, l, DIM_INT(M), DIM_INT(N), DIM_INT(K), DIM_BUF(pa),
 			  DIM_INT(a_ps), DIM_INT(a_rs), DIM_INT(a_ks), DIM_BUF(pb), DIM_INT(b_ps),
 			  DIM_INT(b_ks), DIM_FLOAT(alpha), DIM_FLOAT(beta), DIM_BUF(C),
