@@ -209,7 +209,8 @@ struct step_arg {
 static dim_status step_once(void *p)
 {
 	struct step_arg *a = p;
-	return dim_train_step(a->m, &a->x, NULL);
+	dim_step_metrics metrics;
+	return dim_train_step(a->m, &a->x, &metrics);
 }
 
 static dim_status extract_once(void *p)
