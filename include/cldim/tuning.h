@@ -81,6 +81,7 @@ typedef struct dim_gemm_tune_result {
 	double before_s[DIM_TUNE_MAX_SHAPES]; /* median per shape, CLBlast defaults */
 	double after_s[DIM_TUNE_MAX_SHAPES];  /* median per shape, with `best` set */
 	int tried, failed;                    /* candidates measured / rejected */
+	bool kept_defaults;                   /* the winner lost its re-check */
 	double search_s;
 } dim_gemm_tune_result;
 
