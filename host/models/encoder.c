@@ -9,6 +9,7 @@
 #include "cldim/op_linear.h"
 #include "cldim/op_pool.h"
 #include "cldim/op_tensor.h"
+#include "models_internal.h"
 
 struct layer_spec {
 	int is_conv, out, k, stride, pad, pool_k, pool_s;
@@ -34,7 +35,17 @@ static const struct encoder_spec specs[] = {
 				 {0, 4096, 0, 0, 0, 0, 0}}},
 };
 
-const char *const dim_encoder_names[] = {"dcgan28", "dcgan32", "dcgan64", "alexnet64", NULL};
+const char *const dim_encoder_names[] = {"dcgan28",    "dcgan32",         "dcgan64",
+					 "alexnet64",  "foldalex64",      "foldresnet19_32",
+					 "resnet19_32", NULL};
+
+int dim_encoder_input_size(const char *name)
+{
+	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+		if (!strcmp(specs[i].name, name))
+			return specs[i].input;
+	return dim_resnet_input_size(name);
+}
 
 static dim_status add(dim_params *ps, const char *name, int ndim, const int *shape, bool train,
 		      dim_param **out)
@@ -74,9 +85,12 @@ dim_status dim_encoder_build(dim_encoder *e, dim_params *ps, const char *name, i
 	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
 		if (!strcmp(specs[i].name, name))
 			sp = &specs[i];
+	if (!sp && dim_resnet_input_size(name))
+		return dim_resnet_build(e, ps, name, in_channels, y_dim, seed);
 	if (!sp)
 		return dim_fail(err, DIM_ERR_ARG,
-				"unknown encoder '%s' (known: dcgan28, dcgan32, dcgan64, alexnet64)",
+				"unknown encoder '%s' (known: dcgan28, dcgan32, dcgan64, alexnet64, "
+				"foldalex64, foldresnet19_32, resnet19_32)",
 				name);
 	if (in_channels < 1 || in_channels > 16 || y_dim < 1 || y_dim > 65536)
 		return dim_fail(err, DIM_ERR_ARG, "encoder %s: bad in_channels %d or y_dim %d", name,
@@ -183,6 +197,8 @@ dim_status dim_encoder_forward(dim_tape *t, const dim_encoder *e, dim_var *x, di
 				dim_shape_str(xt->ndim, xt->shape, s, sizeof s));
 	}
 	memset(out, 0, sizeof *out);
+	if (e->kind != DIM_ENC_PLAIN)
+		return dim_resnet_forward(t, e, x, out);
 	dim_var *h = x;
 	for (int i = 0; i < e->nlayers && h; i++) {
 		const dim_enc_layer *L = &e->layers[i];

@@ -9,7 +9,13 @@
  * "dcgan32" (CIFAR basic32x32, M = 128x8x8), "dcgan64" (M = 256x8x8),
  * "alexnet64" (STL-10 / Tiny ImageNet, M = 384x15x15). Every hidden layer is
  * conv/linear without bias -> BatchNorm -> ReLU [-> max pool]; Y is a linear
- * layer with bias, no BN and no activation. */
+ * layer with bias, no BN and no activation.
+ *
+ * The strided-crop and ResNet encoders of the CPC comparison (dim-spec §1.4,
+ * §8.3; host/models/resnet.c): "foldalex64" (16x16 crops, stride 8, AlexNet
+ * convs per crop, M = 192x7x7), "foldresnet19_32" (8x8 crops, stride 4,
+ * bottleneck ResNet per crop, M = 1024x7x7) and "resnet19_32" (the same
+ * ResNet on the whole 32x32 image, M = 512x8x8). */
 #ifndef CLDIM_MODELS_H
 #define CLDIM_MODELS_H
 
@@ -29,7 +35,25 @@ typedef struct dim_enc_layer {
 	int in_c, in_h, in_w;        /* input shape (fc: in_c = features) */
 	int out_h, out_w;            /* output map size (after the pool) */
 	dim_param *w, *bn_w, *bn_b, *bn_mean, *bn_var;
+	dim_param *b;                /* bias before the BN (foldalex64), or NULL */
 } dim_enc_layer;
+
+/* Bottleneck residual block: 1x1 in->mid, 3x3 mid->mid (stride), 1x1
+ * mid->out, each conv without bias and with BN; ReLU after the first two and
+ * after the add. Shortcut: identity, or 1x1 conv (stride) + BN when the shape
+ * changes. Param index 0..2 = the three convs. */
+#define DIM_ENC_MAX_BLOCKS 16
+typedef struct dim_enc_block {
+	int in_c, mid_c, out_c, stride, in_h, out_h;
+	dim_param *w[3], *bn_w[3], *bn_b[3], *bn_mean[3], *bn_var[3];
+	dim_param *sc_w, *sc_bn_w, *sc_bn_b, *sc_bn_mean, *sc_bn_var; /* NULL: identity */
+} dim_enc_block;
+
+typedef enum dim_enc_kind {
+	DIM_ENC_PLAIN = 0, /* layers[] in order (encoder.c) */
+	DIM_ENC_FOLD_CONV, /* crops -> layers[0..fold_after] -> fold -> rest (resnet.c) */
+	DIM_ENC_RESNET,    /* [crops ->] layers[0] -> blocks[] [-> fold] -> layers[1..] (resnet.c) */
+} dim_enc_kind;
 
 typedef struct dim_encoder {
 	char name[32];
@@ -39,15 +63,23 @@ typedef struct dim_encoder {
 	dim_param *y_w, *y_b;
 	int m_shape[3], conv_shape[3], fc_dim; /* C,H,W of M and of the last conv */
 	float bn_momentum, bn_eps;
+	dim_enc_kind kind;
+	int crop, crop_stride, grid; /* strided crops (crop = 0: none); grid crops per side */
+	int fold_after;              /* DIM_ENC_FOLD_CONV: last per-crop layer */
+	int nblocks, m_block;        /* DIM_ENC_RESNET: M is blocks[m_block]'s output (or the fold) */
+	dim_enc_block blocks[DIM_ENC_MAX_BLOCKS];
 } dim_encoder;
 
 /* Names accepted by dim_encoder_build, NULL-terminated. */
 extern const char *const dim_encoder_names[];
 
 /* Create the encoder's parameters in ps (prefix "encoder.") with PyTorch's
- * default initialisation from seed. */
+ * default initialisation from seed (foldalex64: N(0, 0.02) weights, as the
+ * official config). */
 dim_status dim_encoder_build(dim_encoder *e, dim_params *ps, const char *name, int in_channels,
 			     int y_dim, uint64_t seed);
+/* Input side for an encoder name (28, 32, 64), or 0 for an unknown name. */
+int dim_encoder_input_size(const char *name);
 
 typedef struct dim_encoder_out {
 	dim_var *M;      /* local map  [N, C, H, W] */

@@ -117,7 +117,8 @@ static void usage(FILE *f)
 		"  --limit N            use only the first N images (0 = all)\n"
 		"  --threads N          loader threads (default 1)\n"
 		"model (defaults per dataset, from the paper):\n"
-		"  --encoder E          dcgan28 | dcgan32 | dcgan64 | alexnet64\n"
+		"  --encoder E          dcgan28 | dcgan32 | dcgan64 | alexnet64 | foldalex64 |\n"
+		"                       foldresnet19_32 | resnet19_32\n"
 		"  --estimator E        jsd (default) | nce | dv\n"
 		"  --critic C           local critic: dot (encode-and-dot product, all in-batch\n"
 		"                       negatives; default) | concat (concat-and-convolve, one\n"
@@ -339,12 +340,10 @@ int cmd_train(int argc, char **argv)
 				"checkpoint's configuration is used)\n");
 		return 2;
 	}
-	int size = 0;
-	for (int i = 0; dim_encoder_names[i]; i++)
-		if (!strcmp(dim_encoder_names[i], cfg.encoder))
-			size = strstr(cfg.encoder, "28") ? 28 : strstr(cfg.encoder, "32") ? 32 : 64;
+	int size = dim_encoder_input_size(cfg.encoder);
 	if (!size) {
-		fprintf(stderr, "cldim train: --encoder %s: use dcgan28, dcgan32, dcgan64 or alexnet64\n",
+		fprintf(stderr, "cldim train: --encoder %s: use dcgan28, dcgan32, dcgan64, alexnet64, "
+				"foldalex64, foldresnet19_32 or resnet19_32\n",
 			cfg.encoder);
 		return 2;
 	}

@@ -98,6 +98,157 @@ class Encoder(nn.Module):
         return out
 
 
+# Strided-crop and ResNet encoders of the CPC comparison (dim-spec §1.4, §8.3;
+# host/models/resnet.c). Bottleneck blocks: 1x1 / 3x3 (stride) / 1x1, out =
+# 4*mid, BN after each conv, ReLU after the add; 1x1-conv+BN shortcut when the
+# shape changes. Block list: (mid, stride).
+RESNETS = {
+    # foldresnet19_32x32: 49 crops 8x8 (stride 4), each ends at 1024x1x1 -> M = 1024x7x7
+    "foldresnet19_32": dict(input=32, crop=(8, 4), m_block=None,
+                            blocks=[(64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1)]),
+    # resnet19_32x32 on the whole image: M = conv = 4th block output, 512x8x8
+    "resnet19_32": dict(input=32, crop=None, m_block=3,
+                        blocks=[(64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1)]),
+}
+
+
+def unfold_crops(x, k, s):
+    """[N, C, H, W] -> [N*P, C, k, k], crops in row-major grid order (official Unfold)."""
+    n, c, h, w = x.shape
+    gh, gw = (h - k) // s + 1, (w - k) // s + 1
+    return F.unfold(x, k, stride=s).reshape(n, c, k, k, gh * gw).permute(0, 4, 1, 2, 3) \
+        .reshape(n * gh * gw, c, k, k), gh, gw
+
+
+def fold_crops(x, gh, gw):
+    """[N*P, C, h, w] -> [N, C*h*w, gh, gw] (official Fold)."""
+    p = gh * gw
+    _, c, h, w = x.shape
+    return x.reshape(-1, p, c, h * w).permute(0, 2, 3, 1).reshape(-1, c * h * w, gh, gw)
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, cin, mid, stride):
+        super().__init__()
+        out = 4 * mid
+        self.conv0 = nn.Conv2d(cin, mid, 1, bias=False)
+        self.bn0 = nn.BatchNorm2d(mid)
+        self.conv1 = nn.Conv2d(mid, mid, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, out, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out)
+        if cin != out or stride != 1:
+            self.shortcut = nn.Conv2d(cin, out, 1, stride, bias=False)
+            self.shortcut_bn = nn.BatchNorm2d(out)
+        else:
+            self.shortcut = None
+
+    def forward(self, x):
+        r = x if self.shortcut is None else self.shortcut_bn(self.shortcut(x))
+        h = F.relu(self.bn0(self.conv0(x)))
+        h = F.relu(self.bn1(self.conv1(h)))
+        return F.relu(self.bn2(self.conv2(h)) + r)
+
+
+class ResNetEncoder(nn.Module):
+    """foldresnet19_32 / resnet19_32: stem conv 64 k3 s2 p1, bottleneck blocks,
+    [fold,] fc 1024 (BN, ReLU), Y."""
+
+    def __init__(self, name, in_channels=3, y_dim=64):
+        super().__init__()
+        cfg = RESNETS[name]
+        self.cfg = cfg
+        s = cfg["crop"][0] if cfg["crop"] else cfg["input"]
+        self.conv0 = nn.Conv2d(in_channels, 64, 3, 2, 1, bias=False)
+        self.bn0 = nn.BatchNorm2d(64)
+        s = (s + 2 - 3) // 2 + 1
+        c = 64
+        self.blocks = nn.ModuleList()
+        for mid, st in cfg["blocks"]:
+            self.blocks.append(Bottleneck(c, mid, st))
+            c, s = 4 * mid, (s + 2 - 3) // st + 1
+        feat = c * s * s
+        if cfg["crop"]:
+            g = (cfg["input"] - cfg["crop"][0]) // cfg["crop"][1] + 1
+            feat *= g * g
+        self.fc0 = nn.Linear(feat, 1024, bias=False)
+        self.bnfc0 = nn.BatchNorm1d(1024)
+        self.y = nn.Linear(1024, y_dim)
+
+    def forward(self, x):
+        out = {}
+        crop = self.cfg["crop"]
+        if crop:
+            x, gh, gw = unfold_crops(x, *crop)
+        h = F.relu(self.bn0(self.conv0(x)))
+        for i, b in enumerate(self.blocks):
+            h = b(h)
+            if i == self.cfg["m_block"]:
+                out["M"] = out["conv"] = h
+        if crop:
+            h = out["M"] = out["conv"] = fold_crops(h, gh, gw)
+        h = out["fc"] = F.relu(self.bnfc0(self.fc0(h.flatten(1))))
+        out["Y"] = self.y(h)
+        return out
+
+
+class FoldAlexEncoder(nn.Module):
+    """foldalex64x64: 49 crops 16x16 (stride 8), AlexNet convs 1-5 per crop (bias,
+    N(0, 0.02)), fold -> M = conv 192x7x7, conv 384 k3 s2 p0 (BN, ReLU), fc 4096
+    (bias, N(0, 0.02), BN, ReLU) = fc, Y. The official Dropout 0.1s are left out."""
+
+    CONVS = [(96, True), (192, True), (384, False), (384, False), (192, True)]
+
+    def __init__(self, name="foldalex64", in_channels=3, y_dim=64):
+        super().__init__()
+        c = in_channels
+        for i, (o, _) in enumerate(self.CONVS):
+            conv = nn.Conv2d(c, o, 3, 1, 1, bias=True)
+            nn.init.normal_(conv.weight, 0.0, 0.02)
+            self.add_module(f"conv{i}", conv)
+            self.add_module(f"bn{i}", nn.BatchNorm2d(o))
+            c = o
+        self.conv5 = nn.Conv2d(192, 384, 3, 2, 0, bias=False)
+        self.bn5 = nn.BatchNorm2d(384)
+        self.fc0 = nn.Linear(384 * 3 * 3, 4096, bias=True)
+        nn.init.normal_(self.fc0.weight, 0.0, 0.02)
+        self.bnfc0 = nn.BatchNorm1d(4096)
+        self.y = nn.Linear(4096, y_dim)
+
+    def forward(self, x):
+        out = {}
+        h, gh, gw = unfold_crops(x, 16, 8)
+        for i, (_, pool) in enumerate(self.CONVS):
+            h = F.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(h)))
+            if pool:
+                h = F.max_pool2d(h, 3, 2)
+        h = out["M"] = out["conv"] = fold_crops(h, gh, gw)
+        h = F.relu(self.bn5(self.conv5(h)))
+        h = out["fc"] = F.relu(self.bnfc0(self.fc0(h.flatten(1))))
+        out["Y"] = self.y(h)
+        return out
+
+
+def encoder_input(name):
+    """Input side (28, 32 or 64) of an encoder name."""
+    if name in ENCODERS:
+        return ENCODERS[name]["input"]
+    if name in RESNETS:
+        return RESNETS[name]["input"]
+    if name == "foldalex64":
+        return 64
+    raise KeyError(f"unknown encoder {name}")
+
+
+def make_encoder(name, in_channels=3, y_dim=64):
+    """Any encoder by its cldim name."""
+    if name in RESNETS:
+        return ResNetEncoder(name, in_channels, y_dim)
+    if name == "foldalex64":
+        return FoldAlexEncoder(name, in_channels, y_dim)
+    return Encoder(name, in_channels, y_dim)
+
+
 class MI1x1(nn.Module):
     """Encode-and-dot embedding net (official MI1x1ConvNet): on a map [N,C,H,W]
     or a vector [N,C] (as [N,C,1,1]). Output [N, D, H*W] after LayerNorm over D."""
@@ -196,10 +347,10 @@ class DIM(nn.Module):
                  estimator="jsd", alpha=0.0, beta=1.0, gamma=0.1, global_critic=True,
                  local_critic="dot", concat_hidden=512):
         super().__init__()
-        self.encoder = Encoder(encoder, in_channels, y_dim)
+        self.encoder = make_encoder(encoder, in_channels, y_dim)
+        size = encoder_input(encoder)
         with torch.no_grad():
-            o = self.encoder(torch.zeros(2, in_channels, ENCODERS[encoder]["input"],
-                                         ENCODERS[encoder]["input"]))
+            o = self.encoder(torch.zeros(2, in_channels, size, size))
         self.local_critic = local_critic
         if local_critic == "dot":
             self.local_m = MI1x1(o["M"].shape[1], mi_units)
