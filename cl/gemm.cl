@@ -24,19 +24,20 @@
  *   direct B, not transposed: b_ps = NR,     b_ks = ldb
  *
  * Packed panels are zero-padded to whole tiles, so only the C store checks
- * bounds; direct operands are used only when M % MR == 0 (A) or N % NR == 0
- * (B). KC > 0 splits K into blocks of KC so each tile's A and B slices stay in
+ * bounds; direct operands (host option, off by default) are used only when
+ * M % MR == 0 (A) or N % NR == 0 (B). KC > 0 splits K into blocks of KC so each tile's A and B slices stay in
  * L1/L2 while the work-items of one work-group row reuse them (see GROUP).
  *
- * Tunables (-D): MR (rows per tile, default 8), NV (float16 vectors per tile
- * row, default 2, NR = 16·NV); for gemm_tile_kc, KC (k-block, default 256)
+ * Tunables (-D): MR (rows per tile, default 6), NV (float16 vectors per tile
+ * row, default 4, NR = 16·NV: 24 accumulators + 4 B vectors of the 32 zmm
+ * registers); for gemm_tile_kc, KC (k-block, default 256)
  * and GM (tiles down M per work-item, default 8).
  */
 #ifndef MR
-#define MR 8
+#define MR 6
 #endif
 #ifndef NV
-#define NV 2
+#define NV 4
 #endif
 #define NR (16 * NV)
 #ifndef KC

@@ -2,7 +2,10 @@
 /* GEMM wrapper vs a double-precision reference: all four transpose
  * combinations, odd sizes, non-zero offsets inside a larger buffer, padded
  * leading dimensions, beta != 0, beta == 0 over NaN garbage, and the batched
- * form. */
+ * form — on every backend (CLDIM_GEMM=clblast, then =own, each on a fresh
+ * context), plus a few shapes that cross the own kernel's tile edges and an
+ * unknown CLDIM_GEMM. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -99,12 +102,14 @@ static void batched_case(dim_ctx *ctx, t_rng *rng)
 	free(want);
 }
 
-int main(void)
+static void run_backend(const char *backend)
 {
+	setenv("CLDIM_GEMM", backend, 1);
 	dim_ctx *ctx = t_ctx();
 	t_rng rng = {42};
 	static const int sizes[][3] = {{1, 1, 1}, {7, 1, 33}, {1, 130, 7}, {33, 7, 130},
 				       {130, 33, 1}, {64, 64, 64}, {5, 37, 129}};
+	CHECK(!strcmp(dim_gemm_backend_name(ctx), backend));
 	for (int ta = 0; ta < 2; ta++)
 		for (int tb = 0; tb < 2; tb++)
 			for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -113,8 +118,13 @@ int main(void)
 				one_case(ctx, &rng, ta, tb, sizes[s][0], sizes[s][1], sizes[s][2],
 					 -0.75f, 0.5f, 3, 0);
 			}
+	/* whole and partial 6 x 64 tiles of the own kernel, deeper K */
+	one_case(ctx, &rng, 0, 1, 12, 128, 300, 1.0f, 0.0f, 0, 0);
+	one_case(ctx, &rng, 1, 0, 13, 129, 257, 0.5f, 1.0f, 2, 0);
+	one_case(ctx, &rng, 1, 1, 67, 65, 40, 1.0f, -1.0f, 0, 0);
 	/* beta == 0 must overwrite C even when it holds NaNs */
 	one_case(ctx, &rng, 0, 1, 9, 11, 13, 1.0f, 0.0f, 1, 1);
+	one_case(ctx, &rng, 1, 0, 70, 70, 9, 1.0f, 0.0f, 0, 1);
 	batched_case(ctx, &rng);
 
 	/* errors are statuses with messages, not crashes */
@@ -125,6 +135,22 @@ int main(void)
 	CHECK(strstr(dim_ctx_errmsg(ctx), "too small") != NULL);
 	dim_buf_release(&small);
 	printf("gemm backend: %s\n", dim_gemm_backend_name(ctx));
+	dim_ctx_destroy(ctx);
+}
+
+int main(void)
+{
+	run_backend("clblast");
+	run_backend("own");
+
+	/* a backend name that does not exist is an error naming the variable */
+	setenv("CLDIM_GEMM", "fastest", 1);
+	dim_ctx *ctx = t_ctx();
+	dim_buf b = {0};
+	CHECK_OK(ctx, dim_buf_create(ctx, 64, &b));
+	CHECK(dim_gemm(ctx, 0, 0, 2, 2, 2, 1, b, 2, b, 2, 0, b, 2) == DIM_ERR_ARG);
+	CHECK(strstr(dim_ctx_errmsg(ctx), "CLDIM_GEMM") != NULL);
+	dim_buf_release(&b);
 	dim_ctx_destroy(ctx);
 	return T_RESULT();
 }

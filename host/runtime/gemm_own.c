@@ -2,12 +2,17 @@
  *
  * Row-major C = alpha·op(A)·op(B) + beta·C. The micro-kernel reads op(A) as
  * MR-row panels and op(B) as NR-column panels; an operand whose layout already
- * is a panel (A when M % MR == 0, B not transposed when N % NR == 0) is read in
- * place, the other is first packed, zero-padded to whole tiles, into a scratch
- * buffer owned by the context (grown on demand, so only the first step of a
- * run allocates). Tunables: CLDIM_GEMM_MR / CLDIM_GEMM_NV (tile rows, float16
- * vectors per tile row) and CLDIM_GEMM_PACK=always (pack both operands even
- * when they could be read in place), read when the context picks its backend. */
+ * is a panel (A when M % MR == 0, B not transposed when N % NR == 0) can be
+ * read in place (CLDIM_GEMM_PACK=direct); by default both are packed (reading
+ * in place measured 2-3x slower with leading dimensions that are powers of
+ * two), zero-padded to whole tiles, into a scratch buffer owned by the
+ * context (grown on demand, so only the first step of a run allocates).
+ *
+ * Tunables, read when the context picks its backend (defaults measured on
+ * PoCL/AVX-512, see BENCHMARKS.md "CPU GEMM"): CLDIM_GEMM_MR / CLDIM_GEMM_NV
+ * (tile rows, float16 vectors per tile row: 6 × 4, i.e. 6 × 64 tiles),
+ * CLDIM_GEMM_KC / CLDIM_GEMM_GM (k-blocked kernel with GM tiles per
+ * work-item; 0 = off, it did not help), CLDIM_GEMM_PACK=direct. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +38,9 @@ static int env_int(const char *name, int def, int lo, int hi)
 void dim_gemm_own_configure(dim_ctx *ctx)
 {
 	const char *pack = getenv("CLDIM_GEMM_PACK");
-	ctx->gemm_own_mr = env_int("CLDIM_GEMM_MR", 8, 1, 16);
-	ctx->gemm_own_nv = env_int("CLDIM_GEMM_NV", 2, 1, 4);
-	ctx->gemm_own_pack_always = pack && !strcmp(pack, "always");
+	ctx->gemm_own_mr = env_int("CLDIM_GEMM_MR", 6, 1, 16);
+	ctx->gemm_own_nv = env_int("CLDIM_GEMM_NV", 4, 1, 4);
+	ctx->gemm_own_pack_always = !(pack && !strcmp(pack, "direct"));
 	ctx->gemm_own_kc = env_int("CLDIM_GEMM_KC", 0, 0, 1 << 16);
 	ctx->gemm_own_gm = env_int("CLDIM_GEMM_GM", 8, 1, 256);
 }
