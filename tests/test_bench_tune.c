@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl;cli timeout=400 */
+/* cldim-test: labels=opencl;cli;slow timeout=400 */
 /* GEMM tuning is stored, reloaded and applied (no timing is checked):
  * save -> file -> load gives the same values; a new context applies them
  * (dim_gemm_tuning_applied) and GEMMs stay correct under them; a damaged file
