@@ -36,10 +36,10 @@ __kernel void activation_forward(const int n, const int kind, const float slope,
 	float r;
 	switch (kind) {
 	case 0:
-		r = v > 0.0f ? v : 0.0f;
+		r = v < 0.0f ? 0.0f : v; /* NaN propagates, as in PyTorch */
 		break;
 	case 1:
-		r = v > 0.0f ? v : slope * v;
+		r = v < 0.0f ? slope * v : v;
 		break;
 	case 2:
 		r = activation_sigmoid(v);

@@ -28,6 +28,7 @@ struct dim_model {
 	float *z_host;
 	int z_n;
 	long long step;
+	dim_arena *backup;        /* copies of the buffers (dim_model_buffers_save) */
 	dim_grad_hook grad_hook;  /* see dim_model_set_grad_hook */
 	void *grad_hook_user;
 	struct dim_grad_accum *accum; /* dim_train_step_accum's sums (accum.c) */
@@ -40,6 +41,12 @@ dim_status dim_model_optim_init(dim_model *m);
 dim_status dim_model_apply_grads(dim_model *m);
 void dim_model_accum_free(dim_model *m);
 void dim_model_optim_free(dim_model *m);
+/* Copy the non-trainable parameters (BN running statistics) aside before a
+ * forward pass, and put them back when the step fails its finiteness check,
+ * so a bad batch leaves no trace in the model. */
+dim_status dim_model_buffers_save(dim_model *m);
+dim_status dim_model_buffers_restore(dim_model *m);
+
 /* Draw and upload the concat critic's negatives for N images of L locations. */
 dim_status dim_model_negative_pairs(dim_model *m, int N, int L);
 /* Upload N prior samples (z given, or drawn from seed and step) to z_dev. */

@@ -127,6 +127,7 @@ void dim_model_destroy(dim_model *m)
 	if (!m)
 		return;
 	dim_model_optim_free(m);
+	dim_arena_destroy(m->backup);
 	dim_model_accum_free(m);
 	dim_buf_release(&m->metrics);
 	dim_buf_release(&m->z_dev);
@@ -228,6 +229,8 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 	dim_status st = dim_params_zero_grad(&m->params);
 	if (!st)
 		st = dim_params_zero_grad(&m->prior_params);
+	if (!st)
+		st = dim_model_buffers_save(m);
 	if (st)
 		return st;
 
@@ -320,8 +323,10 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 					    "prior (discriminator)", "total"};
 	dim_var *const used[] = {local, global, pe, pd, total};
 	for (int i = 0; i < 5; i++)
-		if (used[i] && !isfinite(v[i]))
+		if (used[i] && !isfinite(v[i])) {
+			dim_model_buffers_restore(m);
 			return dim_fail(err, DIM_ERR_NUMERIC, "step %lld: the %s loss is %g",
 					m->step + 1, names[i], v[i]);
+		}
 	return DIM_OK;
 }

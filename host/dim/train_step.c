@@ -47,6 +47,33 @@ dim_status dim_model_prior_samples(dim_model *m, int N, const float *z)
 	return dim_write(m->ctx, m->z_dev, 0, m->z_host, n * sizeof(float));
 }
 
+/* Visit the non-trainable parameters of both sets with their backup slot. */
+static dim_status buffers_copy(dim_model *m, int restore)
+{
+	dim_params *sets[2] = {&m->params, &m->prior_params};
+	dim_status st = DIM_OK;
+	if (!m->backup)
+		st = dim_arena_create(m->ctx, "buffer-backup", (size_t)1 << 20, &m->backup);
+	if (st)
+		return st;
+	dim_arena_reset(m->backup, (dim_arena_mark){0, 0});
+	for (int s = 0; s < 2 && !st; s++)
+		for (int i = 0; i < sets[s]->count && !st; i++) {
+			dim_param *p = sets[s]->items[i];
+			if (p->trainable)
+				continue;
+			dim_buf slot;
+			st = dim_arena_alloc(m->backup, p->value.buf.bytes, &slot);
+			if (!st)
+				st = restore ? dim_copy(m->ctx, p->value.buf, slot, slot.bytes)
+					     : dim_copy(m->ctx, slot, p->value.buf, slot.bytes);
+		}
+	return st;
+}
+
+dim_status dim_model_buffers_save(dim_model *m) { return buffers_copy(m, 0); }
+dim_status dim_model_buffers_restore(dim_model *m) { return buffers_copy(m, 1); }
+
 dim_status dim_model_negative_pairs(dim_model *m, int N, int L)
 {
 	int R = N * L;
