@@ -7,20 +7,6 @@
 
 #include "testutil.h"
 
-/* Run a shell command; capture stdout+stderr; return the exit code. */
-static int run(const char *cmd, char *out, size_t n)
-{
-	char full[2048];
-	snprintf(full, sizeof full, "%s 2>&1", cmd);
-	FILE *p = popen(full, "r");
-	if (!p)
-		return -1;
-	size_t len = fread(out, 1, n - 1, p);
-	out[len] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 int main(void)
 {
 	const char *cli = getenv("CLDIM_CLI");
@@ -30,7 +16,7 @@ int main(void)
 	}
 	char cmd[1024], out[65536];
 	snprintf(cmd, sizeof cmd, "'%s' devices", cli);
-	int rc = run(cmd, out, sizeof out);
+	int rc = t_run(cmd, out, sizeof out);
 	if (rc == 3) {
 		fprintf(stderr, "skipped: no OpenCL platform here\n%s", out);
 		return 77;
@@ -40,39 +26,39 @@ int main(void)
 	      strstr(out, "fp64") && strstr(out, "default device"));
 
 	snprintf(cmd, sizeof cmd, "'%s' devices --json", cli);
-	CHECK(run(cmd, out, sizeof out) == 0);
+	CHECK(t_run(cmd, out, sizeof out) == 0);
 	CHECK(out[0] == '[' && strstr(out, "\"id\": \"0:0\"") && strstr(out, "\"max_alloc_bytes\""));
 
 	static const char *const good[] = {"0", "0:0", "auto", "cpu"};
 	for (int i = 0; i < 4; i++) {
 		snprintf(cmd, sizeof cmd, "'%s' devices --device %s", cli, good[i]);
-		rc = run(cmd, out, sizeof out);
+		rc = t_run(cmd, out, sizeof out);
 		/* "cpu" is only valid where a CPU device exists, as with PoCL here */
 		CHECK_MSG(rc == 0 || (i == 3 && rc == 4), "%s -> %d\n%s", cmd, rc, out);
 	}
 	snprintf(cmd, sizeof cmd, "CLDIM_DEVICE=0:0 '%s' devices", cli);
-	CHECK(run(cmd, out, sizeof out) == 0 && strstr(out, "from CLDIM_DEVICE"));
+	CHECK(t_run(cmd, out, sizeof out) == 0 && strstr(out, "from CLDIM_DEVICE"));
 
 	snprintf(cmd, sizeof cmd, "'%s' devices --device no-such-device", cli);
-	rc = run(cmd, out, sizeof out);
+	rc = t_run(cmd, out, sizeof out);
 	CHECK_MSG(rc == 4 && strstr(out, "matches no device") && strstr(out, "available devices"),
 		  "rc %d: %s", rc, out);
 	snprintf(cmd, sizeof cmd, "'%s' devices --device 42", cli);
-	CHECK(run(cmd, out, sizeof out) == 4);
+	CHECK(t_run(cmd, out, sizeof out) == 4);
 
 	char *empty = t_tmpdir("noicd");
 	snprintf(cmd, sizeof cmd, "OCL_ICD_VENDORS='%s' '%s' devices", empty, cli);
-	rc = run(cmd, out, sizeof out);
+	rc = t_run(cmd, out, sizeof out);
 	CHECK_MSG(rc == 3 && strstr(out, "no OpenCL platform") && strstr(out, "pocl-opencl-icd"),
 		  "rc %d: %s", rc, out);
 	t_rmtree(empty);
 	free(empty);
 
 	snprintf(cmd, sizeof cmd, "'%s' devices --bogus", cli);
-	CHECK(run(cmd, out, sizeof out) == 2);
+	CHECK(t_run(cmd, out, sizeof out) == 2);
 	snprintf(cmd, sizeof cmd, "'%s' frobnicate", cli);
-	CHECK(run(cmd, out, sizeof out) == 2 && strstr(out, "unknown command"));
+	CHECK(t_run(cmd, out, sizeof out) == 2 && strstr(out, "unknown command"));
 	snprintf(cmd, sizeof cmd, "'%s' --help", cli);
-	CHECK(run(cmd, out, sizeof out) == 0 && strstr(out, "devices"));
+	CHECK(t_run(cmd, out, sizeof out) == 0 && strstr(out, "devices"));
 	return T_RESULT();
 }

@@ -32,19 +32,6 @@
 
 static const char *cli, *mpiexec;
 
-static int run(const char *cmd, char *out, size_t n)
-{
-	char full[4096];
-	snprintf(full, sizeof full, "%s 2>&1", cmd);
-	FILE *p = popen(full, "r");
-	if (!p)
-		return -1;
-	size_t len = fread(out, 1, n - 1, p);
-	out[len] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int exists(const char *path)
 {
 	struct stat sb;
@@ -212,11 +199,11 @@ int main(void)
 	/* A: two ranks */
 	snprintf(cmd, sizeof cmd, "'%s' -n 2 '%s' train --steps 6 --out %s/a " COMMON, mpiexec,
 		 cli, dir);
-	int rc = run(cmd, out, sizeof out);
+	int rc = t_run(cmd, out, sizeof out);
 	CHECK_MSG(rc == 0, "%s -> %d\n%s", cmd, rc, out);
 	/* B: one process, two micro-batches */
 	snprintf(cmd, sizeof cmd, "'%s' train --steps 6 --accum 2 --out %s/b " COMMON, cli, dir);
-	rc = run(cmd, out, sizeof out);
+	rc = t_run(cmd, out, sizeof out);
 	CHECK_MSG(rc == 0, "%s -> %d\n%s", cmd, rc, out);
 	snprintf(p1, sizeof p1, "%s/b/ckpt-00000006.safetensors", dir);
 	snprintf(p2, sizeof p2, "%s/a/ckpt-00000006.safetensors", dir);
@@ -225,7 +212,7 @@ int main(void)
 	/* C: A's step 3 resumed on one process */
 	snprintf(cmd, sizeof cmd, "'%s' train --resume %s/a/ckpt-00000003.safetensors --steps 6 "
 		 "--accum 2 --out %s/c --progress none", cli, dir, dir);
-	rc = run(cmd, out, sizeof out);
+	rc = t_run(cmd, out, sizeof out);
 	CHECK_MSG(rc == 0, "%s -> %d\n%s", cmd, rc, out);
 	snprintf(p2, sizeof p2, "%s/c/ckpt-00000006.safetensors", dir);
 	close_tensors(p1, p2);
@@ -234,7 +221,7 @@ int main(void)
 	snprintf(cmd, sizeof cmd, "timeout 120 '%s' -n 1 '%s' train --steps 4 --out %s/d " COMMON
 		 " : -n 1 '%s' train --steps 4 --out %s/d --device no-such-device " COMMON,
 		 mpiexec, cli, dir, cli, dir);
-	rc = run(cmd, out, sizeof out);
+	rc = t_run(cmd, out, sizeof out);
 	CHECK_MSG(rc != 0 && rc != 124 && strstr(out, "rank 1 of 2") &&
 		  strstr(out, "no-such-device") && strstr(out, "ending the whole job"),
 		  "rc %d:\n%s", rc, out);

@@ -30,25 +30,11 @@
 
 static const char *cli;
 
-/* Run a shell command; stdout+stderr into out; return the exit code. */
-static int run(const char *cmd, char *out, size_t n)
-{
-	char full[4096];
-	snprintf(full, sizeof full, "%s 2>&1", cmd);
-	FILE *p = popen(full, "r");
-	if (!p)
-		return -1;
-	size_t len = fread(out, 1, n - 1, p);
-	out[len] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int train(const char *args, char *out, size_t n)
 {
 	char cmd[3000];
 	snprintf(cmd, sizeof cmd, "'%s' train %s", cli, args);
-	int rc = run(cmd, out, n);
+	int rc = t_run(cmd, out, n);
 	if (rc)
 		fprintf(stderr, "%s -> %d\n%s\n", cmd, rc, out);
 	return rc;
@@ -203,7 +189,7 @@ int main(void)
 	/* a missing resume path is an error, and nothing is trained */
 	snprintf(args, sizeof args, "'%s' train --resume %s/nonexistent --steps 2 --out %s/d", cli,
 		 dir, dir);
-	int rc = run(args, out, sizeof out);
+	int rc = t_run(args, out, sizeof out);
 	snprintf(p1, sizeof p1, "%s/d", dir);
 	CHECK_MSG(rc != 0 && strstr(out, "nonexistent") && strstr(out, "no such file") &&
 		  !exists(p1), "rc %d: %s", rc, out);

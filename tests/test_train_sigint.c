@@ -20,19 +20,6 @@
 
 static const char *cli;
 
-static int run(const char *cmd, char *out, size_t n)
-{
-	char full[4096];
-	snprintf(full, sizeof full, "%s 2>&1", cmd);
-	FILE *p = popen(full, "r");
-	if (!p)
-		return -1;
-	size_t len = fread(out, 1, n - 1, p);
-	out[len] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int file_has(const char *path, const char *text)
 {
 	char buf[1 << 15];
@@ -116,13 +103,13 @@ static void interrupt_run(const char *dir, int sig)
 
 	char cmd[2000], out[1 << 15];
 	snprintf(cmd, sizeof cmd, "'%s' info %s", cli, out_dir);
-	int rc = run(cmd, out, sizeof out);
+	int rc = t_run(cmd, out, sizeof out);
 	snprintf(want, sizeof want, "progress    step %lld,", ts.step);
 	CHECK_MSG(rc == 0 && strstr(out, want) && strstr(out, "encoder") &&
 		  strstr(out, "local critics") && strstr(out, "prior") && strstr(out, "\"batch\":16"),
 		  "%s -> %d\n%s", cmd, rc, out);
 	snprintf(cmd, sizeof cmd, "'%s' info --json %s", cli, ckpt);
-	rc = run(cmd, out, sizeof out);
+	rc = t_run(cmd, out, sizeof out);
 	snprintf(want, sizeof want, "\"step\": %lld,", ts.step);
 	CHECK_MSG(rc == 0 && strstr(out, want) && strstr(out, "\"mi_units\": 64") &&
 		  strstr(out, "\"tensors_with_adam_state\""), "%s -> %d\n%s", cmd, rc, out);
@@ -132,7 +119,7 @@ static void info_error(const char *path, int want_rc, const char *want)
 {
 	char cmd[1200], out[8192];
 	snprintf(cmd, sizeof cmd, "'%s' info %s", cli, path);
-	int rc = run(cmd, out, sizeof out);
+	int rc = t_run(cmd, out, sizeof out);
 	CHECK_MSG(rc == want_rc && strstr(out, path) && strstr(out, want),
 		  "%s -> %d (want %d, '%s')\n%s", cmd, rc, want_rc, want, out);
 }
@@ -173,7 +160,7 @@ int main(void)
 	snprintf(src, sizeof src, "%s/run-%d/latest", dir, SIGINT);
 	snprintf(p, sizeof p, "%s/truncated.safetensors", dir);
 	snprintf(cmd, sizeof cmd, "head -c 100000 %s/run-%d/$(cat %s) > %s", dir, SIGINT, src, p);
-	CHECK(run(cmd, out, sizeof out) == 0);
+	CHECK(t_run(cmd, out, sizeof out) == 0);
 	info_error(p, 6, "");
 	info_error(dir, 1, "latest");
 

@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -210,4 +211,17 @@ int t_torch_run(const char *script, const char *dir, const char *args)
 		return 1;
 	}
 	return 0;
+}
+
+int t_run(const char *cmd, char *out, size_t n)
+{
+	char full[8192];
+	snprintf(full, sizeof full, "%s 2>&1", cmd);
+	FILE *p = popen(full, "r");
+	if (!p)
+		return -1;
+	size_t len = fread(out, 1, n - 1, p);
+	out[len] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -91,6 +91,11 @@ int t_write_file(const char *path, const void *data, size_t n);
 
 #endif
 
+/* Run a shell command with stderr folded into stdout; the output (truncated
+ * to n-1 bytes) lands in out. Returns the exit code, or -1 when the command
+ * could not run or was killed by a signal. */
+int t_run(const char *cmd, char *out, size_t n);
+
 /* ---- PyTorch parity (third oracle) ----
  * A C test dumps its inputs and cldim's outputs as raw little-endian float32
  * files into a directory (t_dump), then runs a Python script from tests/py/
