@@ -63,13 +63,82 @@ static CLBlastTranspose tr(dim_trans t) { return t ? CLBlastTransposeYes : CLBla
 
 static int float_aligned(dim_buf b) { return (b.off & 3) == 0; }
 
-/* Backend for this context from CLDIM_GEMM and the device type; -1 when
- * CLDIM_GEMM names no backend. */
+static int backend_by_name(const char *s)
+{
+	if (!strncmp(s, "clblast", 7))
+		return DIM_GEMM_CLBLAST;
+	if (!strncmp(s, "own", 3))
+		return DIM_GEMM_OWN;
+	return -1;
+}
+
+/* <cache dir>/gemm-backend-<hash of device, vendor, driver, platform>.txt */
+static int record_path(const dim_ctx *ctx, char *buf, size_t n)
+{
+	if (ctx->no_cache || !ctx->cache_dir[0])
+		return 0;
+	uint64_t h = DIM_FNV_INIT;
+	const char *parts[] = {ctx->dev.name, ctx->dev.vendor, ctx->dev.driver,
+			       ctx->dev.platform_version};
+	for (int i = 0; i < 4; i++)
+		h = dim_fnv1a(h, parts[i], strlen(parts[i]) + 1);
+	snprintf(buf, n, "%s/gemm-backend-%016llx.txt", ctx->cache_dir, (unsigned long long)h);
+	return 1;
+}
+
+/* The backend `cldim bench` measured best on this device, or -1. */
+static int recorded_backend(const dim_ctx *ctx)
+{
+	char path[1200], line[64] = "";
+	if (!record_path(ctx, path, sizeof path))
+		return -1;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof line, f))
+		line[0] = '\0';
+	fclose(f);
+	return backend_by_name(line);
+}
+
+dim_status dim_gemm_record_backend(dim_ctx *ctx, const char *name)
+{
+	char path[1200];
+	if (backend_by_name(name) < 0)
+		return dim_fail(&ctx->err, DIM_ERR_ARG, "GEMM backend '%s': use own or clblast", name);
+	if (!record_path(ctx, path, sizeof path))
+		return DIM_OK; /* caching disabled: nothing to record */
+	char tmp[1300];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%s\n", name) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+		remove(tmp);
+		return dim_fail(&ctx->err, DIM_ERR_IO, "cannot write %s", path);
+	}
+	return DIM_OK;
+}
+
+dim_status dim_gemm_set_backend(dim_ctx *ctx, const char *name)
+{
+	int b = backend_by_name(name);
+	if (b < 0 || strlen(name) != (b == DIM_GEMM_OWN ? 3u : 7u))
+		return dim_fail(&ctx->err, DIM_ERR_ARG, "GEMM backend '%s': use own or clblast", name);
+	ctx->gemm_backend = b;
+	dim_gemm_own_configure(ctx);
+	return DIM_OK;
+}
+
+/* Backend for this context from CLDIM_GEMM, a recorded measurement, or the
+ * device type; -1 when CLDIM_GEMM names no backend. */
 static int backend_for(const dim_ctx *ctx)
 {
 	const char *s = getenv("CLDIM_GEMM");
-	if (!s || !*s || !strcmp(s, "auto"))
+	if (!s || !*s || !strcmp(s, "auto")) {
+		int r = recorded_backend(ctx);
+		if (r >= 0)
+			return r;
 		return (ctx->dev.type & DIM_DEV_CPU) ? DIM_GEMM_OWN : DIM_GEMM_CLBLAST;
+	}
 	if (!strcmp(s, "clblast"))
 		return DIM_GEMM_CLBLAST;
 	if (!strcmp(s, "own"))

@@ -268,6 +268,17 @@ dim_status dim_gemm_batched(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, 
 			    dim_buf B, size_t ldb, size_t stride_b, float beta, dim_buf C,
 			    size_t ldc, size_t stride_c, size_t batch);
 
+/* Force this context's GEMM backend: "own" (cl/gemm.cl, written for CPU
+ * devices) or "clblast". DIM_ERR_ARG for any other name. */
+dim_status dim_gemm_set_backend(dim_ctx *ctx, const char *name);
+
+/* Record `name` as the measured-best backend for this device and driver in
+ * the kernel cache directory (`cldim bench` does, after timing both on the
+ * DIM shapes). With CLDIM_GEMM unset or "auto", later contexts on the same
+ * device use the record; without one, the rule is: own on CPU devices,
+ * CLBlast elsewhere. */
+dim_status dim_gemm_record_backend(dim_ctx *ctx, const char *name);
+
 /* Which implementation dim_gemm uses on this context ("clblast", ...). */
 const char *dim_gemm_backend_name(const dim_ctx *ctx);
 
