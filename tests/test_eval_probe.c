@@ -136,6 +136,23 @@ static void test_ndm(dim_ctx *ctx)
 	fprintf(stderr, "NDM independent %.4f, dependent %.4f\n", a, b);
 	CHECK(fabs(a) < 0.1);
 	CHECK(b > a + 0.3);
+
+	/* MINE on (x, y): y independent of x gives ~0; y = x's first 4 columns
+	 * gives a clearly positive estimate */
+	float *y_ind = malloc(n * 4 * 4), *y_dep = malloc(n * 4 * 4);
+	t_fill(&r, y_ind, n * 4, -2, 2);
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < 4; j++)
+			y_dep[i * 4 + j] = indep[i * d + j];
+	double mi0 = 0, mi1 = 0;
+	CHECK_OK(ctx, dim_mine_run(ctx, &o, indep, d, y_ind, 4, n, &mi0));
+	CHECK_OK(ctx, dim_mine_run(ctx, &o, indep, d, y_dep, 4, n, &mi1));
+	fprintf(stderr, "MINE independent %.4f, dependent %.4f\n", mi0, mi1);
+	CHECK(fabs(mi0) < 0.1);
+	CHECK(mi1 > mi0 + 0.5);
+	CHECK(dim_mine_run(ctx, &o, indep, d, y_dep, 4, 3, &mi1) == DIM_ERR_ARG);
+	free(y_ind);
+	free(y_dep);
 	free(indep);
 	free(dep);
 }

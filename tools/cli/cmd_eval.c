@@ -207,7 +207,8 @@ int cmd_eval(int argc, char **argv)
 	memset(&pix_te, 0, sizeof pix_te);
 	struct row rows[2 * DIM_REPR_COUNT + 1];
 	int nrows = 0;
-	double ndm[2][2] = {{NAN, NAN}, {NAN, NAN}};
+	double ndm[2][2] = {{NAN, NAN}, {NAN, NAN}}, mine[2] = {NAN, NAN};
+	int pix_dim = 0;
 	const char *names[2] = {"DIM", "random"};
 
 	st = dim_featurizer_load(ctx, path, &dimf);
@@ -270,6 +271,7 @@ int cmd_eval(int argc, char **argv)
 	if (baselines) {
 		int ch, size;
 		dim_featurizer_input(dimf, &ch, &size);
+		pix_dim = ch * size * size;
 		dim_stream_opts p_tr = so_tr, p_te = so_te;
 		p_tr.channels = p_te.channels = ch;
 		p_tr.size = p_te.size = size;
@@ -308,6 +310,16 @@ int cmd_eval(int argc, char **argv)
 				goto out;
 			fprintf(stderr, "  %-8s NDM %.4f (raw Y %.4f)\n", names[m], ndm[m][0],
 				ndm[m][1]);
+			/* MINE I(X; Y) with X = the test images' pixels */
+			if (pix_dim && pix_te.n == te[m].n) {
+				no.sigmoid = 0;
+				st = dim_mine_run(ctx, &no, pix_te.x[0], pix_dim, te[m].x[i],
+						  dim_featurizer_dim(fs[m], DIM_REPR_Y), te[m].n,
+						  &mine[m]);
+				if (st)
+					goto out;
+				fprintf(stderr, "  %-8s MINE I(X;Y) %.4f\n", names[m], mine[m]);
+			}
 		}
 	}
 
@@ -348,6 +360,7 @@ int cmd_eval(int argc, char **argv)
 					dim_json_begin_object(&j);
 					dim_json_kv_number(&j, "sigmoid", ndm[m][0]);
 					dim_json_kv_number(&j, "raw", ndm[m][1]);
+					dim_json_kv_number(&j, "mine", mine[m]);
 					dim_json_end_object(&j);
 				}
 			dim_json_end_object(&j);
@@ -366,11 +379,11 @@ int cmd_eval(int argc, char **argv)
 			       rows[i].dim, 100 * rows[i].lin.test_acc, 100 * rows[i].mlp.test_acc,
 			       100 * rows[i].knn);
 		if (has_y && ndm_steps > 0) {
-			printf("\n| model | NDM σ(Y) (raw Y) |\n|---|---:|\n");
+			printf("\n| model | NDM σ(Y) (raw Y) | MINE I(X;Y), nats |\n|---|---:|---:|\n");
 			for (int m = 0; m < 2; m++)
 				if (fs[m])
-					printf("| %s | %.4f (%.4f) |\n", names[m], ndm[m][0],
-					       ndm[m][1]);
+					printf("| %s | %.4f (%.4f) | %.4f |\n", names[m], ndm[m][0],
+					       ndm[m][1], mine[m]);
 		}
 	}
 
