@@ -28,26 +28,26 @@ __kernel void conv_im2col(__global const float *x, const int x_off, __global flo
 			  const int PW, const int OH, const int OW, const int ld_row,
 			  const int ld_img)
 {
+	/* 3-D range (OW, OH, R*N): the output column comes from the first two
+	 * ids and the (row, image) pair is uniform across a work-group, so the
+	 * per-element index arithmetic is two multiply-adds, not six div/mods. */
 	x += x_off;
 	col += col_off;
-	const int P = OH * OW;
-	const int total = C * KH * KW * N * P;
-	const int gid = (int)get_global_id(0);
-	if (gid >= total)
+	const int ow = (int)get_global_id(0), oh = (int)get_global_id(1);
+	const int rn = (int)get_global_id(2);
+	if (ow >= OW || oh >= OH || rn >= C * KH * KW * N)
 		return;
-	const int p = gid % P;
-	const int rn = gid / P;
 	const int n = rn % N;
 	const int r = rn / N;
 	const int kw = r % KW;
 	const int kh = (r / KW) % KH;
 	const int c = r / (KW * KH);
-	const int ih = (p / OW) * SH - PH + kh;
-	const int iw = (p % OW) * SW - PW + kw;
+	const int ih = oh * SH - PH + kh;
+	const int iw = ow * SW - PW + kw;
 	float v = 0.0f;
 	if (ih >= 0 && ih < H && iw >= 0 && iw < W)
 		v = x[((n * C + c) * H + ih) * W + iw];
-	col[r * ld_row + n * ld_img + p] = v;
+	col[r * ld_row + n * ld_img + oh * OW + ow] = v;
 }
 
 __kernel void conv_col2im(__global const float *dcol, const int dcol_off, __global float *dx,

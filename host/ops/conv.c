@@ -108,11 +108,16 @@ static dim_status im2col(dim_ctx *ctx, const dim_conv2d_desc *d, const struct co
 	dim_status st = kernel(ctx, "conv_im2col", &k);
 	if (st)
 		return st;
-	return DIM_LAUNCH_1D(ctx, k, s->R * s->NP, DIM_BUF(x), DIM_BUF(col), DIM_INT(s->N),
-			     DIM_INT(s->C), DIM_INT(s->H), DIM_INT(s->W), DIM_INT(s->KH),
-			     DIM_INT(s->KW), DIM_INT(d->stride_h), DIM_INT(d->stride_w),
-			     DIM_INT(d->pad_h), DIM_INT(d->pad_w), DIM_INT(s->OH), DIM_INT(s->OW),
-			     DIM_INT(ld_row), DIM_INT(ld_img));
+	size_t wg = dim_kernel_max_wg(k), lx = 1;
+	while (lx * 2 <= (size_t)s->OW && lx * 2 <= wg && lx < 64)
+		lx *= 2;
+	size_t global[3] = {(size_t)s->OW, (size_t)s->OH, s->R * (size_t)s->N};
+	size_t local[3] = {lx, 1, 1};
+	return DIM_LAUNCH(ctx, k, 3, global, local, DIM_BUF(x), DIM_BUF(col), DIM_INT(s->N),
+			  DIM_INT(s->C), DIM_INT(s->H), DIM_INT(s->W), DIM_INT(s->KH),
+			  DIM_INT(s->KW), DIM_INT(d->stride_h), DIM_INT(d->stride_w),
+			  DIM_INT(d->pad_h), DIM_INT(d->pad_w), DIM_INT(s->OH), DIM_INT(s->OW),
+			  DIM_INT(ld_row), DIM_INT(ld_img));
 }
 
 /* out[B][A][P] = in[A][B][P] (+ bias[a]). */
