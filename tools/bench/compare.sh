@@ -9,6 +9,9 @@
 # excluded, median of --reps). PyTorch: tools/bench/pytorch_step.py with
 # /usr/bin/python3 (or $PYTHON). The two runs alternate per batch size so
 # that machine load drifts hit both. Output: a markdown table on stdout.
+# PyTorch from Debian uses the system libblas.so.3: install libopenblas0-pthread
+# first (otherwise it is the slow reference BLAS and the ratio flatters cldim),
+# and set OPENBLAS_NUM_THREADS=1 as in the issue's reference setup.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cldim=${CLDIM:-$here/../../build/cldim}
@@ -25,7 +28,7 @@ while [ $# -gt 0 ]; do
 	--threads) threads=$2; shift 2 ;;
 	--mi-units) mi=$2; shift 2 ;;
 	--encoder) encoder=$2; shift 2 ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
