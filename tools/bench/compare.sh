@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 	--threads) threads=$2; shift 2 ;;
 	--mi-units) mi=$2; shift 2 ;;
 	--encoder) encoder=$2; shift 2 ;;
-	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
