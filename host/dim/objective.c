@@ -330,3 +330,17 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 		}
 	return DIM_OK;
 }
+
+dim_model_memory dim_model_memory_use(const dim_model *m)
+{
+	dim_model_memory u;
+	const dim_params *sets[2] = {&m->params, &m->prior_params};
+	memset(&u, 0, sizeof u);
+	for (int i = 0; i < 2; i++) {
+		u.params += dim_arena_capacity(sets[i]->values);
+		u.grads += dim_arena_capacity(sets[i]->grads);
+		u.optimizer += 2 * dim_params_numel(sets[i], true) * sizeof(float);
+	}
+	u.activations = dim_tape_arena_bytes(m->tape) + dim_tape_arena_bytes(m->dtape);
+	return u;
+}

@@ -297,8 +297,15 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 			if (st)
 				break;
 			if (first) {
-				dim_log(DIM_LOG_INFO, "first step done in %.1f s (kernel builds included)",
-					dim_now() - s0);
+				dim_model_memory u = dim_model_memory_use(m);
+				double mib = 1.0 / 1048576.0;
+				dim_log(DIM_LOG_INFO, "first step done in %.1f s (kernel builds included); "
+					"device memory: parameters %.1f MiB, gradients %.1f, Adam %.1f, "
+					"activations %.1f, total %.1f of %.0f MiB", dim_now() - s0,
+					u.params * mib, u.grads * mib, u.optimizer * mib,
+					u.activations * mib,
+					(u.params + u.grads + u.optimizer + u.activations) * mib,
+					(double)dim_ctx_device(ctx)->global_mem * mib);
 				first = false;
 			}
 			step++;

@@ -98,6 +98,14 @@ dim_status dim_train_step_accum(dim_model *m, const dim_tensor *x, int micro,
  * Copies at most n entries; returns how many there are (0 for dot). */
 int dim_model_negatives(const dim_model *m, int *neg, int n);
 
+/* Device memory the model holds, in bytes: parameters and buffers, their
+ * gradients, Adam's two moments, and the activation arenas (sized by the
+ * first step). */
+typedef struct dim_model_memory {
+	size_t params, grads, optimizer, activations;
+} dim_model_memory;
+dim_model_memory dim_model_memory_use(const dim_model *m);
+
 /* Steps taken so far (drives Adam's bias correction and prior sampling). */
 long long dim_model_step(const dim_model *m);
 void dim_model_set_step(dim_model *m, long long step);
