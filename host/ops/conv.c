@@ -28,8 +28,20 @@
  * permute. Measured on PoCL (2-core Xeon, CLBlast 1.5.3, batch 64): per image
  * wins at P = 64..256 (k4s2 64->128 on 16x16: 56 vs 75 ms; 1x1 64->128 on
  * 16x16: 14.5 vs 22 ms), the single GEMM at P = 16 (1x1 256->512 on 4x4: 12.7
- * vs 20.5 ms). The 1x1 backward follows the same switch. */
+ * vs 20.5 ms). The 1x1 backward follows the same switch. With the own CPU GEMM
+ * backend (it repacks W for every image of the per-image loop) the single
+ * GEMM already wins at P = 64 (dcgan32 batch 64, k4s2 64->128 on 16x16 -> 8x8:
+ * 22.6 vs 33.3 ms forward) and loses at P = 256 (3->64 on 32x32: 6.2 vs
+ * 4.8 ms), so im2col convolutions switch at 256 there. */
 #define PER_IMAGE_MIN_P 64
+#define PER_IMAGE_MIN_P_OWN_GEMM 256
+
+static size_t per_image_min_p(dim_ctx *ctx, int is_1x1_conv)
+{
+	if (!is_1x1_conv && !strcmp(dim_gemm_backend_name(ctx), "own"))
+		return PER_IMAGE_MIN_P_OWN_GEMM;
+	return PER_IMAGE_MIN_P;
+}
 
 int dim_conv2d_out_size(int in, int kernel, int stride, int pad)
 {
@@ -171,7 +183,7 @@ dim_status dim_conv2d_forward(dim_ctx *ctx, const dim_conv2d_desc *d, dim_arena 
 	if (st)
 		return st;
 	dim_buf col, yt = y->buf;
-	if (s.P >= PER_IMAGE_MIN_P || s.N == 1) {
+	if (s.P >= per_image_min_p(ctx, is_1x1(d, &s)) || s.N == 1) {
 		/* y_n[O][P] = W * col_n, col_n = x_n itself for 1x1 */
 		dim_buf b = x->buf;
 		if (!is_1x1(d, &s)) {
