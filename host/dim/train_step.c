@@ -89,25 +89,21 @@ dim_status dim_model_negative_pairs(dim_model *m, int N, int L)
 		m->neg_n = R;
 	}
 	/* Per location, a random cyclic permutation of the images (Sattolo's
-	 * shuffle: no image is its own negative), keyed by (seed, step). */
-	int *perm = malloc((size_t)N * sizeof *perm);
-	if (!perm)
-		return dim_fail(dim_ctx_error(m->ctx), DIM_ERR_NOMEM, "out of host memory");
+	 * shuffle: no image is its own negative), keyed by (seed, step), done in
+	 * place on the rows of that location (stride L). */
+	int *neg = m->neg_host;
 	for (int l = 0; l < L; l++) {
-		for (int i = 0; i < N; i++)
-			perm[i] = i;
+		for (int n = 0; n < N; n++)
+			neg[n * L + l] = n * L + l;
 		for (int i = N - 1; i > 0; i--) {
 			uint64_t r = dim_rng_u64(m->cfg.seed, RNG_STREAM_NEG + (uint64_t)m->step,
 						 (uint64_t)l * (uint64_t)N + (uint64_t)i);
 			int j = (int)(r % (uint64_t)i); /* j < i */
-			int tmp = perm[i];
-			perm[i] = perm[j];
-			perm[j] = tmp;
+			int tmp = neg[i * L + l];
+			neg[i * L + l] = neg[j * L + l];
+			neg[j * L + l] = tmp;
 		}
-		for (int n = 0; n < N; n++)
-			m->neg_host[n * L + l] = perm[n] * L + l;
 	}
-	free(perm);
 	m->neg_last = R;
 	return dim_write(m->ctx, m->neg_dev, 0, m->neg_host, (size_t)R * sizeof(int));
 }
