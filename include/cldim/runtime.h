@@ -64,9 +64,8 @@ dim_status dim_devices_list(dim_device_info **out, int *count, dim_error *err);
 dim_status dim_device_select(const char *selector, const dim_device_info *list, int count,
 			     int *chosen, dim_error *err);
 
-/* Device listing as text (one block per device) or JSON, for `cldim devices`. */
+/* Device listing as text (one block per device), for `cldim devices`. */
 void dim_devices_print(FILE *f, const dim_device_info *list, int count);
-void dim_devices_print_json(FILE *f, const dim_device_info *list, int count);
 
 /* ------------------------------------------------------------------ logging */
 

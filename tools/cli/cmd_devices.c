@@ -3,7 +3,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cldim/io.h"
 #include "cli.h"
+
+/* The listing as a JSON array (io.h's writer), one object per device. */
+static int print_json(const dim_device_info *list, int count)
+{
+	dim_json j;
+	dim_error err = {0};
+	dim_json_init(&j, stdout, 2);
+	dim_json_begin_array(&j);
+	for (int i = 0; i < count; i++) {
+		const dim_device_info *d = &list[i];
+		char id[32];
+		snprintf(id, sizeof id, "%d:%d", d->platform_index, d->device_index);
+		dim_json_begin_object(&j);
+		dim_json_kv_int(&j, "index", d->index);
+		dim_json_kv_string(&j, "id", id);
+		dim_json_kv_string(&j, "name", d->name);
+		dim_json_kv_string(&j, "vendor", d->vendor);
+		dim_json_kv_string(&j, "platform", d->platform_name);
+		dim_json_kv_string(&j, "platform_version", d->platform_version);
+		dim_json_kv_string(&j, "type", dim_device_type_name(d->type));
+		dim_json_kv_string(&j, "version", d->version);
+		dim_json_kv_string(&j, "opencl_c_version", d->c_version);
+		dim_json_kv_string(&j, "driver_version", d->driver);
+		dim_json_kv_int(&j, "compute_units", d->compute_units);
+		dim_json_kv_int(&j, "clock_mhz", d->clock_mhz);
+		dim_json_kv_int(&j, "global_mem_bytes", (int64_t)d->global_mem);
+		dim_json_kv_int(&j, "local_mem_bytes", (int64_t)d->local_mem);
+		dim_json_kv_int(&j, "max_alloc_bytes", (int64_t)d->max_alloc);
+		dim_json_kv_int(&j, "max_work_group", (int64_t)d->max_wg);
+		dim_json_kv_bool(&j, "fp16", d->fp16);
+		dim_json_kv_bool(&j, "fp64", d->fp64);
+		dim_json_kv_bool(&j, "subgroups", d->subgroups);
+		dim_json_end_object(&j);
+	}
+	dim_json_end_array(&j);
+	printf("\n");
+	if (dim_json_finish(&err, &j, "stdout"))
+		return cli_fail("devices", err.status, dim_error_text(&err));
+	return 0;
+}
 
 int cmd_devices(int argc, char **argv)
 {
@@ -13,7 +54,7 @@ int cmd_devices(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int json = 0, c;
+	int json = 0, c, rc = 0;
 	const char *select = NULL;
 	while ((c = getopt_long(argc, argv, "jd:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -50,11 +91,11 @@ int cmd_devices(int argc, char **argv)
 			return cli_fail("devices", st, dim_error_text(&err));
 		}
 		if (json)
-			dim_devices_print_json(stdout, list + chosen, 1);
+			rc = print_json(list + chosen, 1);
 		else
 			dim_devices_print(stdout, list + chosen, 1);
 	} else if (json)
-		dim_devices_print_json(stdout, list, n);
+		rc = print_json(list, n);
 	else {
 		dim_devices_print(stdout, list, n);
 		int chosen = 0;
@@ -70,5 +111,5 @@ int cmd_devices(int argc, char **argv)
 		dim_log_set_level(lvl);
 	}
 	free(list);
-	return 0;
+	return rc;
 }
