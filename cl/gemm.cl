@@ -31,8 +31,15 @@
  * Tunables (-D): MR (rows per tile, default 6), NV (float16 vectors per tile
  * row, default 4, NR = 16·NV: 24 accumulators + 4 B vectors of the 32 zmm
  * registers); for gemm_tile_kc, KC (k-block, default 256)
- * and GM (tiles down M per work-item, default 8).
+ * and GM (tiles down M per work-item, default 8). DIM_FMA (set by the host
+ * from dim_ctx_use_fma): the tile's multiply-adds are fma(), which PoCL
+ * compiles to vfmadd; mad() becomes a multiply and an add.
  */
+#ifdef DIM_FMA
+#define MADD(a, b, c) fma(a, b, c)
+#else
+#define MADD(a, b, c) mad(a, b, c)
+#endif
 #ifndef MR
 #define MR 6
 #endif
@@ -174,7 +181,7 @@ __kernel void gemm_tile(const int M, const int N, const int K,
 			const float16 av = (float16)(a[r * a_rs]);
 #pragma unroll
 			for (int v = 0; v < NV; v++)
-				acc[r][v] = mad(av, bv[v], acc[r][v]);
+				acc[r][v] = MADD(av, bv[v], acc[r][v]);
 		}
 		a += a_ks;
 		b += b_ks;
@@ -227,7 +234,7 @@ __kernel void gemm_tile_kc(const int M, const int N, const int K,
 					const float16 av = (float16)(a[r * a_rs]);
 #pragma unroll
 					for (int v = 0; v < NV; v++)
-						acc[r][v] = mad(av, bv[v], acc[r][v]);
+						acc[r][v] = MADD(av, bv[v], acc[r][v]);
 				}
 				a += a_ks;
 				b += b_ks;

@@ -2,7 +2,8 @@
 /* GEMM wrapper vs a double-precision reference: all four transpose
  * combinations, odd sizes, non-zero offsets inside a larger buffer, padded
  * leading dimensions, beta != 0, beta == 0 over NaN garbage, and the batched
- * form — on every backend (CLDIM_GEMM=clblast, then =own, each on a fresh
+ * form — on every backend (CLDIM_GEMM=clblast, then =own with fma() and with
+ * mad() (CLDIM_FMA=0), each on a fresh
  * context), plus a few shapes that cross the own kernel's tile edges and an
  * unknown CLDIM_GEMM. */
 #include <stdlib.h>
@@ -142,6 +143,10 @@ int main(void)
 {
 	run_backend("clblast");
 	run_backend("own");
+	/* the own kernels with mad() instead of fma() (devices without CL_FP_FMA) */
+	setenv("CLDIM_FMA", "0", 1);
+	run_backend("own");
+	unsetenv("CLDIM_FMA");
 
 	/* a backend name that does not exist is an error naming the variable */
 	setenv("CLDIM_GEMM", "fastest", 1);

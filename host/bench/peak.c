@@ -36,7 +36,8 @@ dim_status dim_bench_peak(dim_ctx *ctx, int reps, dim_peak *out)
 		reps = 1;
 
 	double t0 = dim_now();
-	st = dim_kernel_get(ctx, "bench", NULL, "bench_fma", &fma);
+	st = dim_kernel_get(ctx, "bench", dim_ctx_use_fma(ctx) ? "-DDIM_FMA" : NULL, "bench_fma",
+			    &fma);
 	if (!st)
 		st = dim_kernel_get(ctx, "bench", NULL, "bench_copy", &copy);
 	if (st)

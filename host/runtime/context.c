@@ -129,6 +129,12 @@ void dim_ctx_destroy(dim_ctx *ctx)
 dim_error *dim_ctx_error(dim_ctx *ctx) { return &ctx->err; }
 const char *dim_ctx_errmsg(dim_ctx *ctx) { return dim_error_text(&ctx->err); }
 const dim_device_info *dim_ctx_device(const dim_ctx *ctx) { return &ctx->dev; }
+
+bool dim_ctx_use_fma(const dim_ctx *ctx)
+{
+	const char *e = getenv("CLDIM_FMA");
+	return ctx->dev.fma && !(e && !strcmp(e, "0"));
+}
 cl_context dim_ctx_cl_context(dim_ctx *ctx) { return ctx->context; }
 cl_command_queue dim_ctx_queue(dim_ctx *ctx) { return ctx->queue; }
 dim_ctx_stats dim_ctx_get_stats(const dim_ctx *ctx) { return ctx->stats; }

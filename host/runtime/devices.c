@@ -91,6 +91,11 @@ static void fill_info(dim_device_info *di, cl_platform_id p, cl_device_id d)
 	di->mem_align_bytes = u >= 8 ? u / 8 : 128;
 	if (di->mem_align_bytes < 64)
 		di->mem_align_bytes = 64;
+	{
+		cl_device_fp_config fp = 0;
+		clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+		di->fma = (fp & CL_FP_FMA) != 0;
+	}
 	ext[0] = '\0';
 	clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, sizeof ext, ext, NULL);
 	ext[sizeof ext - 1] = '\0';
@@ -332,7 +337,8 @@ void dim_devices_print(FILE *f, const dim_device_info *list, int count)
 			d->compute_units, d->clock_mhz, d->max_wg);
 		fprintf(f, "    memory        global %.2f GiB, local %.0f KiB, max alloc %.2f GiB\n",
 			gib(d->global_mem), (double)d->local_mem / 1024.0, gib(d->max_alloc));
-		fprintf(f, "    features      fp16 %s, fp64 %s, sub-groups %s\n",
-			d->fp16 ? "yes" : "no", d->fp64 ? "yes" : "no", d->subgroups ? "yes" : "no");
+		fprintf(f, "    features      fp16 %s, fp64 %s, sub-groups %s, fp32 fma %s\n",
+			d->fp16 ? "yes" : "no", d->fp64 ? "yes" : "no", d->subgroups ? "yes" : "no",
+			d->fma ? "yes" : "no");
 	}
 }

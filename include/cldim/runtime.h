@@ -45,6 +45,7 @@ typedef struct dim_device_info {
 	size_t max_wg;
 	unsigned mem_align_bytes;    /* CL_DEVICE_MEM_BASE_ADDR_ALIGN / 8 */
 	bool fp16, fp64, subgroups;
+	bool fma;                    /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG */
 	cl_platform_id platform;
 	cl_device_id device;
 } dim_device_info;
@@ -98,6 +99,12 @@ void dim_ctx_destroy(dim_ctx *ctx); /* NULL is a no-op */
 dim_error *dim_ctx_error(dim_ctx *ctx);
 const char *dim_ctx_errmsg(dim_ctx *ctx);
 const dim_device_info *dim_ctx_device(const dim_ctx *ctx);
+
+/* Whether kernels should write multiply-adds as fma() (-DDIM_FMA): the device
+ * reports CL_FP_FMA and CLDIM_FMA is not "0". PoCL compiles mad() to a
+ * separate multiply and add (half the FMA throughput of the core) and does not
+ * define FP_FAST_FMAF, so the host decides. */
+bool dim_ctx_use_fma(const dim_ctx *ctx);
 cl_context dim_ctx_cl_context(dim_ctx *ctx);
 cl_command_queue dim_ctx_queue(dim_ctx *ctx);
 

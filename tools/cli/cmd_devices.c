@@ -37,6 +37,7 @@ static int print_json(const dim_device_info *list, int count)
 		dim_json_kv_bool(&j, "fp16", d->fp16);
 		dim_json_kv_bool(&j, "fp64", d->fp64);
 		dim_json_kv_bool(&j, "subgroups", d->subgroups);
+		dim_json_kv_bool(&j, "fma", d->fma);
 		dim_json_end_object(&j);
 	}
 	dim_json_end_array(&j);
