@@ -1,11 +1,12 @@
 /* 2-D convolution: im2col + GEMM, and a direct GEMM for 1x1 (see op_conv.h
- * for shapes and the gradient contract; cl/conv.cl for the kernels).
+ * for shapes and the gradient contract; cl/conv.cl and cl/im2col.cl for the
+ * kernels).
  *
  * R = C*KH*KW, P = OH*OW, NP = N*P. Forward, either (PER_IMAGE_MIN_P below)
- *   per image:  col[N][R][P] = im2col(x)          conv_im2col
+ *   per image:  col[N][R][P] = im2col(x)          im2col_fwd
  *               y_n[O][P]    = W[O][R] * col_n     dim_gemm_batched (W shared)
  *               y           += bias                conv_bias_add
- *   or batched: col[R][NP]   = im2col(x)           conv_im2col
+ *   or batched: col[R][NP]   = im2col(x)           im2col_fwd
  *               yt[O][NP]    = W * col             dim_gemm
  *               y[N][O][P]   = permute(yt) + bias  conv_swap01
  * 1x1 with stride 1 and pad 0 needs no im2col on the per-image path
@@ -14,9 +15,10 @@
  *   db          += sum over n, p of dy            conv_bias_grad
  *   dW[O][R]    += dyt * col^T                    im2col again + dim_gemm
  *   dcol[R][NP]  = W^T * dyt                      dim_gemm
- *   dx           = col2im(dcol) (gather)          conv_col2im
+ *   dx           = col2im(dcol) (gather)          im2col_adj
  * 1x1 with P >= PER_IMAGE_MIN_P: dx_n = W^T * dy_n (batched GEMM), and
  * dW += dyt * xt^T with xt[C][NP] = permute(x). */
+#include <stdio.h>
 #include <string.h>
 
 #include "cldim/op_conv.h"
@@ -111,25 +113,63 @@ static dim_status kernel(dim_ctx *ctx, const char *name, dim_kernel **k)
 	return dim_kernel_get(ctx, PROG, NULL, name, k);
 }
 
-/* col from x with the ld_row/ld_img index map of conv.cl: (NP, P) is the
+/* The im2col.cl kernel `name` built for this layer geometry. */
+static dim_status im2col_kernel(dim_ctx *ctx, const dim_conv2d_desc *d,
+				const struct conv_shape *s, const char *name, dim_kernel **k)
+{
+	char opts[160];
+	snprintf(opts, sizeof opts,
+		 "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d -DH=%d -DW=%d -DOH=%d -DOW=%d",
+		 s->KH, s->KW, d->stride_h, d->stride_w, d->pad_h, d->pad_w, s->H, s->W, s->OH,
+		 s->OW);
+	return dim_kernel_get(ctx, "im2col", opts, name, k);
+}
+
+/* The 3-D range (pixels, rows, N) of im2col.cl: work-groups of up to 256
+ * pixels of one plane, a divisor of the pixel count (the kernels have no
+ * bounds test). */
+static void plane_range(const dim_kernel *k, const struct conv_shape *s, size_t pixels,
+			size_t rows, size_t global[3], size_t local[3])
+{
+	size_t cap = dim_kernel_max_wg(k) < 256 ? dim_kernel_max_wg(k) : 256;
+	size_t lx = pixels < cap ? pixels : cap;
+	while (pixels % lx)
+		lx--;
+	global[0] = pixels;
+	global[1] = rows;
+	global[2] = (size_t)s->N;
+	local[0] = lx;
+	local[1] = 1;
+	local[2] = 1;
+}
+
+/* col from x with the ld_row/ld_img index map of im2col.cl: (NP, P) is the
  * batched [R][N*P] layout, (P, R*P) the per-image [N][R][P] one. */
 static dim_status im2col(dim_ctx *ctx, const dim_conv2d_desc *d, const struct conv_shape *s,
 			 dim_buf col, dim_buf x, size_t ld_row, size_t ld_img)
 {
 	dim_kernel *k;
-	dim_status st = kernel(ctx, "conv_im2col", &k);
+	size_t global[3], local[3];
+	dim_status st = im2col_kernel(ctx, d, s, "im2col_fwd", &k);
 	if (st)
 		return st;
-	size_t wg = dim_kernel_max_wg(k), lx = 1;
-	while (lx * 2 <= (size_t)s->OW && lx * 2 <= wg && lx < 64)
-		lx *= 2;
-	size_t global[3] = {(size_t)s->OW, (size_t)s->OH, s->R * (size_t)s->N};
-	size_t local[3] = {lx, 1, 1};
-	return DIM_LAUNCH(ctx, k, 3, global, local, DIM_BUF(x), DIM_BUF(col), DIM_INT(s->N),
-			  DIM_INT(s->C), DIM_INT(s->H), DIM_INT(s->W), DIM_INT(s->KH),
-			  DIM_INT(s->KW), DIM_INT(d->stride_h), DIM_INT(d->stride_w),
-			  DIM_INT(d->pad_h), DIM_INT(d->pad_w), DIM_INT(s->OH), DIM_INT(s->OW),
+	plane_range(k, s, s->P, s->R, global, local);
+	return DIM_LAUNCH(ctx, k, 3, global, local, DIM_BUF(x), DIM_BUF(col), DIM_INT(s->C),
 			  DIM_INT(ld_row), DIM_INT(ld_img));
+}
+
+/* dx (+)= col2im(dcol), the adjoint of im2col (batched layout). */
+static dim_status col2im(dim_ctx *ctx, const dim_conv2d_desc *d, const struct conv_shape *s,
+			 dim_buf dx, dim_buf dcol, int accumulate)
+{
+	dim_kernel *k;
+	size_t global[3], local[3];
+	dim_status st = im2col_kernel(ctx, d, s, "im2col_adj", &k);
+	if (st)
+		return st;
+	plane_range(k, s, (size_t)s->H * s->W, (size_t)s->C, global, local);
+	return DIM_LAUNCH(ctx, k, 3, global, local, DIM_BUF(dcol), DIM_BUF(dx), DIM_INT(s->C),
+			  DIM_INT(s->NP), DIM_INT(s->P), DIM_INT(accumulate));
 }
 
 /* out[B][A][P] = in[A][B][P] (+ bias[a]). */
@@ -288,13 +328,5 @@ dim_status dim_conv2d_backward(dim_ctx *ctx, const dim_conv2d_desc *d, dim_arena
 		      s.NP, 0.0f, dcol, s.NP);
 	if (st)
 		return st;
-	dim_kernel *k;
-	st = kernel(ctx, "conv_col2im", &k);
-	if (st)
-		return st;
-	return DIM_LAUNCH_1D(ctx, k, dim_tensor_numel(x), DIM_BUF(dcol), DIM_BUF(dx->buf),
-			     DIM_INT(s.N), DIM_INT(s.C), DIM_INT(s.H), DIM_INT(s.W), DIM_INT(s.KH),
-			     DIM_INT(s.KW), DIM_INT(d->stride_h), DIM_INT(d->stride_w),
-			     DIM_INT(d->pad_h), DIM_INT(d->pad_w), DIM_INT(s.OH), DIM_INT(s.OW),
-			     DIM_INT(s.NP), DIM_INT(s.P), DIM_INT(accumulate));
+	return col2im(ctx, d, &s, dx->buf, dcol, accumulate);
 }
