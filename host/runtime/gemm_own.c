@@ -101,6 +101,19 @@ static void release_pack(dim_ctx *ctx)
 
 void dim_gemm_own_release(dim_ctx *ctx) { release_pack(ctx); }
 
+/* Range of a pack kernel: `items` along k (one per k; one per TK = 16 k for
+ * the not-transposed A), `panels` rows (panels, or groups of 16 A panels for
+ * the transposed-A copy). Explicit work-groups of up to 16 items:
+ * with a NULL local size PoCL picked 128 x 16 and the transposing pack
+ * crashed inside PoCL's work-group function. */
+static void pack_range(size_t items, size_t panels, size_t g[2], size_t l[2])
+{
+	l[0] = items < 16 ? items : 16;
+	l[1] = 1;
+	g[0] = (items + l[0] - 1) / l[0] * l[0];
+	g[1] = panels;
+}
+
 dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N, size_t K,
 			float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb, float beta,
 			dim_buf C, size_t ldc)
@@ -153,13 +166,10 @@ dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size
 		a_rs = (int)(ta ? 1 : lda);
 		a_ks = (int)(ta ? lda : 1);
 	} else {
-		size_t g[2] = {K, nbm};
-		if (ta) {
-			g[0] = nbm * mr;
-			g[1] = K;
-		}
+		size_t g[2], l[2];
+		pack_range(ta ? K : (K + 15) / 16, ta ? (nbm + 15) / 16 : nbm, g, l);
 		pa = dim_buf_view(scratch, 0, apack * 4);
-		st = DIM_LAUNCH(ctx, pack_a, 2, g, NULL, DIM_INT(M), DIM_INT(K), DIM_BUF(A),
+		st = DIM_LAUNCH(ctx, pack_a, 2, g, l, DIM_INT(M), DIM_INT(K), DIM_BUF(A),
 				DIM_INT(lda), DIM_BUF(pa));
 		if (st)
 			return st;
@@ -171,13 +181,10 @@ dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size
 		b_ps = (int)nr;
 		b_ks = (int)ldb;
 	} else {
-		size_t g[2] = {K, nbn};
-		if (!tb) {
-			g[0] = nbn * nr;
-			g[1] = K;
-		}
+		size_t g[2], l[2];
+		pack_range(K, nbn, g, l);
 		pb = dim_buf_view(scratch, apack * 4, bpack * 4);
-		st = DIM_LAUNCH(ctx, pack_b, 2, g, NULL, DIM_INT(N), DIM_INT(K), DIM_BUF(B),
+		st = DIM_LAUNCH(ctx, pack_b, 2, g, l, DIM_INT(N), DIM_INT(K), DIM_BUF(B),
 				DIM_INT(ldb), DIM_BUF(pb));
 		if (st)
 			return st;
