@@ -67,6 +67,37 @@ dim_status dim_linear_forward(dim_ctx *ctx, const dim_tensor *y, const dim_tenso
 			     DIM_INT(s.O));
 }
 
+/* db += column sums of dy: one step for few rows, else the two-step blocked
+ * form of cl/linear.cl with the partial sums in the context scratch. */
+static dim_status bias_grad(dim_ctx *ctx, const struct lin_shape *s, dim_buf db, dim_buf dy)
+{
+	dim_kernel *k, *fin;
+	dim_status st;
+	if (s->M < 256) {
+		st = dim_kernel_get(ctx, PROG, NULL, "linear_bias_grad", &k);
+		if (st)
+			return st;
+		return DIM_LAUNCH_1D(ctx, k, s->O, DIM_BUF(dy), DIM_BUF(db), DIM_INT(s->M),
+				     DIM_INT(s->O));
+	}
+	size_t P = s->M / 64 > 64 ? 64 : s->M / 64, vecs = (s->O + 15) / 16;
+	dim_buf part;
+	st = dim_kernel_get(ctx, PROG, NULL, "linear_bias_grad_part", &k);
+	if (!st)
+		st = dim_kernel_get(ctx, PROG, NULL, "linear_bias_grad_finish", &fin);
+	if (!st)
+		st = dim_ctx_scratch(ctx, P * s->O * sizeof(float), &part);
+	if (st)
+		return st;
+	size_t global[2] = {vecs, P}, local[2] = {1, 1};
+	st = DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(dy), DIM_BUF(part), DIM_INT(s->M),
+			DIM_INT(s->O), DIM_INT(P));
+	if (st)
+		return st;
+	return DIM_LAUNCH_1D(ctx, fin, s->O, DIM_BUF(part), DIM_BUF(db), DIM_INT(s->O),
+			     DIM_INT(P));
+}
+
 dim_status dim_linear_backward(dim_ctx *ctx, const dim_tensor *dx, int accumulate,
 			       const dim_tensor *dweight, const dim_tensor *dbias,
 			       const dim_tensor *dy, const dim_tensor *x, const dim_tensor *weight)
@@ -81,11 +112,7 @@ dim_status dim_linear_backward(dim_ctx *ctx, const dim_tensor *dx, int accumulat
 	if (dweight && dim_tensor_numel(dweight) != s.O * s.I)
 		return dim_fail(err, DIM_ERR_ARG, "linear backward: dweight size differs from weight");
 	if (dbias) {
-		dim_kernel *k;
-		st = dim_kernel_get(ctx, PROG, NULL, "linear_bias_grad", &k);
-		if (!st)
-			st = DIM_LAUNCH_1D(ctx, k, s.O, DIM_BUF(dy->buf), DIM_BUF(dbias->buf),
-					   DIM_INT(s.M), DIM_INT(s.O));
+		st = bias_grad(ctx, &s, dbias->buf, dy->buf);
 		if (st)
 			return st;
 	}
