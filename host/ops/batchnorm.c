@@ -68,8 +68,7 @@ static dim_status rows_partial(dim_ctx *ctx, const struct bn_shape *s, int mode,
 	dim_status st = dim_kernel_get(ctx, PROG, NULL, "bn_rows_partial", &k);
 	if (st)
 		return st;
-	size_t global[2] = {(size_t)s->C, (size_t)P};
-	size_t local[2] = {dim_kernel_max_wg(k) >= 64 ? 64 : 1, 1};
+	size_t global[2] = {((size_t)s->C + 15) / 16, (size_t)P}, local[2] = {1, 1};
 	return DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(x), DIM_BUF(dy), DIM_BUF(mean),
 			  DIM_BUF(rstd), DIM_BUF(part), DIM_INT(s->N), DIM_INT(s->C), DIM_INT(P),
 			  DIM_INT(mode));
