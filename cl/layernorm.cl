@@ -14,6 +14,11 @@
  *                   xhat = (x-mean)*rstd,
  *                   dx = rstd*(g - mean_c(g) - xhat*mean_c(g*xhat)),
  *                   written (=) or added (+=, accumulate).
+ * ln_forward_rows / ln_backward_dx_rows  the same for S == 1 and C % 16 == 0
+ *                   (the critic's [R, 2048] rows): one work-item per row with
+ *                   float16 loads; the row (8 KiB) is in L1 for the later
+ *                   passes. The per-location forms above stride by S, which
+ *                   PoCL keeps scalar (7.3 ms forward on 4096 x 2048).
  * ln_backward_params one work-group per channel (power-of-two local size):
  *                   dgamma[c] += sum over locations of dy*xhat, dbeta[c] +=
  *                   sum of dy; strided partial sums + a tree in local memory
@@ -56,6 +61,89 @@ __kernel void ln_forward(__global float *y, const int y_off, __global float *mea
 		if (has_beta)
 			v += beta[c];
 		y[base + c * S] = v;
+	}
+}
+
+static float hsum16(const float16 v)
+{
+	const float8 a = v.lo + v.hi;
+	const float4 b = a.lo + a.hi;
+	const float2 c = b.lo + b.hi;
+	return c.x + c.y;
+}
+
+__kernel void ln_forward_rows(__global float *y, const int y_off, __global float *mean,
+			      const int mean_off, __global float *rstd, const int rstd_off,
+			      __global const float *x, const int x_off,
+			      __global const float *gamma, const int gamma_off,
+			      __global const float *beta, const int beta_off, const int R,
+			      const int C, const float eps, const int has_gamma,
+			      const int has_beta)
+{
+	const int l = (int)get_global_id(0);
+	if (l >= R)
+		return;
+	const int V = C / 16;
+	x += x_off + l * C;
+	y += y_off + l * C;
+	gamma += gamma_off;
+	beta += beta_off;
+	float16 s = (float16)(0.0f);
+	for (int v = 0; v < V; v++)
+		s += vload16(v, x);
+	const float mu = hsum16(s) / (float)C;
+	s = (float16)(0.0f);
+	for (int v = 0; v < V; v++) {
+		const float16 d = vload16(v, x) - mu;
+		s += d * d;
+	}
+	const float rs = rsqrt(hsum16(s) / (float)C + eps);
+	mean[mean_off + l] = mu;
+	rstd[rstd_off + l] = rs;
+	for (int v = 0; v < V; v++) {
+		float16 o = (vload16(v, x) - mu) * rs;
+		if (has_gamma)
+			o *= vload16(v, gamma);
+		if (has_beta)
+			o += vload16(v, beta);
+		vstore16(o, v, y);
+	}
+}
+
+__kernel void ln_backward_dx_rows(__global float *dx, const int dx_off,
+				  __global const float *dy, const int dy_off,
+				  __global const float *x, const int x_off,
+				  __global const float *gamma, const int gamma_off,
+				  __global const float *mean, const int mean_off,
+				  __global const float *rstd, const int rstd_off, const int R,
+				  const int C, const int has_gamma, const int accumulate)
+{
+	const int l = (int)get_global_id(0);
+	if (l >= R)
+		return;
+	const int V = C / 16;
+	dx += dx_off + l * C;
+	dy += dy_off + l * C;
+	x += x_off + l * C;
+	gamma += gamma_off;
+	const float mu = mean[mean_off + l], rs = rstd[rstd_off + l];
+	float16 sa = (float16)(0.0f), sb = (float16)(0.0f);
+	for (int v = 0; v < V; v++) {
+		float16 g = vload16(v, dy);
+		if (has_gamma)
+			g *= vload16(v, gamma);
+		sa += g;
+		sb += g * (vload16(v, x) - mu) * rs;
+	}
+	const float a = hsum16(sa) / (float)C, b = hsum16(sb) / (float)C;
+	for (int v = 0; v < V; v++) {
+		float16 g = vload16(v, dy);
+		if (has_gamma)
+			g *= vload16(v, gamma);
+		float16 o = rs * (g - a - (vload16(v, x) - mu) * rs * b);
+		if (accumulate)
+			o += vload16(v, dx);
+		vstore16(o, v, dx);
 	}
 }
 
@@ -140,7 +228,9 @@ __kernel void ln_backward_params(__global float *dgamma, const int dgamma_off,
 /* Rows layout (S == 1: x [R, C], statistics per row): dgamma and dbeta sum
  * over rows. ln_backward_params reads a column per work-group (stride C);
  * these read rows contiguously across work-items, in two steps:
- *   ln_rows_partial  work-item (c, p) sums rows p, p+P, ...:
+ *   ln_rows_partial  work-item (v, p) sums the 16 channels 16v.. (float16
+ *                    loads, scalar for a tail) over the p-th of P contiguous
+ *                    row blocks:
  *                    part[p*C + c] = sum dy, part[(P+p)*C + c] = sum dy*xhat
  *   ln_rows_finish   work-item c folds the P partials in order:
  *                    dbeta[c] += sum dy, dgamma[c] += sum dy*xhat. */
@@ -151,22 +241,36 @@ __kernel void ln_rows_partial(__global const float *dy, const int dy_off,
 			      __global float *part, const int part_off, const int R, const int C,
 			      const int P)
 {
-	dy += dy_off;
-	x += x_off;
+	const int c0 = (int)get_global_id(0) * 16, p = (int)get_global_id(1);
+	if (c0 >= C)
+		return;
+	const int r0 = (int)((long)R * p / P), r1 = (int)((long)R * (p + 1) / P);
+	dy += dy_off + c0;
+	x += x_off + c0;
 	mean += mean_off;
 	rstd += rstd_off;
-	part += part_off;
-	const int c = (int)get_global_id(0), p = (int)get_global_id(1);
-	if (c >= C || p >= P)
+	part += part_off + p * C + c0;
+	if (c0 + 16 <= C) {
+		float16 a = (float16)(0.0f), b = (float16)(0.0f);
+		for (int r = r0; r < r1; r++) {
+			const float16 g = vload16(0, dy + r * C);
+			a += g;
+			b += g * (vload16(0, x + r * C) - mean[r]) * rstd[r];
+		}
+		vstore16(a, 0, part);
+		vstore16(b, 0, part + P * C);
 		return;
-	float a = 0.0f, b = 0.0f;
-	for (int r = p; r < R; r += P) {
-		const float g = dy[r * C + c];
-		a += g;
-		b += g * (x[r * C + c] - mean[r]) * rstd[r];
 	}
-	part[p * C + c] = a;
-	part[(P + p) * C + c] = b;
+	for (int c = 0; c < C - c0; c++) {
+		float a = 0.0f, b = 0.0f;
+		for (int r = r0; r < r1; r++) {
+			const float g = dy[r * C + c];
+			a += g;
+			b += g * (x[r * C + c] - mean[r]) * rstd[r];
+		}
+		part[c] = a;
+		part[P * C + c] = b;
+	}
 }
 
 __kernel void ln_rows_finish(__global const float *part, const int part_off,

@@ -18,6 +18,8 @@ static const struct lc cases[] = {
 	{4, {1, 3, 5, 7}, 1}, {4, {2, 64, 8, 8}, 1}, {4, {2, 300, 3, 3}, 1}, {3, {3, 5, 7}, 0},
 	/* rows layout with >= 256 rows: the two-step column reduction */
 	{2, {300, 13}, 1},    {2, {517, 37}, 1},
+	/* C % 16 == 0 rows: the per-row float16 kernels (and with >= 256 rows) */
+	{2, {19, 32}, 1},     {2, {300, 48}, 0},    {3, {2, 131, 64}, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define EPS 1e-5

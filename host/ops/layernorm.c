@@ -41,6 +41,9 @@ static dim_status check_shapes(dim_ctx *ctx, const char *who, const dim_tensor *
 	return DIM_OK;
 }
 
+/* Rows of a multiple of 16 channels (S == 1): the per-row float16 kernels. */
+static int rows_fast(const struct ln_shape *s) { return s->S == 1 && s->C % 16 == 0; }
+
 dim_status dim_layernorm_forward(dim_ctx *ctx, float eps, const dim_tensor *y,
 				 const dim_tensor *save_mean, const dim_tensor *save_rstd,
 				 const dim_tensor *x, const dim_tensor *weight,
@@ -50,6 +53,16 @@ dim_status dim_layernorm_forward(dim_ctx *ctx, float eps, const dim_tensor *y,
 	dim_status st = check_shapes(ctx, "layernorm forward", y, x, weight, bias, save_mean,
 				     save_rstd, &s);
 	dim_kernel *k;
+	if (!st && rows_fast(&s)) {
+		st = dim_kernel_get(ctx, PROG, NULL, "ln_forward_rows", &k);
+		if (st)
+			return st;
+		return DIM_LAUNCH_1D(ctx, k, s.locations, DIM_BUF(y->buf), DIM_BUF(save_mean->buf),
+				     DIM_BUF(save_rstd->buf), DIM_BUF(x->buf),
+				     DIM_BUF(weight ? weight->buf : x->buf),
+				     DIM_BUF(bias ? bias->buf : x->buf), DIM_INT(s.N), DIM_INT(s.C),
+				     DIM_FLOAT(eps), DIM_INT(weight != NULL), DIM_INT(bias != NULL));
+	}
 	if (!st)
 		st = dim_kernel_get(ctx, PROG, NULL, "ln_forward", &k);
 	if (st)
@@ -87,8 +100,7 @@ dim_status dim_layernorm_backward(dim_ctx *ctx, const dim_tensor *dx, int accumu
 			st = dim_kernel_get(ctx, PROG, NULL, "ln_rows_partial", &k);
 		if (!st)
 			st = dim_kernel_get(ctx, PROG, NULL, "ln_rows_finish", &fin);
-		size_t global[2] = {(size_t)s.C, (size_t)P};
-		size_t local[2] = {dim_kernel_max_wg(k) >= 64 ? 64 : 1, 1};
+		size_t global[2] = {((size_t)s.C + 15) / 16, (size_t)P}, local[2] = {1, 1};
 		if (!st)
 			st = DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(dy->buf), DIM_BUF(x->buf),
 					DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
@@ -118,6 +130,15 @@ dim_status dim_layernorm_backward(dim_ctx *ctx, const dim_tensor *dx, int accumu
 	}
 	if (!dx)
 		return DIM_OK;
+	if (rows_fast(&s)) {
+		st = dim_kernel_get(ctx, PROG, NULL, "ln_backward_dx_rows", &k);
+		if (st)
+			return st;
+		return DIM_LAUNCH_1D(ctx, k, s.locations, DIM_BUF(dx->buf), DIM_BUF(dy->buf),
+				     DIM_BUF(x->buf), DIM_BUF(weight ? weight->buf : x->buf),
+				     DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf), DIM_INT(s.N),
+				     DIM_INT(s.C), DIM_INT(weight != NULL), DIM_INT(accumulate));
+	}
 	st = dim_kernel_get(ctx, PROG, NULL, "ln_backward_dx", &k);
 	if (st)
 		return st;
