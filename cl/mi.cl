@@ -94,14 +94,35 @@ __kernel void mi_jsd_rows(const int N, const int L, __global const float *S, con
 	rows += rows_off;
 	const int n = (int)get_group_id(0), lid = (int)get_local_id(0);
 	const int wg = (int)get_local_size(0), R = N * L;
+	const int p0 = n * L, p1 = p0 + L; /* the positives of row n */
 	__global const float *row = S + (size_t)n * R;
+	/* float16 chunks, the positive/negative split a per-lane select: the
+	 * scalar loop with a branch and j / L per element kept PoCL's log1p/exp
+	 * scalar (9.4 ms for N = 64, L = 64, against ~1 ms this way) */
+	float16 pos16 = (float16)(0.0f), neg16 = (float16)(0.0f);
+	const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const int R16 = R / 16 * 16;
+	for (int j = lid * 16; j < R16; j += wg * 16) {
+		const float16 u = vload16(0, row + j);
+		const float16 t = log1p(exp(-fabs(u)));
+		const int16 idx = (int16)(j) + lane;
+		const int16 isp = idx >= (int16)(p0) && idx < (int16)(p1);
+		pos16 += select((float16)(0.0f), fmax(-u, 0.0f) + t, isp);
+		neg16 += select(fmax(u, 0.0f) + t, (float16)(0.0f), isp);
+	}
 	float pos = 0.0f, neg = 0.0f;
-	for (int j = lid; j < R; j += wg) {
+	for (int j = R16 + lid; j < R; j += wg) {
 		const float u = row[j];
-		if (j / L == n)
+		if (j >= p0 && j < p1)
 			pos += mi_softplus(-u);
 		else
 			neg += mi_softplus(u);
+	}
+	{
+		const float8 a = pos16.lo + pos16.hi, b = neg16.lo + neg16.hi;
+		const float4 c = a.lo + a.hi, d = b.lo + b.hi;
+		pos += (c.x + c.y) + (c.z + c.w);
+		neg += (d.x + d.y) + (d.z + d.w);
 	}
 	pos = mi_wg_sum(red, pos);
 	neg = mi_wg_sum(red, neg);
