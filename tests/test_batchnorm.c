@@ -19,6 +19,8 @@ static const struct bc cases[] = {
 	{4, {3, 7, 5, 7}, 1, 0}, {2, {5, 7}, 0, 0},      {3, {2, 5, 300}, 1, 1},
 	/* rows layout with >= 256 rows: the two-step column reduction */
 	{2, {300, 13}, 1, 1},    {2, {517, 37}, 0, 1},
+	/* rows of whole float16 channel vectors: the *_rows element kernels */
+	{2, {7, 32}, 1, 1},      {2, {300, 48}, 0, 1},   {2, {5, 16}, 1, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define EPS 1e-5

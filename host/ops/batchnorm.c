@@ -59,6 +59,21 @@ static size_t reduce_local(const dim_kernel *k, size_t m)
  * cl/batchnorm.cl (contiguous reads) instead of one work-group per channel. */
 static int rows_path(const struct bn_shape *s) { return s->S == 1 && s->N >= 256; }
 
+/* Rows layout with whole float16 vectors of channels: the *_rows element
+ * kernels. */
+static int rows_vec(const struct bn_shape *s) { return s->S == 1 && s->C % 16 == 0; }
+
+/* Work-group size along the float16 vectors of a row: the largest power of
+ * two up to 16 dividing their count (a work-group per 16 channels spent more
+ * in PoCL's per-group overhead than in the arithmetic). */
+static size_t vec_local(int vecs)
+{
+	size_t l = 16;
+	while ((size_t)vecs % l)
+		l /= 2;
+	return l;
+}
+
 static int rows_chunks(int R) { return R / 64 < 1 ? 1 : R / 64 > 64 ? 64 : R / 64; }
 
 static dim_status rows_partial(dim_ctx *ctx, const struct bn_shape *s, int mode, dim_buf x,
@@ -144,6 +159,17 @@ dim_status dim_batchnorm_forward(dim_ctx *ctx, const dim_batchnorm_desc *d, cons
 					   DIM_BUF(running_var->buf), DIM_INT(s.C),
 					   DIM_FLOAT(d->eps));
 	}
+	if (!st && rows_vec(&s)) {
+		size_t global[2] = {(size_t)s.C / 16, (size_t)s.N}, local[2] = {vec_local(s.C / 16), 1};
+		st = dim_kernel_get(ctx, PROG, NULL, "bn_forward_apply_rows", &k);
+		if (st)
+			return st;
+		return DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(y->buf), DIM_BUF(x->buf),
+				  DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
+				  DIM_BUF(weight ? weight->buf : x->buf),
+				  DIM_BUF(bias ? bias->buf : x->buf), DIM_INT(s.C),
+				  DIM_INT(weight != NULL), DIM_INT(bias != NULL));
+	}
 	if (!st)
 		st = dim_kernel_get(ctx, PROG, NULL, "bn_forward_apply", &k);
 	if (st)
@@ -206,6 +232,17 @@ dim_status dim_batchnorm_backward(dim_ctx *ctx, const dim_batchnorm_desc *d, dim
 	}
 	if (!dx)
 		return DIM_OK;
+	if (rows_vec(&s)) {
+		size_t global[2] = {(size_t)s.C / 16, (size_t)s.N}, local[2] = {vec_local(s.C / 16), 1};
+		st = dim_kernel_get(ctx, PROG, NULL, "bn_backward_dx_rows", &k);
+		if (st)
+			return st;
+		return DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(dx->buf), DIM_BUF(dy->buf),
+				  DIM_BUF(x->buf), DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
+				  DIM_BUF(weight ? weight->buf : x->buf), DIM_BUF(sums), DIM_INT(s.N),
+				  DIM_INT(s.C), DIM_INT(weight != NULL), DIM_INT(d->training),
+				  DIM_INT(accumulate));
+	}
 	st = dim_kernel_get(ctx, PROG, NULL, "bn_backward_dx", &k);
 	if (st)
 		return st;

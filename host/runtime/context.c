@@ -71,6 +71,10 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	}
 	ctx->dev = list[chosen];
 	ctx->profile = opt->profile;
+	{
+		const char *tr = getenv("CLDIM_PROFILE_TRACE");
+		ctx->profile_trace = opt->profile && tr && *tr && strcmp(tr, "0");
+	}
 	cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
 					 (cl_context_properties)ctx->dev.platform, 0};
 	ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &rc);

@@ -34,6 +34,7 @@ struct dim_ctx {
 	cl_command_queue queue;
 	dim_error err;
 	bool profile;
+	bool profile_trace; /* CLDIM_PROFILE_TRACE=1: one stderr line per profiled launch */
 	dim_buf scratch;         /* dim_ctx_scratch, grown on demand */
 	/* phases (profile.c) */
 	char phase_names[16][32];

@@ -363,6 +363,10 @@ dim_status dim_launch(dim_ctx *ctx, dim_kernel *k, int work_dim, const size_t *g
 		clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
 		k->prof_seconds += (double)(t1 - t0) * 1e-9;
 		dim_profile_charge(ctx, (double)(t1 - t0) * 1e-9);
+		if (ctx->profile_trace)
+			fprintf(stderr, "cldim: trace: %-24s %8zu x %-6zu %10.1f us\n", k->name, g[0],
+				work_dim > 1 ? g[1] * (work_dim > 2 ? g[2] : 1) : (size_t)1,
+				(double)(t1 - t0) * 1e-3);
 		k->prof_count++;
 		clReleaseEvent(ev);
 	}
