@@ -172,11 +172,13 @@ int main(void)
 	t_rng rng = {42};
 	char *dir = t_tmpdir("act");
 	static const int s1[] = {3, 7, 5, 7}, s2[] = {1, 13}, s3[] = {5, 3, 1, 1};
+	static const int s4[] = {2, 48}; /* whole float16 chunks only */
 	for (int k = 0; k <= DIM_ACT_SOFTPLUS; k++) {
 		fd_check((dim_act)k, 0.2, &rng);
 		one_case(ctx, &rng, (dim_act)k, 4, s1, dir);
 		one_case(ctx, &rng, (dim_act)k, 2, s2, NULL);
 		one_case(ctx, &rng, (dim_act)k, 4, s3, NULL);
+		one_case(ctx, &rng, (dim_act)k, 2, s4, NULL);
 	}
 	tape_case(ctx, &rng);
 	if (t_torch_run("check_activation.py", dir, "735 0.2") == 77)

@@ -1,5 +1,7 @@
 /* Element-wise activations (see op_activation.h; kernels in
- * cl/activation.cl). One launch per call, one work-item per element. */
+ * cl/activation.cl). One launch per call, one work-item per 16 elements. */
+#include <stdio.h>
+
 #include "cldim/op_activation.h"
 
 #define PROG "activation"
@@ -31,6 +33,15 @@ static dim_status check(dim_ctx *ctx, const char *who, const dim_act_desc *d,
 	return DIM_OK;
 }
 
+/* cl/activation.cl built for this activation kind (16 elements per item). */
+static dim_status kind_kernel(dim_ctx *ctx, const dim_act_desc *d, const char *name,
+			      dim_kernel **k)
+{
+	char opts[32];
+	snprintf(opts, sizeof opts, "-DKIND=%d", (int)d->kind);
+	return dim_kernel_get(ctx, PROG, opts, name, k);
+}
+
 dim_status dim_activation_forward(dim_ctx *ctx, const dim_act_desc *d, const dim_tensor *y,
 				  const dim_tensor *x)
 {
@@ -38,12 +49,12 @@ dim_status dim_activation_forward(dim_ctx *ctx, const dim_act_desc *d, const dim
 	if (st)
 		return st;
 	dim_kernel *k;
-	st = dim_kernel_get(ctx, PROG, NULL, "activation_forward", &k);
+	st = kind_kernel(ctx, d, "activation_forward", &k);
 	if (st)
 		return st;
 	size_t n = dim_tensor_numel(x);
-	return DIM_LAUNCH_1D(ctx, k, n, DIM_INT(n), DIM_INT(d->kind), DIM_FLOAT(d->slope),
-			     DIM_TBUF(y), DIM_TBUF(x));
+	return DIM_LAUNCH_1D(ctx, k, (n + 15) / 16, DIM_INT(n), DIM_FLOAT(d->slope), DIM_TBUF(y),
+			     DIM_TBUF(x));
 }
 
 dim_status dim_activation_backward(dim_ctx *ctx, const dim_act_desc *d, const dim_tensor *dx,
@@ -61,11 +72,11 @@ dim_status dim_activation_backward(dim_ctx *ctx, const dim_act_desc *d, const di
 	if (st)
 		return st;
 	dim_kernel *k;
-	st = dim_kernel_get(ctx, PROG, NULL, "activation_backward", &k);
+	st = kind_kernel(ctx, d, "activation_backward", &k);
 	if (st)
 		return st;
 	size_t n = dim_tensor_numel(dx);
-	return DIM_LAUNCH_1D(ctx, k, n, DIM_INT(n), DIM_INT(d->kind), DIM_FLOAT(d->slope),
+	return DIM_LAUNCH_1D(ctx, k, (n + 15) / 16, DIM_INT(n), DIM_FLOAT(d->slope),
 			     DIM_INT(accumulate != 0), DIM_TBUF(dx), DIM_TBUF(dy),
 			     DIM_TBUF(saved));
 }
