@@ -5,6 +5,9 @@
  * offset first.
  *
  *   linear_bias_add   y[m][o] += bias[o]            one work-item per element
+ *   linear_bias_add16 the same for O % 16 == 0: work-item (v, m) adds the
+ *                     float16 bias[16v..] to row m (the 1-D form's gid % O
+ *                     kept PoCL scalar: 9.3 ms on 4096 x 2048)
  *   linear_bias_grad  db[o] += sum_m dy[m][o]       one work-item per column,
  *                     rows summed in order m = 0..M-1 (deterministic;
  *                     neighbouring work-items read neighbouring columns);
@@ -25,6 +28,14 @@ __kernel void linear_bias_add(__global float *y, const int y_off, __global const
 	const int gid = (int)get_global_id(0);
 	if (gid < M * O)
 		y[gid] += bias[gid % O];
+}
+
+__kernel void linear_bias_add16(__global float *y, const int y_off,
+				__global const float *bias, const int bias_off, const int O)
+{
+	const int o0 = (int)get_global_id(0) * 16, m = (int)get_global_id(1);
+	__global float *row = y + y_off + m * O + o0;
+	vstore16(vload16(0, row) + vload16(0, bias + bias_off + o0), 0, row);
 }
 
 __kernel void linear_bias_grad(__global const float *dy, const int dy_off, __global float *db,

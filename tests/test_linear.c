@@ -15,6 +15,7 @@ static const struct lc cases[] = {
 	{2, {1, 0}, 7, 13, 1},   {2, {3, 0}, 13, 7, 1}, {2, {5, 0}, 64, 10, 0},
 	{2, {64, 0}, 300, 65, 1}, {3, {3, 5}, 7, 4, 1},
 	{3, {7, 41}, 9, 37, 1}, /* 287 rows: the blocked two-step bias gradient, tail of 5 */
+	{2, {5, 0}, 9, 48, 1},  /* O % 16 == 0: the float16 bias add */
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 

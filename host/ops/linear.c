@@ -60,6 +60,17 @@ dim_status dim_linear_forward(dim_ctx *ctx, const dim_tensor *y, const dim_tenso
 	if (st || !bias)
 		return st;
 	dim_kernel *k;
+	if (s.O % 16 == 0) {
+		size_t vecs = s.O / 16, lx = 16;
+		while (vecs % lx)
+			lx /= 2;
+		size_t global[2] = {vecs, s.M}, local[2] = {lx, 1};
+		st = dim_kernel_get(ctx, PROG, NULL, "linear_bias_add16", &k);
+		if (st)
+			return st;
+		return DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(y->buf), DIM_BUF(bias->buf),
+				  DIM_INT(s.O));
+	}
 	st = dim_kernel_get(ctx, PROG, NULL, "linear_bias_add", &k);
 	if (st)
 		return st;
