@@ -15,13 +15,17 @@
  * PyTorch does), the input x for leaky_relu and softplus.
  * accumulate: dx += (else dx =). NaN propagates through relu as in PyTorch.
  *
- * Work-item i handles elements [16i, 16i + 16) as one float16 (a scalar loop
- * for the last, partial chunk). One element per work-item with the kind
- * switched at run time stayed scalar on PoCL (4.8 ms forward for 8M
- * elements, about half the copy bandwidth).
+ * CHUNK (-D, 16 on CPU devices, 1 on GPUs): work-item i handles elements
+ * [CHUNK*i, CHUNK*i + CHUNK), a whole chunk of 16 as one float16 (a scalar
+ * loop for a partial one). One element per work-item with the kind switched
+ * at run time stayed scalar on PoCL (4.8 ms forward for 8M elements, about
+ * half the copy bandwidth); GPUs keep one element per work-item (coalesced).
  */
 #ifndef KIND
 #define KIND 0
+#endif
+#ifndef CHUNK
+#define CHUNK 1
 #endif
 
 /* The same formulas for float and float16 (relational operators give -1 per
@@ -60,15 +64,15 @@ float16 sigmoid_float16(const float16 x)
 __kernel void activation_forward(const int n, const float slope, __global float *y,
 				 const int y_off, __global const float *x, const int x_off)
 {
-	const int i0 = (int)get_global_id(0) * 16;
+	const int i0 = (int)get_global_id(0) * CHUNK;
 	y += y_off + i0;
 	x += x_off + i0;
-	if (i0 + 16 <= n) {
+	if (CHUNK == 16 && i0 + 16 <= n) {
 		const float16 v = vload16(0, x);
 		vstore16(FWD(float16, v), 0, y);
 		return;
 	}
-	for (int i = 0; i < n - i0; i++) {
+	for (int i = 0; i < CHUNK && i < n - i0; i++) {
 		const float v = x[i];
 		y[i] = FWD(float, v);
 	}
@@ -79,11 +83,11 @@ __kernel void activation_backward(const int n, const float slope, const int accu
 				  __global const float *dy, const int dy_off,
 				  __global const float *saved, const int saved_off)
 {
-	const int i0 = (int)get_global_id(0) * 16;
+	const int i0 = (int)get_global_id(0) * CHUNK;
 	dx += dx_off + i0;
 	dy += dy_off + i0;
 	saved += saved_off + i0;
-	if (i0 + 16 <= n) {
+	if (CHUNK == 16 && i0 + 16 <= n) {
 		const float16 s = vload16(0, saved), g = vload16(0, dy);
 		float16 r = BWD(float16, g, s);
 		if (accumulate)
@@ -91,7 +95,7 @@ __kernel void activation_backward(const int n, const float slope, const int accu
 		vstore16(r, 0, dx);
 		return;
 	}
-	for (int i = 0; i < n - i0; i++) {
+	for (int i = 0; i < CHUNK && i < n - i0; i++) {
 		const float s = saved[i], g = dy[i];
 		const float r = BWD(float, g, s);
 		dx[i] = accumulate ? dx[i] + r : r;

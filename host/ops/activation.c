@@ -1,5 +1,6 @@
 /* Element-wise activations (see op_activation.h; kernels in
- * cl/activation.cl). One launch per call, one work-item per 16 elements. */
+ * cl/activation.cl). One launch per call; a work-item handles a float16
+ * chunk on CPU devices, one element on GPUs. */
 #include <stdio.h>
 
 #include "cldim/op_activation.h"
@@ -33,12 +34,15 @@ static dim_status check(dim_ctx *ctx, const char *who, const dim_act_desc *d,
 	return DIM_OK;
 }
 
-/* cl/activation.cl built for this activation kind (16 elements per item). */
+/* Elements per work-item: a float16 on CPU devices, one on GPUs. */
+static int chunk(const dim_ctx *ctx) { return dim_ctx_vec16(ctx) ? 16 : 1; }
+
+/* cl/activation.cl built for this activation kind and chunk. */
 static dim_status kind_kernel(dim_ctx *ctx, const dim_act_desc *d, const char *name,
 			      dim_kernel **k)
 {
 	char opts[32];
-	snprintf(opts, sizeof opts, "-DKIND=%d", (int)d->kind);
+	snprintf(opts, sizeof opts, "-DKIND=%d -DCHUNK=%d", (int)d->kind, chunk(ctx));
 	return dim_kernel_get(ctx, PROG, opts, name, k);
 }
 
@@ -53,7 +57,7 @@ dim_status dim_activation_forward(dim_ctx *ctx, const dim_act_desc *d, const dim
 	if (st)
 		return st;
 	size_t n = dim_tensor_numel(x);
-	return DIM_LAUNCH_1D(ctx, k, (n + 15) / 16, DIM_INT(n), DIM_FLOAT(d->slope), DIM_TBUF(y),
+	return DIM_LAUNCH_1D(ctx, k, (n + chunk(ctx) - 1) / chunk(ctx), DIM_INT(n), DIM_FLOAT(d->slope), DIM_TBUF(y),
 			     DIM_TBUF(x));
 }
 
@@ -76,7 +80,7 @@ dim_status dim_activation_backward(dim_ctx *ctx, const dim_act_desc *d, const di
 	if (st)
 		return st;
 	size_t n = dim_tensor_numel(dx);
-	return DIM_LAUNCH_1D(ctx, k, (n + 15) / 16, DIM_INT(n), DIM_FLOAT(d->slope),
+	return DIM_LAUNCH_1D(ctx, k, (n + chunk(ctx) - 1) / chunk(ctx), DIM_INT(n), DIM_FLOAT(d->slope),
 			     DIM_INT(accumulate != 0), DIM_TBUF(dx), DIM_TBUF(dy),
 			     DIM_TBUF(saved));
 }

@@ -61,7 +61,10 @@ static int rows_path(const struct bn_shape *s) { return s->S == 1 && s->N >= 256
 
 /* Rows layout with whole float16 vectors of channels: the *_rows element
  * kernels. */
-static int rows_vec(const struct bn_shape *s) { return s->S == 1 && s->C % 16 == 0; }
+static int rows_vec(dim_ctx *ctx, const struct bn_shape *s)
+{
+	return dim_ctx_vec16(ctx) && s->S == 1 && s->C % 16 == 0;
+}
 
 /* Work-group size along the float16 vectors of a row: the largest power of
  * two up to 16 dividing their count (a work-group per 16 channels spent more
@@ -159,7 +162,7 @@ dim_status dim_batchnorm_forward(dim_ctx *ctx, const dim_batchnorm_desc *d, cons
 					   DIM_BUF(running_var->buf), DIM_INT(s.C),
 					   DIM_FLOAT(d->eps));
 	}
-	if (!st && rows_vec(&s)) {
+	if (!st && rows_vec(ctx, &s)) {
 		size_t global[2] = {(size_t)s.C / 16, (size_t)s.N}, local[2] = {vec_local(s.C / 16), 1};
 		st = dim_kernel_get(ctx, PROG, NULL, "bn_forward_apply_rows", &k);
 		if (st)
@@ -232,7 +235,7 @@ dim_status dim_batchnorm_backward(dim_ctx *ctx, const dim_batchnorm_desc *d, dim
 	}
 	if (!dx)
 		return DIM_OK;
-	if (rows_vec(&s)) {
+	if (rows_vec(ctx, &s)) {
 		size_t global[2] = {(size_t)s.C / 16, (size_t)s.N}, local[2] = {vec_local(s.C / 16), 1};
 		st = dim_kernel_get(ctx, PROG, NULL, "bn_backward_dx_rows", &k);
 		if (st)

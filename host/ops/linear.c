@@ -60,7 +60,7 @@ dim_status dim_linear_forward(dim_ctx *ctx, const dim_tensor *y, const dim_tenso
 	if (st || !bias)
 		return st;
 	dim_kernel *k;
-	if (s.O % 16 == 0) {
+	if (dim_ctx_vec16(ctx) && s.O % 16 == 0) {
 		size_t vecs = s.O / 16, lx = 16;
 		while (vecs % lx)
 			lx /= 2;

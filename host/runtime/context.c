@@ -72,6 +72,10 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	ctx->dev = list[chosen];
 	ctx->profile = opt->profile;
 	{
+		const char *v = getenv("CLDIM_VEC16");
+		ctx->vec16 = v && *v ? strcmp(v, "0") != 0 : (ctx->dev.type & DIM_DEV_CPU) != 0;
+	}
+	{
 		const char *tr = getenv("CLDIM_PROFILE_TRACE");
 		ctx->profile_trace = opt->profile && tr && *tr && strcmp(tr, "0");
 	}
@@ -133,6 +137,8 @@ void dim_ctx_destroy(dim_ctx *ctx)
 dim_error *dim_ctx_error(dim_ctx *ctx) { return &ctx->err; }
 const char *dim_ctx_errmsg(dim_ctx *ctx) { return dim_error_text(&ctx->err); }
 const dim_device_info *dim_ctx_device(const dim_ctx *ctx) { return &ctx->dev; }
+
+bool dim_ctx_vec16(const dim_ctx *ctx) { return ctx->vec16; }
 
 bool dim_ctx_use_fma(const dim_ctx *ctx)
 {

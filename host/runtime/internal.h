@@ -35,6 +35,7 @@ struct dim_ctx {
 	dim_error err;
 	bool profile;
 	bool profile_trace; /* CLDIM_PROFILE_TRACE=1: one stderr line per profiled launch */
+	bool vec16;         /* dim_ctx_vec16; CLDIM_VEC16=0|1 overrides */
 	dim_buf scratch;         /* dim_ctx_scratch, grown on demand */
 	/* phases (profile.c) */
 	char phase_names[16][32];

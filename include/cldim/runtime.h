@@ -105,6 +105,13 @@ const dim_device_info *dim_ctx_device(const dim_ctx *ctx);
  * separate multiply and add (half the FMA throughput of the core) and does not
  * define FP_FAST_FMAF, so the host decides. */
 bool dim_ctx_use_fma(const dim_ctx *ctx);
+
+/* Whether element-wise ops should give each work-item a float16 chunk of
+ * contiguous elements (CPU devices: PoCL runs a work-item's explicit vectors
+ * as AVX-512 code; its own vectorisation across work-items gave up on most
+ * of our element-wise kernels) rather than one element (GPUs: coalesced).
+ * CLDIM_VEC16=0 or 1 overrides the choice (the tests run both forms). */
+bool dim_ctx_vec16(const dim_ctx *ctx);
 cl_context dim_ctx_cl_context(dim_ctx *ctx);
 cl_command_queue dim_ctx_queue(dim_ctx *ctx);
 
