@@ -21,6 +21,8 @@ static const struct bc cases[] = {
 	{2, {300, 13}, 1, 1},    {2, {517, 37}, 0, 1},
 	/* rows of whole float16 channel vectors: the *_rows element kernels */
 	{2, {7, 32}, 1, 1},      {2, {300, 48}, 0, 1},   {2, {5, 16}, 1, 0},
+	/* planes of whole float16 vectors (S = 16, 32): the *_planes kernels */
+	{4, {3, 5, 4, 4}, 1, 1}, {4, {2, 3, 4, 8}, 1, 0}, {4, {2, 7, 4, 8}, 0, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define EPS 1e-5

@@ -66,6 +66,12 @@ static int rows_vec(dim_ctx *ctx, const struct bn_shape *s)
 	return dim_ctx_vec16(ctx) && s->S == 1 && s->C % 16 == 0;
 }
 
+/* Channel planes (S > 1) of whole float16 vectors: the *_planes kernels. */
+static int planes_vec(dim_ctx *ctx, const struct bn_shape *s)
+{
+	return dim_ctx_vec16(ctx) && s->S > 1 && s->S % 16 == 0;
+}
+
 /* Work-group size along the float16 vectors of a row: the largest power of
  * two up to 16 dividing their count (a work-group per 16 channels spent more
  * in PoCL's per-group overhead than in the arithmetic). */
@@ -142,6 +148,16 @@ dim_status dim_batchnorm_forward(dim_ctx *ctx, const dim_batchnorm_desc *d, cons
 			st = rows_partial(ctx, &s, 1, x->buf, x->buf, m, r, part, P);
 		if (!st)
 			st = rows_finish(ctx, &s, 1, part, P, m, r, rm, rv, m, m, m, d, track);
+	} else if (d->training && planes_vec(ctx, &s)) {
+		dim_buf rm = track ? running_mean->buf : save_mean->buf;
+		dim_buf rv = track ? running_var->buf : save_rstd->buf;
+		st = dim_kernel_get(ctx, PROG, NULL, "bn_stats_planes", &k);
+		if (!st)
+			st = DIM_LAUNCH_1D(ctx, k, (size_t)s.C, DIM_BUF(x->buf),
+					   DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
+					   DIM_BUF(rm), DIM_BUF(rv), DIM_INT(s.N), DIM_INT(s.C),
+					   DIM_INT(s.S), DIM_FLOAT(d->eps), DIM_FLOAT(d->momentum),
+					   DIM_INT(track));
 	} else if (d->training) {
 		st = dim_kernel_get(ctx, PROG, NULL, "bn_forward_stats", &k);
 		if (st)
@@ -171,6 +187,18 @@ dim_status dim_batchnorm_forward(dim_ctx *ctx, const dim_batchnorm_desc *d, cons
 				  DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
 				  DIM_BUF(weight ? weight->buf : x->buf),
 				  DIM_BUF(bias ? bias->buf : x->buf), DIM_INT(s.C),
+				  DIM_INT(weight != NULL), DIM_INT(bias != NULL));
+	}
+	if (!st && planes_vec(ctx, &s)) {
+		size_t global[3] = {(size_t)s.S / 16, (size_t)s.C, (size_t)s.N};
+		size_t local[3] = {vec_local(s.S / 16), 1, 1};
+		st = dim_kernel_get(ctx, PROG, NULL, "bn_apply_planes", &k);
+		if (st)
+			return st;
+		return DIM_LAUNCH(ctx, k, 3, global, local, DIM_BUF(y->buf), DIM_BUF(x->buf),
+				  DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
+				  DIM_BUF(weight ? weight->buf : x->buf),
+				  DIM_BUF(bias ? bias->buf : x->buf), DIM_INT(s.C), DIM_INT(s.S),
 				  DIM_INT(weight != NULL), DIM_INT(bias != NULL));
 	}
 	if (!st)
@@ -217,6 +245,19 @@ dim_status dim_batchnorm_backward(dim_ctx *ctx, const dim_batchnorm_desc *d, dim
 					 NULL, (dweight != NULL) | (dbias != NULL) << 1);
 		if (st)
 			return st;
+	} else if ((dweight || dbias || need_sums) && planes_vec(ctx, &s)) {
+		st = dim_arena_alloc(ws, 2 * (size_t)s.C * sizeof(float), &sums);
+		if (!st)
+			st = dim_kernel_get(ctx, PROG, NULL, "bn_reduce_planes", &k);
+		if (!st)
+			st = DIM_LAUNCH_1D(ctx, k, (size_t)s.C, DIM_BUF(dy->buf), DIM_BUF(x->buf),
+					   DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
+					   DIM_BUF(sums), DIM_BUF(dweight ? dweight->buf : sums),
+					   DIM_BUF(dbias ? dbias->buf : sums), DIM_INT(s.N),
+					   DIM_INT(s.C), DIM_INT(s.S), DIM_INT(dweight != NULL),
+					   DIM_INT(dbias != NULL));
+		if (st)
+			return st;
 	} else if (dweight || dbias || need_sums) {
 		st = dim_arena_alloc(ws, 2 * (size_t)s.C * sizeof(float), &sums);
 		if (!st)
@@ -245,6 +286,18 @@ dim_status dim_batchnorm_backward(dim_ctx *ctx, const dim_batchnorm_desc *d, dim
 				  DIM_BUF(weight ? weight->buf : x->buf), DIM_BUF(sums), DIM_INT(s.N),
 				  DIM_INT(s.C), DIM_INT(weight != NULL), DIM_INT(d->training),
 				  DIM_INT(accumulate));
+	}
+	if (planes_vec(ctx, &s)) {
+		size_t global[3] = {(size_t)s.S / 16, (size_t)s.C, (size_t)s.N};
+		size_t local[3] = {vec_local(s.S / 16), 1, 1};
+		st = dim_kernel_get(ctx, PROG, NULL, "bn_dx_planes", &k);
+		if (st)
+			return st;
+		return DIM_LAUNCH(ctx, k, 3, global, local, DIM_BUF(dx->buf), DIM_BUF(dy->buf),
+				  DIM_BUF(x->buf), DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
+				  DIM_BUF(weight ? weight->buf : x->buf), DIM_BUF(sums), DIM_INT(s.N),
+				  DIM_INT(s.C), DIM_INT(s.S), DIM_INT(weight != NULL),
+				  DIM_INT(d->training), DIM_INT(accumulate));
 	}
 	st = dim_kernel_get(ctx, PROG, NULL, "bn_backward_dx", &k);
 	if (st)
