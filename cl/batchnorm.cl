@@ -198,10 +198,14 @@ __kernel void bn_backward_dx(__global float *dx, const int dx_off, __global cons
  * stride C, one cache line per value; here adjacent work-items take adjacent
  * channels of the same row, so reads are contiguous, in two steps:
  *
- * bn_rows_partial  work-item (v, p): the 16 channels 16v.. (float16 loads;
- *                  scalar for a tail) summed over the p-th of P contiguous
- *                  row blocks (one element per work-item with a row loop
- *                  stayed scalar on PoCL: 4.8 ms for 4096 x 2048):
+ * bn_rows_partial  sums over the p-th of P contiguous row blocks; either
+ *                  (stream = 0, GPUs) work-item (v, p) takes the 16 channels
+ *                  16v.. (float16 loads, scalar for a tail), or (stream = 1,
+ *                  CPU devices) work-item (0, p) streams its rows whole,
+ *                  adding each into the partial-sum row (in L1); column
+ *                  slices read one 64-byte piece per 8 KiB row and ran at
+ *                  half the copy bandwidth (one element per work-item with a
+ *                  row loop stayed scalar on PoCL: 4.8 ms for 4096 x 2048):
  *                  mode 0: x            -> part[p*C + c]
  *                  mode 1: (x-mean)^2   -> part[p*C + c]
  *                  mode 2: dy, dy*xhat  -> part[p*C + c], part[(P+p)*C + c]
@@ -214,17 +218,67 @@ __kernel void bn_rows_partial(__global const float *x, const int x_off,
 			      __global const float *mean, const int mean_off,
 			      __global const float *rstd, const int rstd_off,
 			      __global float *part, const int part_off, const int R, const int C,
-			      const int P, const int mode)
+			      const int P, const int mode, const int stream)
 {
-	const int c0 = (int)get_global_id(0) * 16, p = (int)get_global_id(1);
+	const int g = (int)get_global_id(0), p = (int)get_global_id(1);
+	const int r0 = (int)((long)R * p / P), r1 = (int)((long)R * (p + 1) / P);
+	x += x_off;
+	dy += dy_off;
+	mean += mean_off;
+	rstd += rstd_off;
+	part += part_off + p * C;
+	if (stream) {
+		/* one work-item per row block, whole rows streamed in order; the
+		 * partial-sum rows (C floats each) stay in L1 */
+		if (g > 0)
+			return;
+		const int V = C / 16;
+		for (int c = 0; c < C; c++) {
+			part[c] = 0.0f;
+			if (mode == 2)
+				part[P * C + c] = 0.0f;
+		}
+		for (int r = r0; r < r1; r++) {
+			const __global float *xr = x + r * C, *gr = dy + r * C;
+			for (int v = 0; v < V; v++) {
+				const float16 xv = vload16(v, xr);
+				float16 a = vload16(v, part);
+				if (mode == 0) {
+					a += xv;
+				} else if (mode == 1) {
+					const float16 d = xv - vload16(v, mean);
+					a += d * d;
+				} else {
+					const float16 gv = vload16(v, gr);
+					a += gv;
+					vstore16(vload16(v, part + P * C) +
+							 gv * (xv - vload16(v, mean)) * vload16(v, rstd),
+						 v, part + P * C);
+				}
+				vstore16(a, v, part);
+			}
+			for (int c = V * 16; c < C; c++) {
+				if (mode == 0) {
+					part[c] += xr[c];
+				} else if (mode == 1) {
+					const float d = xr[c] - mean[c];
+					part[c] += d * d;
+				} else {
+					part[c] += gr[c];
+					part[P * C + c] += gr[c] * (xr[c] - mean[c]) * rstd[c];
+				}
+			}
+		}
+		return;
+	}
+	const int c0 = g * 16;
 	if (c0 >= C)
 		return;
-	const int r0 = (int)((long)R * p / P), r1 = (int)((long)R * (p + 1) / P);
-	x += x_off + c0;
-	dy += dy_off + c0;
-	mean += mean_off + c0;
-	rstd += rstd_off + c0;
-	part += part_off + p * C + c0;
+	x += c0;
+	dy += c0;
+	mean += c0;
+	rstd += c0;
+	part += c0;
 	if (c0 + 16 <= C) {
 		float16 a = (float16)(0.0f), b = (float16)(0.0f);
 		if (mode == 0) {
@@ -239,9 +293,9 @@ __kernel void bn_rows_partial(__global const float *x, const int x_off,
 		} else {
 			const float16 mu = vload16(0, mean), rs = vload16(0, rstd);
 			for (int r = r0; r < r1; r++) {
-				const float16 g = vload16(0, dy + r * C);
-				a += g;
-				b += g * (vload16(0, x + r * C) - mu) * rs;
+				const float16 gv = vload16(0, dy + r * C);
+				a += gv;
+				b += gv * (vload16(0, x + r * C) - mu) * rs;
 			}
 			vstore16(b, 0, part + P * C);
 		}
@@ -260,9 +314,9 @@ __kernel void bn_rows_partial(__global const float *x, const int x_off,
 			}
 		} else {
 			for (int r = r0; r < r1; r++) {
-				const float g = dy[r * C + c];
-				a += g;
-				b += g * (x[r * C + c] - mean[c]) * rstd[c];
+				const float gv = dy[r * C + c];
+				a += gv;
+				b += gv * (x[r * C + c] - mean[c]) * rstd[c];
 			}
 			part[P * C + c] = b;
 		}

@@ -228,9 +228,10 @@ __kernel void ln_backward_params(__global float *dgamma, const int dgamma_off,
 /* Rows layout (S == 1: x [R, C], statistics per row): dgamma and dbeta sum
  * over rows. ln_backward_params reads a column per work-group (stride C);
  * these read rows contiguously across work-items, in two steps:
- *   ln_rows_partial  work-item (v, p) sums the 16 channels 16v.. (float16
- *                    loads, scalar for a tail) over the p-th of P contiguous
- *                    row blocks:
+ *   ln_rows_partial  sums over the p-th of P contiguous row blocks: work-item
+ *                    (v, p) the 16 channels 16v.. (float16 loads, scalar for
+ *                    a tail), or with stream (CPU devices) work-item (0, p)
+ *                    streams whole rows into the partial rows:
  *                    part[p*C + c] = sum dy, part[(P+p)*C + c] = sum dy*xhat
  *   ln_rows_finish   work-item c folds the P partials in order:
  *                    dbeta[c] += sum dy, dgamma[c] += sum dy*xhat. */
@@ -239,12 +240,35 @@ __kernel void ln_rows_partial(__global const float *dy, const int dy_off,
 			      __global const float *mean, const int mean_off,
 			      __global const float *rstd, const int rstd_off,
 			      __global float *part, const int part_off, const int R, const int C,
-			      const int P)
+			      const int P, const int stream)
 {
 	const int c0 = (int)get_global_id(0) * 16, p = (int)get_global_id(1);
 	if (c0 >= C)
 		return;
 	const int r0 = (int)((long)R * p / P), r1 = (int)((long)R * (p + 1) / P);
+	if (stream) {
+		/* whole rows in order into the partial-sum rows (see batchnorm.cl) */
+		__global float *pa = part + part_off + p * C, *pb = pa + P * C;
+		const int V = C / 16;
+		dy += dy_off;
+		x += x_off;
+		for (int c = 0; c < C; c++)
+			pa[c] = pb[c] = 0.0f;
+		for (int r = r0; r < r1; r++) {
+			const __global float *gr = dy + r * C, *xr = x + r * C;
+			const float mu = mean[mean_off + r], rs = rstd[rstd_off + r];
+			for (int v = 0; v < V; v++) {
+				const float16 g = vload16(v, gr);
+				vstore16(vload16(v, pa) + g, v, pa);
+				vstore16(vload16(v, pb) + g * (vload16(v, xr) - mu) * rs, v, pb);
+			}
+			for (int c = V * 16; c < C; c++) {
+				pa[c] += gr[c];
+				pb[c] += gr[c] * (xr[c] - mu) * rs;
+			}
+		}
+		return;
+	}
 	dy += dy_off + c0;
 	x += x_off + c0;
 	mean += mean_off;

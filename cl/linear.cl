@@ -15,7 +15,9 @@
  *   linear_bias_grad_part / _finish  the same sum for many rows in two
  *                     steps: work-item (v, p) sums the 16 columns 16v.. over
  *                     the p-th of P contiguous row blocks with float16 loads
- *                     (part[p][o]); then db[o] += sum over p in order. The
+ *                     (part[p][o]), or with stream (CPU devices) work-item
+ *                     (0, p) adds its rows whole into part[p]; then db[o] +=
+ *                     sum over p in order. The
  *                     one-step form streamed each column at a stride of O
  *                     floats, scalar: 25 ms for the critic's 4096 x 2048.
  */
@@ -54,12 +56,27 @@ __kernel void linear_bias_grad(__global const float *dy, const int dy_off, __glo
 
 __kernel void linear_bias_grad_part(__global const float *dy, const int dy_off,
 				    __global float *part, const int part_off, const int M,
-				    const int O, const int P)
+				    const int O, const int P, const int stream)
 {
 	const int o0 = (int)get_global_id(0) * 16, p = (int)get_global_id(1);
 	if (o0 >= O)
 		return;
 	const int m0 = (int)((long)M * p / P), m1 = (int)((long)M * (p + 1) / P);
+	if (stream) {
+		/* whole rows in order into the partial-sum row (see batchnorm.cl) */
+		__global float *pr = part + part_off + p * O;
+		const int V = O / 16;
+		for (int c = 0; c < O; c++)
+			pr[c] = 0.0f;
+		for (int m = m0; m < m1; m++) {
+			const __global float *row = dy + dy_off + m * O;
+			for (int v = 0; v < V; v++)
+				vstore16(vload16(v, pr) + vload16(v, row), v, pr);
+			for (int c = V * 16; c < O; c++)
+				pr[c] += row[c];
+		}
+		return;
+	}
 	dy += dy_off + o0;
 	part += part_off + p * O + o0;
 	if (o0 + 16 <= O) {

@@ -72,16 +72,6 @@ static int planes_vec(dim_ctx *ctx, const struct bn_shape *s)
 	return dim_ctx_vec16(ctx) && s->S > 1 && s->S % 16 == 0;
 }
 
-/* Work-group size along the float16 vectors of a row: the largest power of
- * two up to 16 dividing their count (a work-group per 16 channels spent more
- * in PoCL's per-group overhead than in the arithmetic). */
-static size_t vec_local(int vecs)
-{
-	size_t l = 16;
-	while ((size_t)vecs % l)
-		l /= 2;
-	return l;
-}
 
 static int rows_chunks(int R) { return R / 64 < 1 ? 1 : R / 64 > 64 ? 64 : R / 64; }
 
@@ -92,10 +82,12 @@ static dim_status rows_partial(dim_ctx *ctx, const struct bn_shape *s, int mode,
 	dim_status st = dim_kernel_get(ctx, PROG, NULL, "bn_rows_partial", &k);
 	if (st)
 		return st;
-	size_t global[2] = {((size_t)s->C + 15) / 16, (size_t)P}, local[2] = {1, 1};
+	int stream = dim_ctx_vec16(ctx);
+	size_t vecs = stream ? 1 : ((size_t)s->C + 15) / 16;
+	size_t global[2] = {vecs, (size_t)P}, local[2] = {dim_local_pow2(vecs, 16), 1};
 	return DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(x), DIM_BUF(dy), DIM_BUF(mean),
 			  DIM_BUF(rstd), DIM_BUF(part), DIM_INT(s->N), DIM_INT(s->C), DIM_INT(P),
-			  DIM_INT(mode));
+			  DIM_INT(mode), DIM_INT(stream));
 }
 
 static dim_status rows_finish(dim_ctx *ctx, const struct bn_shape *s, int stage, dim_buf part,
@@ -179,7 +171,7 @@ dim_status dim_batchnorm_forward(dim_ctx *ctx, const dim_batchnorm_desc *d, cons
 					   DIM_FLOAT(d->eps));
 	}
 	if (!st && rows_vec(ctx, &s)) {
-		size_t global[2] = {(size_t)s.C / 16, (size_t)s.N}, local[2] = {vec_local(s.C / 16), 1};
+		size_t global[2] = {(size_t)s.C / 16, (size_t)s.N}, local[2] = {dim_local_pow2((size_t)s.C / 16, 16), 1};
 		st = dim_kernel_get(ctx, PROG, NULL, "bn_forward_apply_rows", &k);
 		if (st)
 			return st;
@@ -191,7 +183,7 @@ dim_status dim_batchnorm_forward(dim_ctx *ctx, const dim_batchnorm_desc *d, cons
 	}
 	if (!st && planes_vec(ctx, &s)) {
 		size_t global[3] = {(size_t)s.S / 16, (size_t)s.C, (size_t)s.N};
-		size_t local[3] = {vec_local(s.S / 16), 1, 1};
+		size_t local[3] = {dim_local_pow2((size_t)s.S / 16, 16), 1, 1};
 		st = dim_kernel_get(ctx, PROG, NULL, "bn_apply_planes", &k);
 		if (st)
 			return st;
@@ -277,7 +269,7 @@ dim_status dim_batchnorm_backward(dim_ctx *ctx, const dim_batchnorm_desc *d, dim
 	if (!dx)
 		return DIM_OK;
 	if (rows_vec(ctx, &s)) {
-		size_t global[2] = {(size_t)s.C / 16, (size_t)s.N}, local[2] = {vec_local(s.C / 16), 1};
+		size_t global[2] = {(size_t)s.C / 16, (size_t)s.N}, local[2] = {dim_local_pow2((size_t)s.C / 16, 16), 1};
 		st = dim_kernel_get(ctx, PROG, NULL, "bn_backward_dx_rows", &k);
 		if (st)
 			return st;
@@ -289,7 +281,7 @@ dim_status dim_batchnorm_backward(dim_ctx *ctx, const dim_batchnorm_desc *d, dim
 	}
 	if (planes_vec(ctx, &s)) {
 		size_t global[3] = {(size_t)s.S / 16, (size_t)s.C, (size_t)s.N};
-		size_t local[3] = {vec_local(s.S / 16), 1, 1};
+		size_t local[3] = {dim_local_pow2((size_t)s.S / 16, 16), 1, 1};
 		st = dim_kernel_get(ctx, PROG, NULL, "bn_dx_planes", &k);
 		if (st)
 			return st;

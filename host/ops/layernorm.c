@@ -100,11 +100,14 @@ dim_status dim_layernorm_backward(dim_ctx *ctx, const dim_tensor *dx, int accumu
 			st = dim_kernel_get(ctx, PROG, NULL, "ln_rows_partial", &k);
 		if (!st)
 			st = dim_kernel_get(ctx, PROG, NULL, "ln_rows_finish", &fin);
-		size_t global[2] = {((size_t)s.C + 15) / 16, (size_t)P}, local[2] = {1, 1};
+		int stream = dim_ctx_vec16(ctx);
+		size_t vecs = stream ? 1 : ((size_t)s.C + 15) / 16;
+		size_t global[2] = {vecs, (size_t)P}, local[2] = {dim_local_pow2(vecs, 16), 1};
 		if (!st)
 			st = DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(dy->buf), DIM_BUF(x->buf),
 					DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf),
-					DIM_BUF(part), DIM_INT(s.N), DIM_INT(s.C), DIM_INT(P));
+					DIM_BUF(part), DIM_INT(s.N), DIM_INT(s.C), DIM_INT(P),
+					DIM_INT(stream));
 		if (!st)
 			st = DIM_LAUNCH_1D(ctx, fin, (size_t)s.C, DIM_BUF(part), DIM_BUF(dw),
 					   DIM_BUF(db), DIM_INT(s.C), DIM_INT(P),

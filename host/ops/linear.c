@@ -61,10 +61,8 @@ dim_status dim_linear_forward(dim_ctx *ctx, const dim_tensor *y, const dim_tenso
 		return st;
 	dim_kernel *k;
 	if (dim_ctx_vec16(ctx) && s.O % 16 == 0) {
-		size_t vecs = s.O / 16, lx = 16;
-		while (vecs % lx)
-			lx /= 2;
-		size_t global[2] = {vecs, s.M}, local[2] = {lx, 1};
+		size_t vecs = s.O / 16;
+		size_t global[2] = {vecs, s.M}, local[2] = {dim_local_pow2(vecs, 16), 1};
 		st = dim_kernel_get(ctx, PROG, NULL, "linear_bias_add16", &k);
 		if (st)
 			return st;
@@ -91,7 +89,8 @@ static dim_status bias_grad(dim_ctx *ctx, const struct lin_shape *s, dim_buf db,
 		return DIM_LAUNCH_1D(ctx, k, s->O, DIM_BUF(dy), DIM_BUF(db), DIM_INT(s->M),
 				     DIM_INT(s->O));
 	}
-	size_t P = s->M / 64 > 64 ? 64 : s->M / 64, vecs = (s->O + 15) / 16;
+	int stream = dim_ctx_vec16(ctx);
+	size_t P = s->M / 64 > 64 ? 64 : s->M / 64, vecs = stream ? 1 : (s->O + 15) / 16;
 	dim_buf part;
 	st = dim_kernel_get(ctx, PROG, NULL, "linear_bias_grad_part", &k);
 	if (!st)
@@ -100,9 +99,9 @@ static dim_status bias_grad(dim_ctx *ctx, const struct lin_shape *s, dim_buf db,
 		st = dim_ctx_scratch(ctx, P * s->O * sizeof(float), &part);
 	if (st)
 		return st;
-	size_t global[2] = {vecs, P}, local[2] = {1, 1};
+	size_t global[2] = {vecs, P}, local[2] = {dim_local_pow2(vecs, 16), 1};
 	st = DIM_LAUNCH(ctx, k, 2, global, local, DIM_BUF(dy), DIM_BUF(part), DIM_INT(s->M),
-			DIM_INT(s->O), DIM_INT(P));
+			DIM_INT(s->O), DIM_INT(P), DIM_INT(stream));
 	if (st)
 		return st;
 	return DIM_LAUNCH_1D(ctx, fin, s->O, DIM_BUF(part), DIM_BUF(db), DIM_INT(s->O),

@@ -332,6 +332,14 @@ static dim_status set_args(dim_ctx *ctx, dim_kernel *k, int nargs, const dim_arg
 	return DIM_OK;
 }
 
+size_t dim_local_pow2(size_t n, size_t cap)
+{
+	size_t l = 1;
+	while (l * 2 <= cap && n % (l * 2) == 0)
+		l *= 2;
+	return l;
+}
+
 dim_status dim_launch(dim_ctx *ctx, dim_kernel *k, int work_dim, const size_t *global,
 		      const size_t *local, int nargs, const dim_arg *args)
 {

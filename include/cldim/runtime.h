@@ -226,6 +226,12 @@ typedef struct dim_kernel dim_kernel;
 dim_status dim_kernel_get(dim_ctx *ctx, const char *program, const char *options,
 			  const char *name, dim_kernel **out);
 size_t dim_kernel_max_wg(const dim_kernel *k);
+
+/* The largest power of two <= cap that divides n (n > 0): a work-group size
+ * for a range of exactly n items (OpenCL 1.2 needs global % local == 0). On
+ * PoCL a work-group costs about a microsecond of its own, so kernels whose
+ * work-items each do a float16 chunk still want several per group. */
+size_t dim_local_pow2(size_t n, size_t cap);
 const char *dim_kernel_name(const dim_kernel *k);
 
 enum { DIM_ARG_BUF, DIM_ARG_MEM, DIM_ARG_INT, DIM_ARG_UINT, DIM_ARG_FLOAT, DIM_ARG_LOCAL };
