@@ -19,20 +19,15 @@ __kernel void conv_swap01(__global const float *in, const int in_off, __global f
 			  const int out_off, __global const float *bias, const int bias_off,
 			  const int A, const int B, const int P, const int has_bias)
 {
-	in += in_off;
-	out += out_off;
-	bias += bias_off;
-	const int gid = (int)get_global_id(0);
-	if (gid >= A * B * P)
-		return;
-	/* gid walks the output [B][A][P] so writes are contiguous */
-	const int p = gid % P;
-	const int a = (gid / P) % A;
-	const int b = gid / (P * A);
-	float v = in[(a * B + b) * P + p];
+	/* range (P, A, B): pixels first, so both sides are contiguous across
+	 * neighbouring work-items and no index is divided (the 1-D form's
+	 * div/mod by runtime sizes kept PoCL scalar) */
+	const int p = (int)get_global_id(0), a = (int)get_global_id(1);
+	const int b = (int)get_global_id(2);
+	float v = in[in_off + (a * B + b) * P + p];
 	if (has_bias)
-		v += bias[a];
-	out[gid] = v;
+		v += bias[bias_off + a];
+	out[out_off + (b * A + a) * P + p] = v;
 }
 
 __kernel void conv_bias_add(__global float *y, const int y_off, __global const float *bias,

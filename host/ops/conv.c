@@ -180,9 +180,12 @@ static dim_status swap01(dim_ctx *ctx, dim_buf out, dim_buf in, const dim_tensor
 	dim_status st = kernel(ctx, "conv_swap01", &k);
 	if (st)
 		return st;
-	return DIM_LAUNCH_1D(ctx, k, A * B * P, DIM_BUF(in), DIM_BUF(out),
-			     DIM_BUF(bias ? bias->buf : in), DIM_INT(A), DIM_INT(B), DIM_INT(P),
-			     DIM_INT(bias != NULL));
+	size_t global[3] = {P, A, B};
+	size_t local[3] = {dim_local_pow2(P, dim_kernel_max_wg(k) < 256 ? dim_kernel_max_wg(k) : 256),
+			   1, 1};
+	return DIM_LAUNCH(ctx, k, 3, global, local, DIM_BUF(in), DIM_BUF(out),
+			  DIM_BUF(bias ? bias->buf : in), DIM_INT(A), DIM_INT(B), DIM_INT(P),
+			  DIM_INT(bias != NULL));
 }
 
 static dim_status bias_add(dim_ctx *ctx, const struct conv_shape *s, dim_buf y, dim_buf bias)
