@@ -1,7 +1,8 @@
 /* cldim-test: labels=opencl timeout=300 */
 /* linear: OpenCL vs a double-precision reference (y, dx, dW, db), the
  * reference vs central finite differences, accumulation on a second backward,
- * PyTorch parity (tests/py/check_linear.py), and the tape wrapper. */
+ * PyTorch parity (tests/py/check_linear.py), and the tape wrappers (dim_t_linear,
+ * dim_t_linear_sum). */
 #include <string.h>
 
 #include "cldim/op_linear.h"
@@ -242,6 +243,90 @@ static void check_errors(dim_ctx *ctx)
 	dim_buf_release(&b);
 }
 
+/* dim_t_linear_sum (y = x1 W1^T + b1 + x2 W2^T in one node) against the
+ * double reference of two layers, with distinct inputs and with x2 == x1
+ * (the second contribution to dx accumulates); loss = y . r. */
+static void check_tape_sum(dim_ctx *ctx, int same_x)
+{
+	enum { I1 = 6, O = 5 };
+	const int I2 = same_x ? I1 : 4;
+	t_rng rng = {91};
+	float x1[I1], x2[I1], w1[O * I1], w2[O * I1], b[O], r[O];
+	t_fill(&rng, x1, I1, -1, 1), t_fill(&rng, x2, I2, -1, 1);
+	t_fill(&rng, w1, O * I1, -1, 1), t_fill(&rng, w2, O * I2, -1, 1);
+	t_fill(&rng, b, O, -1, 1), t_fill(&rng, r, O, -1, 1);
+	if (same_x)
+		memcpy(x2, x1, sizeof x1);
+	double x1d[I1], x2d[I1], w1d[O * I1], w2d[O * I1], rd[O];
+	double dx1[I1], dw1[O * I1], db1[O], dx2[I1], dw2[O * I1], db2[O], y[O];
+	for (int i = 0; i < I1; i++)
+		x1d[i] = x1[i], x2d[i] = x2[i];
+	for (int i = 0; i < O * I1; i++)
+		w1d[i] = w1[i], w2d[i] = w2[i];
+	for (int o = 0; o < O; o++) {
+		rd[o] = r[o];
+		y[o] = b[o];
+		for (int i = 0; i < I1; i++)
+			y[o] += x1d[i] * w1d[o * I1 + i];
+		for (int i = 0; i < I2; i++)
+			y[o] += x2d[i] * w2d[o * I2 + i];
+	}
+	ref_backward(1, I1, O, rd, x1d, w1d, dx1, dw1, db1);
+	ref_backward(1, I2, O, rd, x2d, w2d, dx2, dw2, db2);
+	if (same_x)
+		for (int i = 0; i < I1; i++)
+			dx1[i] += dx2[i];
+
+	dim_params ps;
+	dim_param *p1, *p2 = NULL, *pw1, *pw2, *pb, *pr;
+	CHECK_OK(ctx, dim_params_init(&ps, ctx, "s"));
+	CHECK_OK(ctx, dim_params_add(&ps, "x1", 2, (int[]){1, I1}, true, &p1));
+	if (!same_x)
+		CHECK_OK(ctx, dim_params_add(&ps, "x2", 2, (int[]){1, I2}, true, &p2));
+	CHECK_OK(ctx, dim_params_add(&ps, "w1", 2, (int[]){O, I1}, true, &pw1));
+	CHECK_OK(ctx, dim_params_add(&ps, "w2", 2, (int[]){O, I2}, true, &pw2));
+	CHECK_OK(ctx, dim_params_add(&ps, "b", 1, (int[]){O}, true, &pb));
+	CHECK_OK(ctx, dim_params_add(&ps, "r", 2, (int[]){1, O}, false, &pr));
+	CHECK_OK(ctx, dim_param_set(ctx, p1, x1));
+	if (p2)
+		CHECK_OK(ctx, dim_param_set(ctx, p2, x2));
+	CHECK_OK(ctx, dim_param_set(ctx, pw1, w1));
+	CHECK_OK(ctx, dim_param_set(ctx, pw2, w2));
+	CHECK_OK(ctx, dim_param_set(ctx, pb, b));
+	CHECK_OK(ctx, dim_param_set(ctx, pr, r));
+	dim_tape *t;
+	CHECK_OK(ctx, dim_tape_create(ctx, "tape", &t));
+	dim_tape_begin(t, true);
+	dim_var *v1 = dim_tape_param(t, p1), *v2 = p2 ? dim_tape_param(t, p2) : v1;
+	dim_var *ys = dim_t_linear_sum(t, v1, dim_tape_param(t, pw1), dim_tape_param(t, pb), v2,
+				       dim_tape_param(t, pw2));
+	dim_var *l = ys ? dim_t_linear(t, ys, dim_tape_param(t, pr), NULL) : NULL;
+	CHECK_MSG(l != NULL, "%s", dim_ctx_errmsg(ctx));
+	if (l) {
+		CHECK_OK(ctx, dim_tape_backward(t, l, 1.0f));
+		float gy[O], g1[I1], g2[I1], gw1[O * I1], gw2[O * I1], gb[O];
+		CHECK_OK(ctx, dim_tensor_read(ctx, &ys->val, gy));
+		CHECK_OK(ctx, dim_tensor_read(ctx, &p1->grad, g1));
+		CHECK_OK(ctx, dim_tensor_read(ctx, &pw1->grad, gw1));
+		CHECK_OK(ctx, dim_tensor_read(ctx, &pw2->grad, gw2));
+		CHECK_OK(ctx, dim_tensor_read(ctx, &pb->grad, gb));
+		t_close("sum y", gy, y, O, 1e-4, 1e-5);
+		t_close("sum dx1", g1, dx1, I1, 1e-4, 1e-5);
+		t_close("sum dw1", gw1, dw1, O * I1, 1e-4, 1e-5);
+		t_close("sum dw2", gw2, dw2, O * I2, 1e-4, 1e-5);
+		t_close("sum db", gb, db1, O, 1e-4, 1e-5);
+		if (p2) {
+			CHECK_OK(ctx, dim_tensor_read(ctx, &p2->grad, g2));
+			t_close("sum dx2", g2, dx2, I2, 1e-4, 1e-5);
+		}
+	}
+	/* widths that do not match are an error, not a crash */
+	CHECK(dim_t_linear_sum(t, v1, dim_tape_param(t, pw1), NULL, v2, dim_tape_param(t, pb)) ==
+	      NULL);
+	dim_tape_destroy(t);
+	dim_params_free(&ps);
+}
+
 int main(void)
 {
 	dim_ctx *ctx = t_ctx();
@@ -257,6 +342,8 @@ int main(void)
 	}
 	check_errors(ctx);
 	check_tape(ctx);
+	check_tape_sum(ctx, 0);
+	check_tape_sum(ctx, 1);
 	{
 		/* the one-element-per-work-item kernels (GPUs) on this device too */
 		setenv("CLDIM_VEC16", "0", 1);

@@ -88,13 +88,10 @@ dim_var *dim_mi1x1_forward(dim_tape *t, const dim_mi1x1 *m, dim_var *rows)
 				    dim_tape_param(t, m->bn_b), m->bn_mean, m->bn_var);
 	if (h)
 		h = dim_t_relu(t, h);
+	/* c1(h) + b + sc(rows) as one node: no add pass, no gradient copies */
 	if (h)
-		h = dim_t_linear(t, h, as_linear(t, m->c1_w), dim_tape_param(t, m->c1_b));
-	dim_var *s = h ? dim_t_linear(t, rows, as_linear(t, m->sc), NULL) : NULL;
-	if (s)
-		h = dim_t_add(t, h, s);
-	else
-		h = NULL;
+		h = dim_t_linear_sum(t, h, as_linear(t, m->c1_w), dim_tape_param(t, m->c1_b), rows,
+				     as_linear(t, m->sc));
 	if (h)
 		h = dim_t_layernorm(t, h, dim_tape_param(t, m->ln_w), dim_tape_param(t, m->ln_b),
 				    1e-5f);

@@ -48,15 +48,15 @@ static dim_status check_shapes(dim_ctx *ctx, const char *who, const dim_tensor *
 	return DIM_OK;
 }
 
-dim_status dim_linear_forward(dim_ctx *ctx, const dim_tensor *y, const dim_tensor *x,
-			      const dim_tensor *weight, const dim_tensor *bias)
+static dim_status forward(dim_ctx *ctx, const char *who, float beta, const dim_tensor *y,
+			  const dim_tensor *x, const dim_tensor *weight, const dim_tensor *bias)
 {
 	struct lin_shape s;
-	dim_status st = check_shapes(ctx, "linear forward", y, x, weight, bias, &s);
+	dim_status st = check_shapes(ctx, who, y, x, weight, bias, &s);
 	if (st || s.M == 0)
 		return st;
 	st = dim_gemm(ctx, DIM_NO_TRANS, DIM_TRANS, s.M, s.O, s.I, 1.0f, x->buf, s.I, weight->buf,
-		      s.I, 0.0f, y->buf, s.O);
+		      s.I, beta, y->buf, s.O);
 	if (st || !bias)
 		return st;
 	dim_kernel *k;
@@ -74,6 +74,18 @@ dim_status dim_linear_forward(dim_ctx *ctx, const dim_tensor *y, const dim_tenso
 		return st;
 	return DIM_LAUNCH_1D(ctx, k, s.M * s.O, DIM_BUF(y->buf), DIM_BUF(bias->buf), DIM_INT(s.M),
 			     DIM_INT(s.O));
+}
+
+dim_status dim_linear_forward(dim_ctx *ctx, const dim_tensor *y, const dim_tensor *x,
+			      const dim_tensor *weight, const dim_tensor *bias)
+{
+	return forward(ctx, "linear forward", 0.0f, y, x, weight, bias);
+}
+
+dim_status dim_linear_forward_add(dim_ctx *ctx, const dim_tensor *y, const dim_tensor *x,
+				  const dim_tensor *weight, const dim_tensor *bias)
+{
+	return forward(ctx, "linear forward (add)", 1.0f, y, x, weight, bias);
 }
 
 /* db += column sums of dy: one step for few rows, else the two-step blocked
