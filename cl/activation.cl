@@ -67,7 +67,7 @@ __kernel void activation_forward(const int n, const float slope, __global float 
 	const int i0 = (int)get_global_id(0) * CHUNK;
 	y += y_off + i0;
 	x += x_off + i0;
-	if (CHUNK == 16 && i0 + 16 <= n) {
+	if (CHUNK == 16 && n - i0 >= 16) { /* not i0 + 16: no overflow near 2^31 */
 		const float16 v = vload16(0, x);
 		vstore16(FWD(float16, v), 0, y);
 		return;
@@ -87,7 +87,7 @@ __kernel void activation_backward(const int n, const float slope, const int accu
 	dx += dx_off + i0;
 	dy += dy_off + i0;
 	saved += saved_off + i0;
-	if (CHUNK == 16 && i0 + 16 <= n) {
+	if (CHUNK == 16 && n - i0 >= 16) { /* not i0 + 16: no overflow near 2^31 */
 		const float16 s = vload16(0, saved), g = vload16(0, dy);
 		float16 r = BWD(float16, g, s);
 		if (accumulate)

@@ -25,9 +25,10 @@ __kernel void bench_fma(const int iters, const float a, const float b,
 	const float s = (float)get_global_id(0) * 1e-7f;
 	float16 x0 = (float16)(s), x1 = (float16)(s + 1), x2 = (float16)(s + 2), x3 = (float16)(s + 3);
 	float16 x4 = (float16)(s+4), x5 = (float16)(s + 5), x6 = (float16)(s + 6), x7 = (float16)(s + 7);
+	const float16 av = (float16)(a), bv = (float16)(b); /* fma/mad take one type */
 	for (int i = 0; i < iters; i++) {
-		x0 = MADD(x0, a, b); x1 = MADD(x1, a, b); x2 = MADD(x2, a, b); x3 = MADD(x3, a, b);
-		x4 = MADD(x4, a, b); x5 = MADD(x5, a, b); x6 = MADD(x6, a, b); x7 = MADD(x7, a, b);
+		x0 = MADD(x0, av, bv); x1 = MADD(x1, av, bv); x2 = MADD(x2, av, bv); x3 = MADD(x3, av, bv);
+		x4 = MADD(x4, av, bv); x5 = MADD(x5, av, bv); x6 = MADD(x6, av, bv); x7 = MADD(x7, av, bv);
 	}
 	float16 acc = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
 	if (acc.s0 + acc.s5 == 1234.5f)

@@ -23,6 +23,7 @@ static const struct cs cases[] = {
 	{1, 3, 5, 7, 7, 5, 7, 1, 1, 0, 0, 1},      /* kernel = whole image */
 	{3, 5, 9, 8, 6, 3, 3, 1, 1, 1, 1, 1},      /* P = 72: per-image forward */
 	{3, 13, 9, 8, 7, 1, 1, 1, 1, 0, 0, 1},     /* 1x1, P = 72: per-image fwd+bwd */
+	{2, 3, 6, 6, 4, 3, 3, 2, 2, 1, 1, 1},      /* P = 9: swap01 on a padded range */
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 

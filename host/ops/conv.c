@@ -180,9 +180,14 @@ static dim_status swap01(dim_ctx *ctx, dim_buf out, dim_buf in, const dim_tensor
 	dim_status st = kernel(ctx, "conv_swap01", &k);
 	if (st)
 		return st;
-	size_t global[3] = {P, A, B};
-	size_t local[3] = {dim_local_pow2(P, dim_kernel_max_wg(k) < 256 ? dim_kernel_max_wg(k) : 256),
-			   1, 1};
+	/* a work-group of a divisor of P (PoCL: ~1 µs per group), else 64 with
+	 * the range padded (the kernel tests p < P) */
+	size_t cap = dim_kernel_max_wg(k) < 256 ? dim_kernel_max_wg(k) : 256, lx = P < cap ? P : cap;
+	while (P % lx)
+		lx--;
+	if (lx < 16)
+		lx = cap < 64 ? cap : 64;
+	size_t global[3] = {P, A, B}, local[3] = {lx, 1, 1};
 	return DIM_LAUNCH(ctx, k, 3, global, local, DIM_BUF(in), DIM_BUF(out),
 			  DIM_BUF(bias ? bias->buf : in), DIM_INT(A), DIM_INT(B), DIM_INT(P),
 			  DIM_INT(bias != NULL));
