@@ -3,7 +3,8 @@
  * combinations, odd sizes, non-zero offsets inside a larger buffer, padded
  * leading dimensions, beta != 0, beta == 0 over NaN garbage, and the batched
  * form — on every backend (CLDIM_GEMM=clblast, then =own with fma() and with
- * mad() (CLDIM_FMA=0), each on a fresh
+ * mad() (CLDIM_FMA=0) and with operands read in place (CLDIM_GEMM_PACK=direct),
+ * each on a fresh
  * context), plus a few shapes that cross the own kernel's tile edges and an
  * unknown CLDIM_GEMM. */
 #include <stdlib.h>
@@ -121,6 +122,7 @@ static void run_backend(const char *backend)
 			}
 	/* whole and partial 6 x 64 tiles of the own kernel, deeper K */
 	one_case(ctx, &rng, 0, 1, 12, 128, 300, 1.0f, 0.0f, 0, 0);
+	one_case(ctx, &rng, 0, 0, 18, 128, 33, 1.0f, 0.5f, 0, 0); /* both in place with direct */
 	one_case(ctx, &rng, 1, 0, 13, 129, 257, 0.5f, 1.0f, 2, 0);
 	one_case(ctx, &rng, 1, 1, 67, 65, 40, 1.0f, -1.0f, 0, 0);
 	/* beta == 0 must overwrite C even when it holds NaNs */
@@ -147,6 +149,10 @@ int main(void)
 	setenv("CLDIM_FMA", "0", 1);
 	run_backend("own");
 	unsetenv("CLDIM_FMA");
+	/* operands read in place where their layout allows (CLDIM_GEMM_PACK=direct) */
+	setenv("CLDIM_GEMM_PACK", "direct", 1);
+	run_backend("own");
+	unsetenv("CLDIM_GEMM_PACK");
 
 	/* a backend name that does not exist is an error naming the variable */
 	setenv("CLDIM_GEMM", "fastest", 1);
