@@ -159,6 +159,29 @@ __kernel void gemm_pack_b_gather(const int N, const int K, __global const float 
 	}
 }
 
+/* With -DCT the kernel computes the transpose of the caller's product (the
+ * host swapped the operands, see gemm_own.c): tile element (i, j) goes to
+ * C[j*ldc + i]. Scalar stores, 6 x 64 per tile, against K multiply-adds per
+ * element. */
+#define STORE_ROW_T(r)                                                                 \
+	do {                                                                           \
+		if (i0 + (r) < M) {                                                    \
+			for (int v = 0; v < NV; v++) {                                 \
+				float tmp[16];                                         \
+				vstore16(alpha * acc[r][v], 0, tmp);                   \
+				for (int c = 0; c < 16; c++) {                         \
+					const int j = j0 + 16 * v + c;                 \
+					if (j < N) {                                   \
+						__global float *p =                    \
+							C + (size_t)j * ldc + i0 + (r); \
+						*p = beta != 0.0f ? mad(beta, *p, tmp[c]) \
+								  : tmp[c];            \
+					}                                              \
+				}                                                      \
+			}                                                              \
+		}                                                                      \
+	} while (0)
+
 /* C rows i0.., cols j0.. = alpha·acc + beta·C (beta == 0: C is not read). */
 #define STORE_ROW(r)                                                                   \
 	do {                                                                           \
@@ -225,10 +248,16 @@ __kernel void gemm_tile(const int M, const int N, const int K,
 		b += b_ks;
 	}
 
+#ifdef CT
+#pragma unroll
+	for (int r = 0; r < MR; r++)
+		STORE_ROW_T(r);
+#else
 	const int full = i0 + MR <= M && j0 + NR <= N;
 #pragma unroll
 	for (int r = 0; r < MR; r++)
 		STORE_ROW(r);
+#endif
 }
 
 /* Cache-blocked form: work-item (ig, jb) computes the GM tiles ib = ig*GM ..

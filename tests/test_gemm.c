@@ -3,8 +3,8 @@
  * combinations, odd sizes, non-zero offsets inside a larger buffer, padded
  * leading dimensions, beta != 0, beta == 0 over NaN garbage, and the batched
  * form — on every backend (CLDIM_GEMM=clblast, then =own with fma() and with
- * mad() (CLDIM_FMA=0) and with operands read in place (CLDIM_GEMM_PACK=direct),
- * each on a fresh
+ * mad() (CLDIM_FMA=0), without the transposed few-row form (CLDIM_GEMM_SWAP_M=0)
+ * and with operands read in place (CLDIM_GEMM_PACK=direct), each on a fresh
  * context), plus a few shapes that cross the own kernel's tile edges and an
  * unknown CLDIM_GEMM. */
 #include <stdlib.h>
@@ -149,6 +149,10 @@ int main(void)
 	setenv("CLDIM_FMA", "0", 1);
 	run_backend("own");
 	unsetenv("CLDIM_FMA");
+	/* few-row NT products without the transposed formulation */
+	setenv("CLDIM_GEMM_SWAP_M", "0", 1);
+	run_backend("own");
+	unsetenv("CLDIM_GEMM_SWAP_M");
 	/* operands read in place where their layout allows (CLDIM_GEMM_PACK=direct) */
 	setenv("CLDIM_GEMM_PACK", "direct", 1);
 	run_backend("own");

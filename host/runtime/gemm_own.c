@@ -14,7 +14,8 @@
  * PoCL/AVX-512, see BENCHMARKS.md "CPU GEMM"): CLDIM_GEMM_MR / CLDIM_GEMM_NV
  * (tile rows, float16 vectors per tile row: 6 × 4, i.e. 6 × 64 tiles),
  * CLDIM_GEMM_KC / CLDIM_GEMM_GM (k-blocked kernel with GM tiles per
- * work-item; 0 = off, it did not help), CLDIM_GEMM_PACK=direct. The tile's
+ * work-item; 0 = off, it did not help), CLDIM_GEMM_PACK=direct,
+ * CLDIM_GEMM_SWAP_M (few-row NT products computed transposed, below). The tile's
  * multiply-adds are fma() where dim_ctx_use_fma says so (measured 196 → 319
  * GFLOP/s on the critic's 4096×2048×2048 GEMM, PoCL on a 2-core Sapphire
  * Rapids: mad() compiles to vmulps + vaddps). */
@@ -23,6 +24,17 @@
 #include <string.h>
 
 #include "internal.h"
+
+/* Few rows and many columns, B transposed (the M = 64 products x W^T of a
+ * batch: enc.fc, the scores Y M^T, the critic's Y path): compute
+ * C^T = B A^T instead, so the small operand becomes the B panel that every
+ * work-item reads from L2 while the large one streams past once (and is packed
+ * by the cheap not-transposed A pack), and store the tile transposed. Measured
+ * (tools/bench/gemm_variants.c): enc.fc 138 -> 195, scores 143 -> 166 GFLOP/s;
+ * NN shapes got slower swapped (their large operand then needs the transposing
+ * A pack), so they are left alone. Up to this many rows, with at least twice as
+ * many columns (CLDIM_GEMM_SWAP_M, 0 = never). */
+#define SWAP_M_DEFAULT 256
 
 static int env_int(const char *name, int def, int lo, int hi)
 {
@@ -48,6 +60,7 @@ void dim_gemm_own_configure(dim_ctx *ctx)
 	ctx->gemm_own_pack_always = !(pack && !strcmp(pack, "direct"));
 	ctx->gemm_own_kc = env_int("CLDIM_GEMM_KC", 0, 0, 1 << 16);
 	ctx->gemm_own_gm = env_int("CLDIM_GEMM_GM", 8, 1, 256);
+	ctx->gemm_own_swap_m = env_int("CLDIM_GEMM_SWAP_M", SWAP_M_DEFAULT, 0, 1 << 30);
 }
 
 /* Fails unless the bytes [off, off + extent) of b's cl_mem exist. */
@@ -116,9 +129,29 @@ static void pack_range(size_t items, size_t panels, size_t g[2], size_t l[2])
 	g[1] = panels;
 }
 
+static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N,
+			   size_t K, float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb,
+			   float beta, dim_buf C, size_t ldc, int ct);
+
 dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N, size_t K,
 			float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb, float beta,
 			dim_buf C, size_t ldc)
+{
+	dim_status st = check_extent(ctx, A, ta ? K : M, ta ? M : K, lda, 'A', M, N, K);
+	if (!st)
+		st = check_extent(ctx, B, tb ? N : K, tb ? K : N, ldb, 'B', M, N, K);
+	if (!st)
+		st = check_extent(ctx, C, M, N, ldc, 'C', M, N, K);
+	if (st)
+		return st;
+	if (!ta && tb && M <= (size_t)ctx->gemm_own_swap_m && N >= 2 * M)
+		return own_gemm(ctx, !tb, !ta, N, M, K, alpha, B, ldb, A, lda, beta, C, ldc, 1);
+	return own_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0);
+}
+
+static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N,
+			   size_t K, float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb,
+			   float beta, dim_buf C, size_t ldc, int ct)
 {
 	const size_t mr = (size_t)ctx->gemm_own_mr, nr = 16 * (size_t)ctx->gemm_own_nv;
 	const size_t nbm = (M + mr - 1) / mr, nbn = (N + nr - 1) / nr;
@@ -129,25 +162,19 @@ dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size
 	int direct_b = !ctx->gemm_own_pack_always && !tb && N % nr == 0;
 	size_t apack = direct_a ? 0 : nbm * mr * K, bpack = direct_b ? 0 : nbn * nr * K;
 
-	st = check_extent(ctx, A, ta ? K : M, ta ? M : K, lda, 'A', M, N, K);
-	if (!st)
-		st = check_extent(ctx, B, tb ? N : K, tb ? K : N, ldb, 'B', M, N, K);
-	if (!st)
-		st = check_extent(ctx, C, M, N, ldc, 'C', M, N, K);
-	if (st)
-		return st;
 	if (apack + bpack > (size_t)0x7fffffff)
 		return dim_fail(&ctx->err, DIM_ERR_ARG,
 				"GEMM (M=%zu N=%zu K=%zu): packed panels exceed 2^31 floats", M, N, K);
 
-	const int kc = ctx->gemm_own_kc > 0 && (size_t)ctx->gemm_own_kc < K;
+	int kc = ctx->gemm_own_kc > 0 && (size_t)ctx->gemm_own_kc < K;
 	const char *fma = dim_ctx_use_fma(ctx) ? " -DDIM_FMA" : "";
+	kc = kc && !ct; /* the transposed store exists in gemm_tile only */
 	if (kc)
 		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d -DKC=%d -DGM=%d%s", ctx->gemm_own_mr,
 			 ctx->gemm_own_nv, ctx->gemm_own_kc, ctx->gemm_own_gm, fma);
 	else
-		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d%s", ctx->gemm_own_mr,
-			 ctx->gemm_own_nv, fma);
+		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d%s%s", ctx->gemm_own_mr,
+			 ctx->gemm_own_nv, fma, ct ? " -DCT" : "");
 	st = dim_kernel_get(ctx, "gemm", opts, kc ? "gemm_tile_kc" : "gemm_tile", &tile);
 	if (!st && !direct_a)
 		st = dim_kernel_get(ctx, "gemm", opts, ta ? "gemm_pack_a_copy" : "gemm_pack_a_gather",

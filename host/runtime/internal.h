@@ -52,7 +52,7 @@ struct dim_ctx {
 	/* GEMM backend (gemm.c): DIM_GEMM_UNSET until the first dim_gemm */
 	int gemm_backend;
 	/* own GEMM (gemm_own.c): tile shape, packing scratch grown on demand */
-	int gemm_own_mr, gemm_own_nv, gemm_own_kc, gemm_own_gm;
+	int gemm_own_mr, gemm_own_nv, gemm_own_kc, gemm_own_gm, gemm_own_swap_m;
 	bool gemm_own_pack_always;
 	cl_mem gemm_pack;
 	size_t gemm_pack_bytes;

@@ -23,6 +23,7 @@ static const struct shape shapes[] = {
 	{"c0 fwd", 0, 1, 4096, 2048, 128},	{"c1 fwd", 0, 1, 4096, 2048, 2048},
 	{"c1 dW", 1, 0, 2048, 2048, 4096},	{"c1 dX", 0, 0, 4096, 2048, 2048},
 	{"c1 fwd L49", 0, 1, 3136, 2048, 2048},	{"scores", 0, 1, 64, 4096, 2048},
+	{"scores dY", 0, 0, 64, 2048, 4096},	{"scores dM", 1, 0, 4096, 2048, 64},
 };
 
 /* CPU seconds of this process (all threads, PoCL's included). */
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
 				ctx->gemm_own_pack_always = cfg[v][2];
 				ctx->gemm_own_kc = cfg[v][3];
 				ctx->gemm_own_gm = cfg[v][4];
+				ctx->gemm_own_swap_m = getenv("GV_SWAP_M") ? atoi(getenv("GV_SWAP_M")) : 0;
 				dim_finish(ctx);
 				double t0 = dim_now(), u0 = cpu_now();
 				if (dim_gemm(ctx, g->ta, g->tb, g->M, g->N, g->K, 1, a, lda, b, ldb, 0,
