@@ -69,20 +69,30 @@ static void progress(void *user, const dim_train_progress *p)
 		for (int i = 0; i < width; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[width] = '\0';
-		fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  %.1f img/s  ETA %.0fs  local %.4f  "
-			"MI %.3f  prior %.3f/%.3f", p->epoch + 1, p->epochs, bar, p->step,
-			p->total_steps, p->images_per_s, p->eta_s, p->m.local, p->m.mi_local,
-			p->m.prior_enc, p->m.prior_disc);
+		fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  %.1f img/s  ETA %.0fs",
+			p->epoch + 1, p->epochs, bar, p->step, p->total_steps, p->images_per_s,
+			p->eta_s);
+		if (isfinite(p->m.local))
+			fprintf(stderr, "  local %.4f  MI %.3f", p->m.local, p->m.mi_local);
 		if (isfinite(p->m.global))
 			fprintf(stderr, "  global %.4f", p->m.global);
+		if (isfinite(p->m.prior_enc))
+			fprintf(stderr, "  prior %.3f/%.3f", p->m.prior_enc, p->m.prior_disc);
 	} else {
 		if (p->step != 1 && now - ps->last < ps->every && p->step != p->total_steps)
 			return;
-		fprintf(stderr, "step %lld/%lld epoch %d/%d batch %lld/%lld  %.1f img/s  ETA %.0fs  "
-			"local %.5f MI %.4f global %.5f prior_enc %.4f prior_disc %.4f\n", p->step,
-			p->total_steps, p->epoch + 1, p->epochs, p->epoch_batch, p->epoch_batches,
-			p->images_per_s, p->eta_s, p->m.local, p->m.mi_local, p->m.global,
-			p->m.prior_enc, p->m.prior_disc);
+		/* the terms the preset has (absent ones are NaN) */
+		const float v[] = {p->m.local, p->m.mi_local, p->m.global, p->m.mi_global,
+				   p->m.prior_enc, p->m.prior_disc};
+		static const char *const k[] = {"local", "MI", "global", "MI_global", "prior_enc",
+						"prior_disc"};
+		fprintf(stderr, "step %lld/%lld epoch %d/%d batch %lld/%lld  %.1f img/s  ETA %.0fs",
+			p->step, p->total_steps, p->epoch + 1, p->epochs, p->epoch_batch,
+			p->epoch_batches, p->images_per_s, p->eta_s);
+		for (int i = 0; i < 6; i++)
+			if (isfinite(v[i]))
+				fprintf(stderr, " %s %.5g", k[i], v[i]);
+		fputc('\n', stderr);
 	}
 	ps->last = now;
 }
