@@ -46,6 +46,14 @@ dim_status dim_cl_fail(dim_ctx *ctx, cl_int code, const char *what)
 			ctx->dev.name);
 }
 
+/* A boolean environment switch: unset or empty gives `def`, "0" false,
+ * anything else true. Read once, when a context is made. */
+static bool env_flag(const char *name, bool def)
+{
+	const char *v = getenv(name);
+	return v && *v ? strcmp(v, "0") != 0 : def;
+}
+
 dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *err)
 {
 	dim_ctx_options defaults = {0};
@@ -71,14 +79,9 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	}
 	ctx->dev = list[chosen];
 	ctx->profile = opt->profile;
-	{
-		const char *v = getenv("CLDIM_VEC16");
-		ctx->vec16 = v && *v ? strcmp(v, "0") != 0 : (ctx->dev.type & DIM_DEV_CPU) != 0;
-	}
-	{
-		const char *tr = getenv("CLDIM_PROFILE_TRACE");
-		ctx->profile_trace = opt->profile && tr && *tr && strcmp(tr, "0");
-	}
+	ctx->profile_trace = opt->profile && env_flag("CLDIM_PROFILE_TRACE", false);
+	ctx->vec16 = env_flag("CLDIM_VEC16", (ctx->dev.type & DIM_DEV_CPU) != 0);
+	ctx->fma = ctx->dev.fma && env_flag("CLDIM_FMA", true);
 	cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
 					 (cl_context_properties)ctx->dev.platform, 0};
 	ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &rc);
@@ -95,8 +98,7 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 		goto out_release_context;
 	}
 
-	const char *env_nc = getenv("CLDIM_NO_CACHE");
-	ctx->no_cache = opt->no_cache || (env_nc && *env_nc && strcmp(env_nc, "0"));
+	ctx->no_cache = opt->no_cache || env_flag("CLDIM_NO_CACHE", false);
 	if (!ctx->no_cache) {
 		if (opt->cache_dir && *opt->cache_dir)
 			snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opt->cache_dir);
@@ -140,11 +142,7 @@ const dim_device_info *dim_ctx_device(const dim_ctx *ctx) { return &ctx->dev; }
 
 bool dim_ctx_vec16(const dim_ctx *ctx) { return ctx->vec16; }
 
-bool dim_ctx_use_fma(const dim_ctx *ctx)
-{
-	const char *e = getenv("CLDIM_FMA");
-	return ctx->dev.fma && !(e && !strcmp(e, "0"));
-}
+bool dim_ctx_use_fma(const dim_ctx *ctx) { return ctx->fma; }
 cl_context dim_ctx_cl_context(dim_ctx *ctx) { return ctx->context; }
 cl_command_queue dim_ctx_queue(dim_ctx *ctx) { return ctx->queue; }
 dim_ctx_stats dim_ctx_get_stats(const dim_ctx *ctx) { return ctx->stats; }

@@ -36,6 +36,7 @@ struct dim_ctx {
 	bool profile;
 	bool profile_trace; /* CLDIM_PROFILE_TRACE=1: one stderr line per profiled launch */
 	bool vec16;         /* dim_ctx_vec16; CLDIM_VEC16=0|1 overrides */
+	bool fma;           /* dim_ctx_use_fma; CLDIM_FMA=0 turns it off */
 	dim_buf scratch;         /* dim_ctx_scratch, grown on demand */
 	/* phases (profile.c) */
 	char phase_names[16][32];

@@ -103,7 +103,7 @@ const dim_device_info *dim_ctx_device(const dim_ctx *ctx);
 /* Whether kernels should write multiply-adds as fma() (-DDIM_FMA): the device
  * reports CL_FP_FMA and CLDIM_FMA is not "0". PoCL compiles mad() to a
  * separate multiply and add (half the FMA throughput of the core) and does not
- * define FP_FAST_FMAF, so the host decides. */
+ * define FP_FAST_FMAF, so the host decides (when the context is made). */
 bool dim_ctx_use_fma(const dim_ctx *ctx);
 
 /* Whether element-wise ops should give each work-item a float16 chunk of
