@@ -125,16 +125,24 @@ static dim_status im2col_kernel(dim_ctx *ctx, const dim_conv2d_desc *d,
 	return dim_kernel_get(ctx, "im2col", opts, name, k);
 }
 
+/* The largest divisor of `pixels` that is a legal work-group size, up to 256
+ * (PoCL spends about a microsecond per group). */
+static size_t pixel_group(const dim_kernel *k, size_t pixels)
+{
+	size_t cap = dim_kernel_max_wg(k) < 256 ? dim_kernel_max_wg(k) : 256;
+	size_t lx = pixels < cap ? pixels : cap;
+	while (pixels % lx)
+		lx--;
+	return lx;
+}
+
 /* The 3-D range (pixels, rows, N) of im2col.cl: work-groups of up to 256
  * pixels of one plane, a divisor of the pixel count (the kernels have no
  * bounds test). */
 static void plane_range(const dim_kernel *k, const struct conv_shape *s, size_t pixels,
 			size_t rows, size_t global[3], size_t local[3])
 {
-	size_t cap = dim_kernel_max_wg(k) < 256 ? dim_kernel_max_wg(k) : 256;
-	size_t lx = pixels < cap ? pixels : cap;
-	while (pixels % lx)
-		lx--;
+	size_t lx = pixel_group(k, pixels);
 	global[0] = pixels;
 	global[1] = rows;
 	global[2] = (size_t)s->N;
@@ -182,11 +190,9 @@ static dim_status swap01(dim_ctx *ctx, dim_buf out, dim_buf in, const dim_tensor
 		return st;
 	/* a work-group of a divisor of P (PoCL: ~1 µs per group), else 64 with
 	 * the range padded (the kernel tests p < P) */
-	size_t cap = dim_kernel_max_wg(k) < 256 ? dim_kernel_max_wg(k) : 256, lx = P < cap ? P : cap;
-	while (P % lx)
-		lx--;
+	size_t lx = pixel_group(k, P);
 	if (lx < 16)
-		lx = cap < 64 ? cap : 64;
+		lx = dim_kernel_max_wg(k) < 64 ? dim_kernel_max_wg(k) : 64;
 	size_t global[3] = {P, A, B}, local[3] = {lx, 1, 1};
 	return DIM_LAUNCH(ctx, k, 3, global, local, DIM_BUF(in), DIM_BUF(out),
 			  DIM_BUF(bias ? bias->buf : in), DIM_INT(A), DIM_INT(B), DIM_INT(P),
