@@ -183,14 +183,12 @@ int main(void)
 	tape_case(ctx, &rng);
 	{
 		/* the one-element-per-work-item kernels (GPUs) on this device too */
-		setenv("CLDIM_VEC16", "0", 1);
-		dim_ctx *c1 = t_ctx();
+		dim_ctx *c1 = t_ctx_with("CLDIM_VEC16", "0");
 		for (int k = 0; k <= DIM_ACT_SOFTPLUS; k++) {
 			one_case(c1, &rng, (dim_act)k, 4, s1, NULL);
 			one_case(c1, &rng, (dim_act)k, 2, s4, NULL);
 		}
 		dim_ctx_destroy(c1);
-		unsetenv("CLDIM_VEC16");
 	}
 	if (t_torch_run("check_activation.py", dir, "735 0.2") == 77)
 		fprintf(stderr, "skipped: PyTorch parity\n");

@@ -384,15 +384,13 @@ int main(void)
 	check_tape(ctx);
 	{
 		/* the one-element-per-work-item kernels (GPUs) on this device too */
-		setenv("CLDIM_VEC16", "0", 1);
-		dim_ctx *c1 = t_ctx();
+		dim_ctx *c1 = t_ctx_with("CLDIM_VEC16", "0");
 		dim_arena *ws1;
 		CHECK_OK(c1, dim_arena_create(c1, "ws", (size_t)1 << 20, &ws1));
 		for (int i = 0; i < NCASES; i++)
 			run_case(c1, ws1, i, NULL);
 		dim_arena_destroy(ws1);
 		dim_ctx_destroy(c1);
-		unsetenv("CLDIM_VEC16");
 	}
 	char path[1024];
 	snprintf(path, sizeof path, "%s/cases.txt", dir);

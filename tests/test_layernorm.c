@@ -317,12 +317,10 @@ int main(void)
 	check_tape(ctx);
 	{
 		/* the per-channel (GPU) forms of the row reductions on this device too */
-		setenv("CLDIM_VEC16", "0", 1);
-		dim_ctx *c1 = t_ctx();
+		dim_ctx *c1 = t_ctx_with("CLDIM_VEC16", "0");
 		for (int i = 0; i < NCASES; i++)
 			run_case(c1, i, NULL);
 		dim_ctx_destroy(c1);
-		unsetenv("CLDIM_VEC16");
 	}
 	char path[1024];
 	snprintf(path, sizeof path, "%s/cases.txt", dir);

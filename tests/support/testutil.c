@@ -25,6 +25,14 @@ dim_ctx *t_ctx(void)
 	return ctx;
 }
 
+dim_ctx *t_ctx_with(const char *name, const char *value)
+{
+	setenv(name, value, 1);
+	dim_ctx *ctx = t_ctx();
+	unsetenv(name);
+	return ctx;
+}
+
 uint64_t t_rand_u64(t_rng *r)
 {
 	uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);

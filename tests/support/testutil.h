@@ -62,6 +62,11 @@ extern int t_failures;
  * machine has no OpenCL platform. Tests only. */
 dim_ctx *t_ctx(void);
 
+/* t_ctx with the environment variable `name` set to `value` while the
+ * context is made (the runtime reads its switches then, e.g. CLDIM_VEC16=0
+ * for the one-element-per-work-item kernels); the variable is unset after. */
+dim_ctx *t_ctx_with(const char *name, const char *value);
+
 /* Deterministic pseudo-random numbers for test data (splitmix64). */
 typedef struct t_rng { uint64_t s; } t_rng;
 uint64_t t_rand_u64(t_rng *r);
