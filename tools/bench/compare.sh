@@ -4,6 +4,7 @@
 #
 #   tools/bench/compare.sh [--cldim PATH] [--torch-device cpu|cuda] [--device SEL]
 #                          [--batches "64 128"] [--reps N] [--threads N] [--mi-units D]
+#                          [--tf32 0|1]   (PyTorch CUDA: TF32 matmuls/convolutions, default 0)
 #
 # cldim: `cldim bench --step-only` (the same step as dim_train_step, warm-up
 # excluded, median of --reps). PyTorch: tools/bench/pytorch_step.py with
@@ -17,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cldim=${CLDIM:-$here/../../build/cldim}
 python=${PYTHON:-/usr/bin/python3}
 tdev=cpu device=""
-batches="64 128" reps=3 threads=2 mi=2048 encoder=dcgan32
+batches="64 128" reps=3 threads=2 mi=2048 encoder=dcgan32 tf32=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--cldim) cldim=$2; shift 2 ;;
@@ -28,7 +29,8 @@ while [ $# -gt 0 ]; do
 	--threads) threads=$2; shift 2 ;;
 	--mi-units) mi=$2; shift 2 ;;
 	--encoder) encoder=$2; shift 2 ;;
-	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	--tf32) tf32=$2; shift 2 ;;
+	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -53,7 +55,7 @@ for b in $batches; do
 	echo "compare.sh: batch $b: PyTorch ($tdev)..." >&2
 	rc=0
 	"$python" "$here/pytorch_step.py" --batch "$b" --device "$tdev" --threads "$threads" \
-		--reps "$reps" --mi-units "$mi" --encoder "$encoder" >"$tmp/p.json" || rc=$?
+		--reps "$reps" --mi-units "$mi" --encoder "$encoder" --tf32 "$tf32" >"$tmp/p.json" || rc=$?
 	ci=$(field "$tmp/c.json" images_per_s "DIM(L) train step")
 	cd=$(field "$tmp/c.json" device "DIM(L) train step")
 	if [ $rc -ne 0 ]; then

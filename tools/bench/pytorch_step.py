@@ -8,7 +8,7 @@ backward, Adam on encoder+critics, then Adam on the prior discriminator.
 Warm-up steps excluded; prints one JSON object (median/min/max seconds and
 images/s). Device: cpu here, cuda when asked for and available.
 
-  tools/bench/pytorch_step.py --batch 64 [--device cpu|cuda] [--threads 2]
+  tools/bench/pytorch_step.py --batch 64 [--device cpu|cuda] [--threads 2] [--tf32 0|1]
 """
 import argparse
 import json
@@ -32,11 +32,15 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--tf32", type=int, default=0, choices=[0, 1],
+                    help="CUDA: allow TF32 in matmuls and convolutions (default 0: full fp32)")
     a = ap.parse_args()
     if a.device == "cuda" and not torch.cuda.is_available():
         print("pytorch_step.py: --device cuda but torch sees no CUDA device", file=sys.stderr)
         return 77
     torch.set_num_threads(a.threads)
+    torch.backends.cuda.matmul.allow_tf32 = bool(a.tf32)
+    torch.backends.cudnn.allow_tf32 = bool(a.tf32)
     torch.manual_seed(0)
     dev = torch.device(a.device)
     size = {"dcgan28": 28, "dcgan32": 32, "dcgan64": 64, "alexnet64": 64}[a.encoder]
@@ -69,7 +73,10 @@ def main():
         step()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    name = torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu (%d threads)" % a.threads
+    if dev.type == "cuda":
+        name = "%s (TF32 %s)" % (torch.cuda.get_device_name(0), "on" if a.tf32 else "off")
+    else:
+        name = "cpu (%d threads)" % a.threads
     print(json.dumps({"framework": "pytorch " + torch.__version__, "device": name,
                       "encoder": a.encoder, "mi_units": a.mi_units, "batch": a.batch,
                       "reps": a.reps, "median_ms": med * 1e3, "min_ms": min(times) * 1e3,

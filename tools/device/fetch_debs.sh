@@ -9,5 +9,5 @@ mkdir -p "$root/.gpudeps"
 grep -qx '/.gpudeps/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpudeps/' >>"$root/.git/info/exclude"
 cd "$root/.gpudeps"
 apt-get download ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-c-headers opencl-clhpp-headers \
-	libclblast1 libclblast-dev libturbojpeg0 libturbojpeg0-dev libjpeg62-turbo
+	libclblast1 libclblast-dev libturbojpeg0 libturbojpeg0-dev libjpeg62-turbo libjpeg62-turbo-dev zlib1g-dev
 ls -l "$root/.gpudeps"
