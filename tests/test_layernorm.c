@@ -20,6 +20,9 @@ static const struct lc cases[] = {
 	{2, {300, 13}, 1},    {2, {517, 37}, 1},
 	/* C % 16 == 0 rows: the per-row float16 kernels (and with >= 256 rows) */
 	{2, {19, 32}, 1},     {2, {300, 48}, 0},    {3, {2, 131, 64}, 1},
+	/* rows on GPU forms: a work-group per row, C below, at and above the
+	 * local size, odd */
+	{2, {3, 1}, 1},       {2, {5, 1000}, 1},    {2, {2, 2048}, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define EPS 1e-5

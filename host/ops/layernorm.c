@@ -41,8 +41,27 @@ static dim_status check_shapes(dim_ctx *ctx, const char *who, const dim_tensor *
 	return DIM_OK;
 }
 
-/* Rows of a multiple of 16 channels (S == 1): the per-row float16 kernels. */
-static int rows_fast(const struct ln_shape *s) { return s->S == 1 && s->C % 16 == 0; }
+/* Rows of a multiple of 16 channels (S == 1) on CPU devices: the per-row
+ * float16 kernels. */
+static int rows_fast(dim_ctx *ctx, const struct ln_shape *s)
+{
+	return s->S == 1 && s->C % 16 == 0 && dim_ctx_vec16(ctx);
+}
+
+/* Rows (S == 1) on GPU devices: a work-group per row (cl/layernorm.cl). */
+static int rows_wg(dim_ctx *ctx, const struct ln_shape *s)
+{
+	return s->S == 1 && !dim_ctx_vec16(ctx);
+}
+
+/* Power-of-two local size for a row of C: up to 256, no more than C needs. */
+static size_t rows_wg_local(dim_kernel *k, int C)
+{
+	size_t cap = dim_kernel_max_wg(k) < 256 ? dim_kernel_max_wg(k) : 256, l = 1;
+	while (l * 2 <= cap && l < (size_t)C)
+		l *= 2;
+	return l;
+}
 
 dim_status dim_layernorm_forward(dim_ctx *ctx, float eps, const dim_tensor *y,
 				 const dim_tensor *save_mean, const dim_tensor *save_rstd,
@@ -53,7 +72,19 @@ dim_status dim_layernorm_forward(dim_ctx *ctx, float eps, const dim_tensor *y,
 	dim_status st = check_shapes(ctx, "layernorm forward", y, x, weight, bias, save_mean,
 				     save_rstd, &s);
 	dim_kernel *k;
-	if (!st && rows_fast(&s)) {
+	if (!st && rows_wg(ctx, &s)) {
+		st = dim_kernel_get(ctx, PROG, NULL, "ln_forward_rows_wg", &k);
+		if (st)
+			return st;
+		size_t local = rows_wg_local(k, s.C), global = s.locations * local;
+		return DIM_LAUNCH(ctx, k, 1, &global, &local, DIM_BUF(y->buf),
+				  DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf), DIM_BUF(x->buf),
+				  DIM_BUF(weight ? weight->buf : x->buf),
+				  DIM_BUF(bias ? bias->buf : x->buf), DIM_INT(s.C), DIM_FLOAT(eps),
+				  DIM_INT(weight != NULL), DIM_INT(bias != NULL),
+				  DIM_LOCAL(local * sizeof(float)));
+	}
+	if (!st && rows_fast(ctx, &s)) {
 		st = dim_kernel_get(ctx, PROG, NULL, "ln_forward_rows", &k);
 		if (st)
 			return st;
@@ -133,7 +164,18 @@ dim_status dim_layernorm_backward(dim_ctx *ctx, const dim_tensor *dx, int accumu
 	}
 	if (!dx)
 		return DIM_OK;
-	if (rows_fast(&s)) {
+	if (rows_wg(ctx, &s)) {
+		st = dim_kernel_get(ctx, PROG, NULL, "ln_backward_dx_rows_wg", &k);
+		if (st)
+			return st;
+		size_t local = rows_wg_local(k, s.C), global = s.locations * local;
+		return DIM_LAUNCH(ctx, k, 1, &global, &local, DIM_BUF(dx->buf), DIM_BUF(dy->buf),
+				  DIM_BUF(x->buf), DIM_BUF(weight ? weight->buf : x->buf),
+				  DIM_BUF(save_mean->buf), DIM_BUF(save_rstd->buf), DIM_INT(s.C),
+				  DIM_INT(weight != NULL), DIM_INT(accumulate),
+				  DIM_LOCAL(local * sizeof(float)));
+	}
+	if (rows_fast(ctx, &s)) {
 		st = dim_kernel_get(ctx, PROG, NULL, "ln_backward_dx_rows", &k);
 		if (st)
 			return st;

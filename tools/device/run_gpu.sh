@@ -1,7 +1,8 @@
 #!/bin/bash
 # One call on the GPU machine (the `device` tool's run, carry [".gpudeps"]):
 #   bash tools/device/run_gpu.sh [STAGES]
-# STAGES (default "tests step compare bench"; also "tune"): what to run after the build.
+# STAGES (default "tests step compare bench"; also "profile", "peak", "tune"; CTEST_ARGS adds ctest
+# arguments, e.g. -I 20,39): what to run after the build.
 # 1. unpack the carried Debian packages (OpenCL ICD loader + headers, CLBlast,
 #    TurboJPEG, zlib headers) into /tmp/deps with dpkg -x (never into /), and
 #    rewrite the absolute /usr paths in their CMake and pkg-config files to /tmp/deps;
@@ -76,9 +77,25 @@ cat "$OUT/devices.txt"
 if has tests; then
 	log "tests on the GPU"
 	CLDIM_DEVICE=gpu timeout "${T_TESTS:-200}" ctest --test-dir /tmp/build-gpu -j8 --timeout 120 \
-		-LE 'mpi|fuzz' --output-on-failure >"$OUT/ctest.log" 2>&1
+		-LE 'mpi|fuzz' ${CTEST_ARGS:-} --output-on-failure >"$OUT/ctest.log" 2>&1
 	log "ctest exit $? ($(grep -E 'tests passed|tests failed' "$OUT/ctest.log"))"
 	grep -E '^\s+[0-9]+ - |\*\*\*|Failed|Skipped' "$OUT/ctest.log" | head -40
+fi
+if has profile; then
+	# per-kernel device time of real training steps (random CIFAR-10-format images)
+	"$py" -c 'import os,sys; n=20000; b=bytearray(os.urandom(n*3073))
+for i in range(n): b[i*3073]%=10
+open(sys.argv[1],"wb").write(b)' /tmp/c10.bin
+	for b in 64 256; do
+		log "profile: cldim train --batch $b --steps 30 --profile"
+		timeout 90 "$cli" train --device gpu --data /tmp/c10.bin --batch $b --steps 30 --profile \
+			--out /tmp/prof$b >"$OUT/profile_b$b.txt" 2>&1
+		log "profile b$b exit $?"; grep -v '^step\|trace' "$OUT/profile_b$b.txt" | tail -45
+	done
+fi
+if has peak; then
+	timeout 30 "$cli" bench --device gpu --peak-only --no-record -o md >"$OUT/peak.md" 2>&1
+	log "peak exit $?"; cat "$OUT/peak.md"
 fi
 if has step; then
 	log "DIM(L) step, batch 64 and 256, CLBlast untuned"
