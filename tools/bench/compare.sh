@@ -1,10 +1,14 @@
 #!/bin/sh
 # The DIM(L) training step in cldim and in PyTorch on the same machine, side
 # by side, with the ratio cldim/PyTorch (images/s; > 1 means cldim is faster).
+# PYTHON= picks the interpreter (e.g. a venv with `pip install torch`: PyTorch 2.x
+# with MKL and oneDNN, the one a user installs today; Debian's is 1.13 + OpenBLAS).
 #
 #   tools/bench/compare.sh [--cldim PATH] [--torch-device cpu|cuda] [--device SEL]
 #                          [--batches "64 128"] [--reps N] [--threads N] [--mi-units D]
 #                          [--tf32 0|1]   (PyTorch CUDA: TF32 matmuls/convolutions, default 0)
+#                          [--layouts "nchw rows channels_last"]  (how PyTorch runs the
+#                          critic's 1x1 convolutions; one row per layout, default nchw)
 #
 # cldim: `cldim bench --step-only` (the same step as dim_train_step, warm-up
 # excluded, median of --reps). PyTorch: tools/bench/pytorch_step.py with
@@ -18,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cldim=${CLDIM:-$here/../../build/cldim}
 python=${PYTHON:-/usr/bin/python3}
 tdev=cpu device=""
-batches="64 128" reps=3 threads=2 mi=2048 encoder=dcgan32 tf32=0
+batches="64 128" reps=3 threads=2 mi=2048 encoder=dcgan32 tf32=0 layouts=nchw
 while [ $# -gt 0 ]; do
 	case $1 in
 	--cldim) cldim=$2; shift 2 ;;
@@ -30,7 +34,8 @@ while [ $# -gt 0 ]; do
 	--mi-units) mi=$2; shift 2 ;;
 	--encoder) encoder=$2; shift 2 ;;
 	--tf32) tf32=$2; shift 2 ;;
-	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+	--layouts) layouts=$2; shift 2 ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -45,25 +50,28 @@ r=[x for x in recs if sys.argv[3]=="" or x.get("test")==sys.argv[3]][0]
 print(r[sys.argv[2]])' "$1" "$2" "${3:-}"
 }
 
-printf '| batch | cldim device | cldim images/s | PyTorch device | PyTorch images/s | cldim/PyTorch |\n'
-printf '|---:|---|---:|---|---:|---:|\n'
+printf '| batch | cldim device | cldim images/s | PyTorch | layout | PyTorch images/s | cldim/PyTorch |\n'
+printf '|---:|---|---:|---|---|---:|---:|\n'
 for b in $batches; do
 	echo "compare.sh: batch $b: cldim..." >&2
 	set -- --step-only --no-record --batch "$b" --reps "$reps" --mi-units "$mi" --encoder "$encoder" -o json
 	[ -n "$device" ] && set -- "$@" --device "$device"
 	"$cldim" bench "$@" >"$tmp/c.json"
-	echo "compare.sh: batch $b: PyTorch ($tdev)..." >&2
-	rc=0
-	"$python" "$here/pytorch_step.py" --batch "$b" --device "$tdev" --threads "$threads" \
-		--reps "$reps" --mi-units "$mi" --encoder "$encoder" --tf32 "$tf32" >"$tmp/p.json" || rc=$?
 	ci=$(field "$tmp/c.json" images_per_s "DIM(L) train step")
 	cd=$(field "$tmp/c.json" device "DIM(L) train step")
-	if [ $rc -ne 0 ]; then
-		printf '| %s | %s | %.1f | %s | - | - |\n' "$b" "$cd" "$ci" "$tdev (unavailable)"
-		continue
-	fi
-	pi=$(field "$tmp/p.json" images_per_s)
-	pd=$(field "$tmp/p.json" device)
-	ratio=$("$python" -c "print('%.3f' % ($ci / $pi))")
-	printf '| %s | %s | %.1f | %s | %.1f | %s |\n' "$b" "$cd" "$ci" "$pd" "$pi" "$ratio"
+	for lay in $layouts; do
+		echo "compare.sh: batch $b: PyTorch ($tdev, $lay)..." >&2
+		rc=0
+		"$python" "$here/pytorch_step.py" --batch "$b" --device "$tdev" --threads "$threads" \
+			--reps "$reps" --mi-units "$mi" --encoder "$encoder" --tf32 "$tf32" \
+			--layout "$lay" >"$tmp/p.json" || rc=$?
+		if [ $rc -ne 0 ]; then
+			printf '| %s | %s | %.1f | %s | %s | - | - |\n' "$b" "$cd" "$ci" "$tdev (unavailable)" "$lay"
+			continue
+		fi
+		pi=$(field "$tmp/p.json" images_per_s)
+		pd="$(field "$tmp/p.json" framework), $(field "$tmp/p.json" device)"
+		ratio=$("$python" -c "print('%.3f' % ($ci / $pi))")
+		printf '| %s | %s | %.1f | %s | %s | %.1f | %s |\n' "$b" "$cd" "$ci" "$pd" "$lay" "$pi" "$ratio"
+	done
 done

@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
 import torch  # noqa: E402
 
-from cldim_torch import DIM  # noqa: E402
+from cldim_torch import DIM, MI1x1  # noqa: E402
 
 
 def main():
@@ -32,6 +32,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--layout", default="nchw", choices=["nchw", "rows", "channels_last"],
+                    help="how the critic's 1x1 convolutions run: Conv2d (nchw), Conv2d in "
+                    "channels-last format, or matmuls on [N*H*W, C] rows")
     ap.add_argument("--tf32", type=int, default=0, choices=[0, 1],
                     help="CUDA: allow TF32 in matmuls and convolutions (default 0: full fp32)")
     a = ap.parse_args()
@@ -46,6 +49,11 @@ def main():
     size = {"dcgan28": 28, "dcgan32": 32, "dcgan64": 64, "alexnet64": 64}[a.encoder]
     cin = 1 if a.encoder == "dcgan28" else 3
     m = DIM(a.encoder, cin, 64, a.mi_units, "jsd", 0.0, 1.0, 0.1, global_critic=False).to(dev)
+    for mod in m.modules():
+        if isinstance(mod, MI1x1):
+            mod.layout = a.layout
+    if a.layout == "channels_last":
+        m = m.to(memory_format=torch.channels_last)
     prior = list(m.prior.parameters())
     prior_ids = {id(p) for p in prior}
     enc = [p for p in m.parameters() if id(p) not in prior_ids]
@@ -78,6 +86,7 @@ def main():
     else:
         name = "cpu (%d threads)" % a.threads
     print(json.dumps({"framework": "pytorch " + torch.__version__, "device": name,
+                      "layout": a.layout,
                       "encoder": a.encoder, "mi_units": a.mi_units, "batch": a.batch,
                       "reps": a.reps, "median_ms": med * 1e3, "min_ms": min(times) * 1e3,
                       "max_ms": max(times) * 1e3, "images_per_s": a.batch / med}))
