@@ -41,6 +41,11 @@ grep -rlE '/usr/(lib|include)' "$lib/cmake" "$lib/pkgconfig" "$deps/usr/share/pk
 		-e "s#\([\" ;=]\)/usr/include#\1$deps/usr/include#g" -e "s#^prefix=/usr\$#prefix=$deps/usr#" \
 		-e "s#\"/usr\"#\"$deps/usr\"#g"
 export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# the training tests read Fashion-MNIST at its Debian path: link it there (data files only)
+fm=$deps/usr/share/datasets/fashion-mnist
+if [ -d "$fm" ] && [ ! -e /usr/share/datasets/fashion-mnist ] && [ "${DRY_RUN:-0}" != 1 ]; then
+	mkdir -p /usr/share/datasets && ln -s "$fm" /usr/share/datasets/fashion-mnist
+fi
 export PKG_CONFIG_PATH=$lib/pkgconfig:$deps/usr/share/pkgconfig
 if [ "${DRY_RUN:-0}" != 1 ]; then
 	nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1 || true
