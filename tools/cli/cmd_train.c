@@ -1,5 +1,7 @@
 /* cldim train: Deep InfoMax pre-training with per-dataset defaults from the
  * paper, every one overridable and printed at start. */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -97,6 +99,39 @@ static void progress(void *user, const dim_train_progress *p)
 	ps->last = now;
 }
 
+/* Files of a run directory: checkpoints, "latest", the metrics. */
+static int run_file(const char *name)
+{
+	size_t n = strlen(name);
+	return !strcmp(name, "latest") || !strcmp(name, "metrics.jsonl") ||
+	       !strcmp(name, "metrics.svg") ||
+	       (!strncmp(name, "ckpt-", 5) && n > 17 && !strcmp(name + n - 12, ".safetensors"));
+}
+
+/* Does dir hold a run's files? With remove set, delete them (only those). */
+static int run_files(const char *dir, int remove_them)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (!run_file(e->d_name))
+			continue;
+		found++;
+		if (remove_them) {
+			char p[4096];
+			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+			if (unlink(p) && errno != ENOENT)
+				fprintf(stderr, "cldim train: cannot remove %s: %s\n", p,
+					strerror(errno));
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 /* The value of "key" in the option JSON this command stored in a checkpoint
  * (flat, written with indent 0: "key":value). */
 static const char *stored(const char *json, const char *key)
@@ -156,7 +191,9 @@ static void usage(FILE *f)
 		"  --resume DIR|FILE    continue a run exactly (a missing path is an error)\n"
 		"  --progress MODE      auto | bar | lines | none\n"
 		"  --log-every SEC      seconds between progress lines when not a terminal (10)\n"
-		"  --quiet              no progress output\n"
+		"  --force              start over in an --out directory that holds a run\n"
+		"                       (its checkpoints and metrics are removed first)\n"
+		"  -q, --quiet          no progress output, errors only\n"
 		"device:\n"
 		"  --device SEL         see cldim devices (default auto, or CLDIM_DEVICE; under\n"
 		"                       mpirun: the node-local rank's GPU, else device)\n"
@@ -170,7 +207,7 @@ int cmd_train(int argc, char **argv)
 	enum { O_FORMAT = 256, O_SPLIT, O_LIMIT, O_THREADS, O_ENCODER, O_EST, O_CRITIC, O_PRESET,
 	       O_ALPHA, O_BETA, O_GAMMA, O_UNITS, O_YDIM, O_BATCH, O_EPOCHS, O_STEPS, O_LR,
 	       O_B1, O_B2, O_SEED, O_OUT, O_CKPT, O_KEEP, O_RESUME, O_PROGRESS, O_LOGEVERY,
-	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA, O_PROFILE, O_ACCUM };
+	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA, O_PROFILE, O_ACCUM, O_FORCE };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, O_DATA}, {"format", required_argument, NULL, O_FORMAT},
 		{"split", required_argument, NULL, O_SPLIT}, {"limit", required_argument, NULL, O_LIMIT},
@@ -196,6 +233,7 @@ int cmd_train(int argc, char **argv)
 		{"no-cache", no_argument, NULL, O_NOCACHE}, {"help", no_argument, NULL, 'h'},
 		{"profile", no_argument, NULL, O_PROFILE},
 		{"accum", required_argument, NULL, O_ACCUM},
+		{"force", no_argument, NULL, O_FORCE},
 		{NULL, 0, NULL, 0},
 	};
 	const char *data = NULL, *format = NULL, *split = NULL, *encoder = NULL, *est = NULL;
@@ -205,11 +243,11 @@ int cmd_train(int argc, char **argv)
 	/* -1: not given (a resumed run takes the checkpoint's value, else the default) */
 	long limit = -1, threads = 1, units = 0, ydim = 0, batch = -1, epochs = 0, keep = -1;
 	long steps = -1, ckpt = -1, seed = 1, accum = 1;
-	int quiet = 0, no_cache = 0, profile = 0, c;
+	int quiet = cli_quiet, no_cache = 0, profile = 0, force = 0, c;
 	dim_error err = {0};
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int ok = 1;
 		switch (c) {
 		case O_DATA: data = optarg; break;
@@ -239,7 +277,9 @@ int cmd_train(int argc, char **argv)
 		case O_RESUME: resume = optarg; break;
 		case O_PROGRESS: prog = optarg; break;
 		case O_LOGEVERY: ok = cli_float("train", "--log-every", optarg, 0, 1e6, &every); break;
-		case O_QUIET: quiet = 1; break;
+		case 'q':
+		case O_QUIET: quiet = 1; cli_set_quiet(); break;
+		case O_FORCE: force = 1; break;
 		case O_DEVICE: device = optarg; break;
 		case O_NOCACHE: no_cache = 1; break;
 		case O_PROFILE: profile = 1; break;
@@ -340,6 +380,12 @@ int cmd_train(int argc, char **argv)
 		if (!isnan(b2))
 			cfg.beta2 = (float)b2;
 		cfg.seed = (uint64_t)seed;
+		if (cfg.local_critic == DIM_CRITIC_CONCAT && cfg.estimator == DIM_MI_DV) {
+			fprintf(stderr, "cldim train: --critic concat has one negative per "
+					"positive: use --estimator jsd or nce with it (dv needs "
+					"--critic dot)\n");
+			return 2;
+		}
 		if (cfg.alpha == 0 && cfg.beta == 0) {
 			fprintf(stderr, "cldim train: --alpha and --beta are both 0: no MI term to train\n");
 			return 2;
@@ -377,6 +423,26 @@ int cmd_train(int argc, char **argv)
 				 slash ? ckpt_path : ".");
 			out = outbuf;
 		}
+	}
+
+	/* A run directory holds one run: continuing it is --resume, replacing it --force. */
+	char rdir[1200] = "";
+	if (resume) {
+		const char *slash = strrchr(ckpt_path, '/');
+		snprintf(rdir, sizeof rdir, "%.*s", slash ? (int)(slash - ckpt_path) : 1,
+			 slash ? ckpt_path : ".");
+	}
+	if ((!resume || !cli_same_file(out, rdir)) && run_files(out, 0)) {
+		if (!force) {
+			fprintf(stderr, "cldim train: %s already holds a run (checkpoints or "
+					"metrics): continue it with --resume %s, start over in it "
+					"with --force, or choose another --out\n", out, out);
+			return 2;
+		}
+		run_files(out, 1);
+		if (!quiet)
+			fprintf(stderr, "cldim train: --force: removed the previous run's "
+					"checkpoints and metrics from %s\n", out);
 	}
 
 	/* Every option, printed and stored in the checkpoints. */
