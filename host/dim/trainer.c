@@ -171,6 +171,32 @@ static void write_plot(const dim_train_options *o, const struct history *h)
 		dim_log(DIM_LOG_WARN, "%s", dim_error_text(&err));
 }
 
+/* <out>/skipped.txt: the unreadable images the loader skipped ("index\tmessage"). */
+static void write_skipped(const dim_train_options *o, dim_loader *ld)
+{
+	size_t n = dim_loader_bad_count(ld);
+	if (!n)
+		return;
+	char path[1200], *text = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof path, "%s/skipped.txt", o->out_dir);
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		const char *msg = "";
+		size_t item = dim_loader_bad(ld, k, &msg);
+		fprintf(f, "%zu\t%s\n", item, msg);
+	}
+	fclose(f);
+	dim_error err = {0};
+	if (dim_write_file_atomic(&err, path, text, len))
+		dim_log(DIM_LOG_WARN, "%s", dim_error_text(&err));
+	else
+		dim_log(DIM_LOG_WARN, "%zu unreadable image(s) skipped, listed in %s", n, path);
+	free(text);
+}
+
 dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written, size_t wn)
 {
 	dim_error *err = dim_ctx_error(ctx);
@@ -206,7 +232,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	dim_loader_config lc = {.batch_size = micro, .threads = o->threads, .shuffle = 1,
 				.drop_last = 1, .seed = o->model.seed, .limit = o->limit,
 				.shard_count = K * A, .shard_index = o->replicas.rank * A,
-				.shards = A};
+				.shards = A, .max_bad = o->max_bad};
 	st = dim_transform_preset(&lc.transform, info->format, o->image_size, o->model.in_channels,
 				  1, err);
 	if (st)
@@ -366,6 +392,8 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	if (lead)
 		write_plot(o, &hist);
 out:
+	if (ld && lead)
+		write_skipped(o, ld);
 	if (mf)
 		fclose(mf);
 	free(hist.t);

@@ -226,6 +226,12 @@ typedef struct dim_loader_config {
 	int shard_count;       /* 0 = 1 */
 	int shard_index;
 	int shards;            /* 0 = 1 */
+	/* Unreadable samples (a file that fails to decode: DIM_ERR_FORMAT / IO /
+	 * UNSUPPORTED) skipped before the loader fails; 0 = the first one is an
+	 * error. A skipped sample's place goes to the next readable sample in
+	 * dataset order (so batches stay full and runs deterministic); each is
+	 * logged once as a warning and listed by dim_loader_bad. */
+	int max_bad;
 } dim_loader_config;
 
 typedef struct dim_batch {
@@ -255,6 +261,12 @@ dim_status dim_loader_start_epoch(dim_loader *l, uint64_t epoch, dim_error *err)
  * the epoch is then over. The batch stays valid until dim_loader_release. */
 dim_status dim_loader_next(dim_loader *l, dim_batch **out, dim_error *err);
 void dim_loader_release(dim_loader *l, dim_batch *b);
+
+/* Samples skipped so far as unreadable (see max_bad), and the k-th of them:
+ * its dataset index, its message into *msg (valid while the loader lives);
+ * (size_t)-1 when k is out of range. Safe while workers run. */
+size_t dim_loader_bad_count(dim_loader *l);
+size_t dim_loader_bad(dim_loader *l, size_t k, const char **msg);
 
 /* Enqueue copies of b->x and b->labels into x and labels (dim_write_async on
  * the context's in-order queue). Do not release b before the next

@@ -104,7 +104,7 @@ static int run_file(const char *name)
 {
 	size_t n = strlen(name);
 	return !strcmp(name, "latest") || !strcmp(name, "metrics.jsonl") ||
-	       !strcmp(name, "metrics.svg") ||
+	       !strcmp(name, "metrics.svg") || !strcmp(name, "skipped.txt") ||
 	       (!strncmp(name, "ckpt-", 5) && n > 17 && !strcmp(name + n - 12, ".safetensors"));
 }
 
@@ -161,6 +161,9 @@ static void usage(FILE *f)
 		"  --split S            default: the format's pre-training split\n"
 		"  --limit N            use only the first N images (0 = all)\n"
 		"  --threads N          loader threads (default 1)\n"
+		"  --max-bad N          unreadable images skipped (each replaced by the next\n"
+		"                       readable one; listed in DIR/skipped.txt) before\n"
+		"                       training stops (100; 0 = the first one stops it)\n"
 		"model (defaults per dataset, from the paper):\n"
 		"  --encoder E          dcgan28 | dcgan32 | dcgan64 | alexnet64 | foldalex64 |\n"
 		"                       foldresnet19_32 | resnet19_32\n"
@@ -207,7 +210,7 @@ int cmd_train(int argc, char **argv)
 	enum { O_FORMAT = 256, O_SPLIT, O_LIMIT, O_THREADS, O_ENCODER, O_EST, O_CRITIC, O_PRESET,
 	       O_ALPHA, O_BETA, O_GAMMA, O_UNITS, O_YDIM, O_BATCH, O_EPOCHS, O_STEPS, O_LR,
 	       O_B1, O_B2, O_SEED, O_OUT, O_CKPT, O_KEEP, O_RESUME, O_PROGRESS, O_LOGEVERY,
-	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA, O_PROFILE, O_ACCUM, O_FORCE };
+	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA, O_PROFILE, O_ACCUM, O_FORCE, O_MAXBAD };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, O_DATA}, {"format", required_argument, NULL, O_FORMAT},
 		{"split", required_argument, NULL, O_SPLIT}, {"limit", required_argument, NULL, O_LIMIT},
@@ -234,6 +237,7 @@ int cmd_train(int argc, char **argv)
 		{"profile", no_argument, NULL, O_PROFILE},
 		{"accum", required_argument, NULL, O_ACCUM},
 		{"force", no_argument, NULL, O_FORCE},
+		{"max-bad", required_argument, NULL, O_MAXBAD},
 		{NULL, 0, NULL, 0},
 	};
 	const char *data = NULL, *format = NULL, *split = NULL, *encoder = NULL, *est = NULL;
@@ -242,7 +246,7 @@ int cmd_train(int argc, char **argv)
 	double alpha = NAN, beta = NAN, gamma = NAN, lr = NAN, b1 = NAN, b2 = NAN, every = 10;
 	/* -1: not given (a resumed run takes the checkpoint's value, else the default) */
 	long limit = -1, threads = 1, units = 0, ydim = 0, batch = -1, epochs = 0, keep = -1;
-	long steps = -1, ckpt = -1, seed = 1, accum = 1;
+	long steps = -1, ckpt = -1, seed = 1, accum = 1, max_bad = 100;
 	int quiet = cli_quiet, no_cache = 0, profile = 0, force = 0, c;
 	dim_error err = {0};
 
@@ -280,6 +284,7 @@ int cmd_train(int argc, char **argv)
 		case 'q':
 		case O_QUIET: quiet = 1; cli_set_quiet(); break;
 		case O_FORCE: force = 1; break;
+		case O_MAXBAD: ok = cli_int("train", "--max-bad", optarg, 0, 1 << 24, &max_bad); break;
 		case O_DEVICE: device = optarg; break;
 		case O_NOCACHE: no_cache = 1; break;
 		case O_PROFILE: profile = 1; break;
@@ -536,7 +541,7 @@ int cmd_train(int argc, char **argv)
 		.batch = (int)batch, .epochs = (int)epochs, .max_steps = steps, .out_dir = out,
 		.ckpt_every = ckpt, .keep_last = (int)keep, .resume = resume, .config_json = json,
 		.stop = &stop_flag, .progress = progress, .progress_user = &ps,
-		.accum = (int)accum, .replicas = replicas,
+		.accum = (int)accum, .replicas = replicas, .max_bad = (int)max_bad,
 	};
 	char written[1200] = "";
 	st = dim_train_run(ctx, &o, written, sizeof written);
