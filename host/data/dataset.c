@@ -185,6 +185,12 @@ dim_status dim_dataset_open(dim_dataset **out, const char *path, const dim_datas
 			return st;
 	}
 	const char *p = root ? root : path;
+	if (o.label && strcmp(fmt, "cifar100") && strcmp(fmt, "celeba")) {
+		free(root);
+		return dim_fail(err, DIM_ERR_ARG, "%s: a label choice ('%s') applies to cifar100 "
+				"(fine | coarse) and celeba (an attribute), not to %s", path,
+				o.label, fmt);
+	}
 	if (!strcmp(fmt, "cifar10"))
 		st = dd_open_cifar(out, p, 0, &o, err);
 	else if (!strcmp(fmt, "cifar100"))

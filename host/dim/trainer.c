@@ -264,8 +264,10 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 		goto out;
 	long long per_epoch = (long long)dim_loader_batches(ld) / A;
 	if (per_epoch < 1) {
-		st = dim_fail(err, DIM_ERR_ARG, "%s: %zu images are fewer than one batch of %d",
-			      o->data_path, dim_loader_items(ld), o->batch);
+		size_t have = o->limit && o->limit < info->count ? o->limit : info->count;
+		st = dim_fail(err, DIM_ERR_ARG, "%s: %zu images are fewer than one batch of %d "
+			      "(try --batch %zu or less)", o->data_path, have, o->batch,
+			      have / 2 * 2 >= 2 ? have / 2 * 2 : (size_t)2);
 		goto out;
 	}
 	long long total = (long long)o->epochs * per_epoch;

@@ -144,7 +144,12 @@ dim_status dim_atomic_commit(dim_error *err, dim_atomic_file *af)
 		return dim_fail(err, DIM_ERR_ARG, "atomic write: no file");
 
 	if (ferror(af->f)) {
-		st = dim_fail(err, DIM_ERR_IO, "%s: write failed", af->path);
+		/* the failed write's errno (ENOSPC, EFBIG...) is gone: flushing what
+		 * is left fails again and says why */
+		errno = 0;
+		fflush(af->f);
+		st = dim_fail(err, DIM_ERR_IO, "%s: write failed: %s", af->path,
+			      strerror(errno ? errno : EIO));
 		goto out_abort;
 	}
 	if (fflush(af->f) != 0) {

@@ -100,7 +100,8 @@ typedef struct dim_dataset_opts {
 			     * celeba: train | valid | test | all */
 	const char *label;  /* cifar100: "fine" (default) | "coarse";
 			     * celeba: an attribute name ("Smiling") -> label 0/1,
-			     * NULL -> unlabeled (-1); others: ignored */
+			     * NULL -> unlabeled (-1); others: must be NULL
+			     * (DIM_ERR_ARG) */
 	int allow_truncated;     /* JPEG datasets: see dim_decode_opts */
 	long long max_pixels;    /* JPEG datasets: see dim_decode_opts */
 } dim_dataset_opts;

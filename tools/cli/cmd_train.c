@@ -520,7 +520,9 @@ int cmd_train(int argc, char **argv)
 		fprintf(stderr, "rank %d of %d: %s\n", replicas.rank, replicas.count,
 			dim_ctx_device(ctx)->name);
 	if (!quiet)
-		fprintf(stderr, "cldim train on %s%s\nconfig: %s\n", dim_ctx_device(ctx)->name,
+		fprintf(stderr, "cldim train on %s%s%s\nconfig: %s\n", dim_ctx_device(ctx)->name,
+			dim_ctx_device(ctx)->type & DIM_DEV_GPU || device || getenv("CLDIM_DEVICE") ? "" :
+			" (no GPU found: training is slower than on a GPU)",
 			embedded ? " (embedded default: Fashion-MNIST)" : "", json);
 
 	struct progress_state ps = {0};
