@@ -119,8 +119,9 @@ static void log_metrics(FILE *f, const dim_train_progress *p)
 {
 	if (!f)
 		return;
+	/* epochs count from 1, as in the progress bar and cldim info */
 	fprintf(f, "{\"step\": %lld, \"epoch\": %d, \"time_s\": %.3f, \"images_per_s\": %.2f", p->step,
-		p->epoch, p->elapsed_s, p->images_per_s);
+		p->epoch + 1, p->elapsed_s, p->images_per_s);
 	const float v[] = {p->m.local, p->m.global, p->m.prior_enc, p->m.prior_disc, p->m.total,
 			   p->m.mi_local, p->m.mi_global};
 	static const char *const k[] = {"local", "global", "prior_enc", "prior_disc", "total",

@@ -47,22 +47,48 @@ static const struct dataset_defaults defaults[] = {
 
 struct progress_state {
 	int tty, quiet;
+	int open_line;       /* a bar line is on screen, not yet ended */
+	int prior;           /* gamma > 0: the prior terms mean something */
+	const char *bound;   /* the estimator's MI bound, by name */
+	long long start;     /* the step this run started from (-1: none yet) */
 	double every, last;
 };
+
+/* End a bar line before anything else is printed. */
+static void end_line(struct progress_state *ps)
+{
+	if (ps->open_line)
+		fputc('\n', stderr);
+	ps->open_line = 0;
+}
 
 static void progress(void *user, const dim_train_progress *p)
 {
 	struct progress_state *ps = user;
 	if (ps->quiet)
 		return;
+	if (ps->start < 0)
+		ps->start = p->step - (p->final ? 0 : 1);
 	if (p->final) {
-		if (ps->tty)
-			fputc('\n', stderr);
-		fprintf(stderr, "done: %lld steps in %.1f s (%.1f images/s)\n", p->step, p->elapsed_s,
-			p->images_per_s);
+		end_line(ps);
+		long long ran = p->step - ps->start;
+		fprintf(stderr, "done: %lld step%s", ran, ran == 1 ? "" : "s");
+		if (ps->start > 0)
+			fprintf(stderr, " (%lld to %lld)", ps->start, p->step);
+		fprintf(stderr, " in %.1f s", p->elapsed_s);
+		if (p->images_per_s > 0)
+			fprintf(stderr, " (%.1f images/s)", p->images_per_s);
+		fputc('\n', stderr);
 		return;
 	}
 	double now = p->elapsed_s;
+	/* the step's terms: the loss, the estimator's bound on the MI (nats) */
+	const float v[] = {p->m.local, p->m.mi_local, p->m.global, p->m.mi_global,
+			   ps->prior ? p->m.prior_enc : NAN, ps->prior ? p->m.prior_disc : NAN};
+	char k1[32], k3[40];
+	snprintf(k1, sizeof k1, "%s", ps->bound);
+	snprintf(k3, sizeof k3, "global_%s", ps->bound);
+	const char *const k[] = {"local", k1, "global", k3, "prior_enc", "prior_disc"};
 	if (ps->tty) {
 		if (now - ps->last < 0.1 && p->step != p->total_steps)
 			return;
@@ -71,31 +97,24 @@ static void progress(void *user, const dim_train_progress *p)
 		for (int i = 0; i < width; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[width] = '\0';
-		fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  %.1f img/s  ETA %.0fs",
-			p->epoch + 1, p->epochs, bar, p->step, p->total_steps, p->images_per_s,
-			p->eta_s);
-		if (isfinite(p->m.local))
-			fprintf(stderr, "  local %.4f  MI %.3f", p->m.local, p->m.mi_local);
-		if (isfinite(p->m.global))
-			fprintf(stderr, "  global %.4f", p->m.global);
-		if (isfinite(p->m.prior_enc))
-			fprintf(stderr, "  prior %.3f/%.3f", p->m.prior_enc, p->m.prior_disc);
+		fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld", p->epoch + 1, p->epochs, bar,
+			p->step, p->total_steps);
+		ps->open_line = 1;
 	} else {
-		if (p->step != 1 && now - ps->last < ps->every && p->step != p->total_steps)
+		if (p->step != ps->start + 1 && now - ps->last < ps->every &&
+		    p->step != p->total_steps)
 			return;
-		/* the terms the preset has (absent ones are NaN) */
-		const float v[] = {p->m.local, p->m.mi_local, p->m.global, p->m.mi_global,
-				   p->m.prior_enc, p->m.prior_disc};
-		static const char *const k[] = {"local", "MI", "global", "MI_global", "prior_enc",
-						"prior_disc"};
-		fprintf(stderr, "step %lld/%lld epoch %d/%d batch %lld/%lld  %.1f img/s  ETA %.0fs",
-			p->step, p->total_steps, p->epoch + 1, p->epochs, p->epoch_batch,
-			p->epoch_batches, p->images_per_s, p->eta_s);
-		for (int i = 0; i < 6; i++)
-			if (isfinite(v[i]))
-				fprintf(stderr, " %s %.5g", k[i], v[i]);
-		fputc('\n', stderr);
+		fprintf(stderr, "step %lld/%lld epoch %d/%d batch %lld/%lld", p->step,
+			p->total_steps, p->epoch + 1, p->epochs, p->epoch_batch, p->epoch_batches);
 	}
+	/* no rate yet at the first step (it includes the kernel builds) */
+	if (p->images_per_s > 0)
+		fprintf(stderr, "  %.1f img/s  ETA %.0fs", p->images_per_s, p->eta_s);
+	for (int i = 0; i < 6; i++)
+		if (isfinite(v[i]))
+			fprintf(stderr, "%s%s %.4g", ps->tty ? "  " : " ", k[i], v[i]);
+	if (!ps->tty)
+		fputc('\n', stderr);
 	ps->last = now;
 }
 
@@ -192,7 +211,12 @@ static void usage(FILE *f)
 		"  --ckpt-every N       checkpoint every N steps (default 500; 0 = end only)\n"
 		"  --keep N             checkpoints kept (3)\n"
 		"  --resume DIR|FILE    continue a run exactly (a missing path is an error)\n"
-		"  --progress MODE      auto | bar | lines | none\n"
+		"  --progress MODE      auto | bar | lines | none. Each step shows the loss terms\n"
+		"                       and the estimator's MI bound in nats (I_jsd: the JSD\n"
+		"                       form, at most 2 log 2 and below 0 while the critic is\n"
+		"                       worse than chance; I_nce <= log(1+(N-1)L); I_dv); the\n"
+		"                       prior terms only when --gamma > 0. Epochs count from 1\n"
+		"                       (as in metrics.jsonl and cldim info)\n"
 		"  --log-every SEC      seconds between progress lines when not a terminal (10)\n"
 		"  --force              start over in an --out directory that holds a run\n"
 		"                       (its checkpoints and metrics are removed first)\n"
@@ -465,18 +489,24 @@ int cmd_train(int argc, char **argv)
 	dim_json_kv_int(&j, "image_size", size);
 	dim_json_kv_string(&j, "estimator", dim_mi_name(cfg.estimator));
 	dim_json_kv_string(&j, "critic", cfg.local_critic == DIM_CRITIC_CONCAT ? "concat" : "dot");
-	dim_json_kv_number(&j, "alpha", cfg.alpha);
-	dim_json_kv_number(&j, "beta", cfg.beta);
-	dim_json_kv_number(&j, "gamma", cfg.gamma);
+	dim_json_key(&j, "alpha");
+	dim_json_float(&j, cfg.alpha);
+	dim_json_key(&j, "beta");
+	dim_json_float(&j, cfg.beta);
+	dim_json_key(&j, "gamma");
+	dim_json_float(&j, cfg.gamma);
 	dim_json_kv_int(&j, "mi_units", cfg.mi_units);
 	dim_json_kv_int(&j, "y_dim", cfg.y_dim);
 	dim_json_kv_int(&j, "batch", batch);
 	dim_json_kv_int(&j, "accum", accum);
 	dim_json_kv_int(&j, "epochs", epochs);
 	dim_json_kv_int(&j, "steps", steps);
-	dim_json_kv_number(&j, "lr", cfg.lr);
-	dim_json_kv_number(&j, "beta1", cfg.beta1);
-	dim_json_kv_number(&j, "beta2", cfg.beta2);
+	dim_json_key(&j, "lr");
+	dim_json_float(&j, cfg.lr);
+	dim_json_key(&j, "beta1");
+	dim_json_float(&j, cfg.beta1);
+	dim_json_key(&j, "beta2");
+	dim_json_float(&j, cfg.beta2);
 	dim_json_kv_int(&j, "seed", (int64_t)cfg.seed);
 	dim_json_kv_int(&j, "limit", limit);
 	dim_json_kv_int(&j, "threads", threads);
@@ -525,7 +555,9 @@ int cmd_train(int argc, char **argv)
 			" (no GPU found: training is slower than on a GPU)",
 			embedded ? " (embedded default: Fashion-MNIST)" : "", json);
 
-	struct progress_state ps = {0};
+	struct progress_state ps = {.start = -1, .prior = cfg.gamma > 0};
+	ps.bound = cfg.estimator == DIM_MI_NCE ? "I_nce" : cfg.estimator == DIM_MI_DV ? "I_dv"
+										       : "I_jsd";
 	ps.quiet = quiet || !strcmp(prog, "none");
 	ps.tty = !strcmp(prog, "bar") || (!strcmp(prog, "auto") && isatty(STDERR_FILENO));
 	ps.every = every;
@@ -547,6 +579,7 @@ int cmd_train(int argc, char **argv)
 	};
 	char written[1200] = "";
 	st = dim_train_run(ctx, &o, written, sizeof written);
+	end_line(&ps);
 #ifdef CLDIM_WITH_MPI
 	if (mp && st && st != DIM_ERR_INTERRUPTED)
 		dim_mpi_abort(mp, dim_status_exit_code(st), dim_ctx_errmsg(ctx));
