@@ -229,6 +229,15 @@ static void test_train_flat(void)
 	CHECK(f && fgets(line, sizeof line, f) && strstr(line, "\"epoch\": 1,"));
 	if (f)
 		fclose(f);
+	/* metrics.svg: the MI bound plotted, absent terms (global, prior at gamma 0) not listed */
+	static char svg[1 << 16];
+	f = fopen(P("run/metrics.svg"), "r");
+	size_t got = f ? fread(svg, 1, sizeof svg - 1, f) : 0;
+	svg[got] = '\0';
+	if (f)
+		fclose(f);
+	CHECK_MSG(strstr(svg, "local MI bound") && !strstr(svg, "global MI") &&
+			  !strstr(svg, "prior ("), "metrics.svg:\n%s", svg);
 	/* resumed: done counts the steps this run made */
 	EXPECT("train --resume run --steps 4 --progress lines", 0, "done: 1 step (3 to 4)", NULL);
 	EXPECT("info run --json", 0, "\"epoch\": 2", NULL);

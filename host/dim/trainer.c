@@ -132,29 +132,33 @@ static void log_metrics(FILE *f, const dim_train_progress *p)
 	fprintf(f, "}\n");
 }
 
-/* Per-step history for the end-of-run plot. */
+/* Per-step history for the end-of-run plot: step, the loss terms, the
+ * estimator's MI bounds, images/s. */
+#define HIST_COLS 8
 struct history {
-	double *t;      /* [n][DIM_PLOT_SERIES] */
+	double *t;      /* [n][HIST_COLS] */
 	size_t n, cap;
 };
 
-static void history_add(struct history *h, const dim_train_progress *p)
+static void history_add(struct history *h, const dim_train_progress *p, bool prior)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? 2 * h->cap : 1024;
-		double *g = realloc(h->t, cap * 6 * sizeof *g);
+		double *g = realloc(h->t, cap * HIST_COLS * sizeof *g);
 		if (!g)
 			return;
 		h->t = g;
 		h->cap = cap;
 	}
-	double *r = h->t + h->n * 6;
+	double *r = h->t + h->n * HIST_COLS;
 	r[0] = (double)p->step;
 	r[1] = p->m.local;
 	r[2] = p->m.global;
-	r[3] = p->m.prior_enc;
-	r[4] = p->m.prior_disc;
-	r[5] = p->images_per_s;
+	r[3] = prior ? p->m.prior_enc : NAN; /* gamma = 0: no prior term */
+	r[4] = prior ? p->m.prior_disc : NAN;
+	r[5] = p->m.mi_local;
+	r[6] = p->m.mi_global;
+	r[7] = p->images_per_s > 0 ? p->images_per_s : NAN; /* none measured at step 1 */
 	h->n++;
 }
 
@@ -165,10 +169,11 @@ static void write_plot(const dim_train_options *o, const struct history *h)
 	char path[1200];
 	snprintf(path, sizeof path, "%s/metrics.svg", o->out_dir);
 	static const char *const names[] = {"local MI loss", "global MI loss", "prior (encoder)",
-					    "prior (discriminator)", "images/s"};
+					    "prior (discriminator)", "local MI bound (nats)",
+					    "global MI bound (nats)", "images/s"};
 	dim_error err = {0};
-	if (dim_plot_svg(path, "cldim train: loss terms and throughput by step", h->t, h->n, 6,
-			 names, 4, &err))
+	if (dim_plot_svg(path, "cldim train: loss terms, MI bounds and throughput by step", h->t,
+			 h->n, HIST_COLS, names, 6, &err))
 		dim_log(DIM_LOG_WARN, "%s", dim_error_text(&err));
 }
 
@@ -363,7 +368,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 						mt, false};
 			log_metrics(mf, &p);
 			if (lead)
-				history_add(&hist, &p);
+				history_add(&hist, &p, o->model.gamma > 0);
 			if (o->progress && lead)
 				o->progress(o->progress_user, &p);
 			ts.step = step;
