@@ -172,6 +172,15 @@ static void test_extract(void)
 	CHECK(f && fgets(line, sizeof line, f) && strstr(line, "bad.png"));
 	if (f)
 		fclose(f);
+	/* neighbors on PNGs: a flat folder has no test split, so all of it */
+	EXPECT("neighbors --checkpoint c.safetensors --data flat --k 2 --queries 2 --out "
+	       "nn/nn.jpg", 0, "2 queries x 2 neighbours", NULL);
+	CHECK(fsize(P("nn/nn.jpg")) > 0);
+	EXPECT("neighbors --checkpoint c.safetensors --data flat --k 2 --queries 2 --out "
+	       "nn/nn.jpg", 2, "--force", NULL);
+	EXPECT("neighbors --checkpoint c.safetensors --data flat --k 2 --queries 2 --out "
+	       "c.safetensors --force", 2, "is an input", NULL);
+	CHECK(fsize(P("c.safetensors")) == ck);
 	/* a split a flat folder does not have */
 	EXPECT("extract --checkpoint c.safetensors --data flat --split test --out t.npy", 2,
 	       "no 'test' split", NULL);
