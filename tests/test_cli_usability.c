@@ -21,6 +21,7 @@
 #define S 28
 
 static const char *cli;
+static const char *env = ""; /* "NAME=value " before the command */
 static char *dir;
 static char out[1 << 16];
 
@@ -37,7 +38,7 @@ static const char *P(const char *name)
 static int run(const char *args)
 {
 	char cmd[4096];
-	snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", dir, cli, args);
+	snprintf(cmd, sizeof cmd, "cd '%s' && %s'%s' %s", dir, env, cli, args);
 	int rc = t_run(cmd, out, sizeof out);
 	return rc;
 }
@@ -156,6 +157,18 @@ static void test_extract(void)
 	       "--out new/sub/f.npy", 0, "f.npy", "images/s");
 	EXPECT("extract --force --checkpoint c.safetensors --data fashion-tiny --split test "
 	       "--out new/sub/f.npy", 0, "images/s", NULL);
+
+	/* no "no GPU" notice outside train's header; an unwritable kernel cache
+	 * is said once, not once per kernel */
+	t_write_file(P("notadir"), "x", 1);
+	env = "CLDIM_CACHE_DIR=notadir/cache ";
+	EXPECT("extract --force --checkpoint c.safetensors --data fashion-tiny --split test "
+	       "--out new/sub/f.npy", 0, "kernel cache: cannot", "no GPU");
+	env = "";
+	int said = 0;
+	for (const char *q = out; (q = strstr(q, "kernel cache: cannot")); q++)
+		said++;
+	CHECK_MSG(said == 1, "the cache warning appears %d times:\n%s", said, out);
 
 	/* a flat PNG folder: unlabelled, the bad file skipped and listed; 3-channel
 	 * 20x20 data into a 1-channel 28x28 encoder is said */
