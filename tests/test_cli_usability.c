@@ -261,7 +261,15 @@ static void test_train_flat(void)
 	CHECK_MSG(strstr(svg, "local MI bound") && !strstr(svg, "global MI") &&
 			  !strstr(svg, "prior ("), "metrics.svg:\n%s", svg);
 	/* resumed: done counts the steps this run made */
-	EXPECT("train --resume run --steps 4 --progress lines", 0, "done: 1 step (3 to 4)", NULL);
+	EXPECT("train --resume run --steps 4 --progress bar", 0, "done: 1 step (3 to 4)", NULL);
+	/* the bar's line is ended before any message: each starts a line */
+	int joined = 0;
+	for (const char *q = out; (q = strstr(q, "cldim: ")); q++)
+		joined += q > out && q[-1] != '\n';
+	for (const char *q = out; (q = strstr(q, "done: ")); q++)
+		joined += q > out && q[-1] != '\n';
+	CHECK_MSG(joined == 0 && strstr(out, "[#"), "%d message(s) run into the bar:\n%s", joined,
+		  out);
 	EXPECT("info run --json", 0, "\"epoch\": 2", NULL);
 }
 

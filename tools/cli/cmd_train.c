@@ -54,12 +54,17 @@ struct progress_state {
 	double every, last;
 };
 
-/* End a bar line before anything else is printed. */
+/* End a bar line before anything else is printed (also from loader threads,
+ * through the log). */
 static void end_line(struct progress_state *ps)
 {
-	if (ps->open_line)
+	if (__atomic_exchange_n(&ps->open_line, 0, __ATOMIC_ACQ_REL))
 		fputc('\n', stderr);
-	ps->open_line = 0;
+}
+
+static void end_line_hook(void *user)
+{
+	end_line(user);
 }
 
 static void progress(void *user, const dim_train_progress *p)
@@ -99,7 +104,7 @@ static void progress(void *user, const dim_train_progress *p)
 		bar[width] = '\0';
 		fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld", p->epoch + 1, p->epochs, bar,
 			p->step, p->total_steps);
-		ps->open_line = 1;
+		__atomic_store_n(&ps->open_line, 1, __ATOMIC_RELEASE);
 	} else {
 		if (p->step != ps->start + 1 && now - ps->last < ps->every &&
 		    p->step != p->total_steps)
@@ -578,7 +583,9 @@ int cmd_train(int argc, char **argv)
 		.accum = (int)accum, .replicas = replicas, .max_bad = (int)max_bad,
 	};
 	char written[1200] = "";
+	dim_log_set_before(end_line_hook, &ps);
 	st = dim_train_run(ctx, &o, written, sizeof written);
+	dim_log_set_before(NULL, NULL);
 	end_line(&ps);
 #ifdef CLDIM_WITH_MPI
 	if (mp && st && st != DIM_ERR_INTERRUPTED)
