@@ -1,5 +1,6 @@
-/* cldim extract: a split (or a folder of JPEGs) through a trained encoder into
- * features.npy, labels.npy, a paths file and a list of skipped images. */
+/* cldim extract: a split (or a folder of JPEG/PNG images) through a trained
+ * encoder into features.npy, labels.npy, class names, a paths file and a list of
+ * skipped images. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cldim extract --checkpoint C --data PATH --out features.npy [options]\n\n"
-		"Encodes every image of a dataset split (or any folder of JPEGs) in file order with\n"
+		"Encodes every image of a dataset split (or any folder of JPEG/PNG images: one class\n"
+		"per subfolder, or flat and unlabelled) in file order with\n"
 		"the checkpoint's encoder in evaluation mode and writes float32 features [N, D].\n"
 		"Beside --out: <stem>.labels.npy (int64, when the data has labels), <stem>.paths.txt\n"
 		"(source of each row), <stem>.classes.txt (class names, line k = label k, when the\n"

@@ -19,7 +19,7 @@ static const struct command commands[] = {
 	{"cache", cmd_cache, "show or clear the compiled-kernel cache"},
 	{"train", cmd_train, "train Deep InfoMax (default: Fashion-MNIST, embedded)"},
 	{"info", cmd_info, "show a checkpoint: config, progress, parameter counts"},
-	{"extract", cmd_extract, "encode a dataset or JPEG folder into features.npy"},
+	{"extract", cmd_extract, "encode a dataset or image folder into features.npy"},
 	{"eval", cmd_eval, "linear/MLP probes, k-NN and NDM on frozen features, with baselines"},
 	{"neighbors", cmd_neighbors, "picture of nearest neighbours in feature space"},
 	{"data", cmd_data, "describe a dataset, contact sheet, loader benchmark"},
