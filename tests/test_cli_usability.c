@@ -206,6 +206,13 @@ static void test_flags(void)
 	EXPECT("train --data fashion-tiny --progress foo --out x", 2, "--progress foo", NULL);
 	EXPECT("data fashion-tiny --label foo", 2, "applies to cifar100", NULL);
 	EXPECT("eval --checkpoint c.safetensors --epochs 0", 2, "--epochs", NULL);
+	/* without baselines there is no MINE (it needs the pixels): no "nan" column */
+	EXPECT("eval --checkpoint c.safetensors --data fashion-tiny --no-baselines --repr Y "
+	       "--epochs 1 --ndm-steps 5 --k 3", 0, "NDM", "nan");
+	CHECK_MSG(!strstr(out, "MINE"), "%s", out);
+	EXPECT("eval -q --json --checkpoint c.safetensors --data fashion-tiny --no-baselines "
+	       "--repr Y --epochs 1 --ndm-steps 5 --k 3", 0, "\"ndm\"", "nan");
+	CHECK_MSG(!strstr(out, "probes:") && !strstr(out, "features:"), "-q:\n%s", out);
 	CHECK(!exists(P("x")));
 	/* a batch larger than the data names the data's size */
 	EXPECT("train --data fashion-tiny --limit 30 --batch 64 --mi-units 16 --out big", 2,

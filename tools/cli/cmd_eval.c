@@ -250,8 +250,8 @@ int cmd_eval(int argc, char **argv)
 		if (st)
 			goto out;
 		if (!cli_quiet)
-			fprintf(stderr, "%s features: %zu train + %zu test images in %.1f s\n", names[m],
-			tr[m].n, te[m].n, dim_now() - t0);
+			fprintf(stderr, "%s features: %zu train + %zu test images in %.1f s\n",
+				names[m], tr[m].n, te[m].n, dim_now() - t0);
 	}
 	if (!tr[0].n || !te[0].n) {
 		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "%s: empty train or test split", data);
@@ -271,8 +271,8 @@ int cmd_eval(int argc, char **argv)
 		goto out;
 	}
 	if (!cli_quiet)
-		fprintf(stderr, "probes: linear %d epochs, mlp %d epochs (lr %g), %d-NN, %d classes\n",
-		ec.lin.epochs, ec.mlp.epochs, ec.mlp.lr, ec.k, ec.classes);
+		fprintf(stderr, "probes: linear %d epochs, mlp %d epochs (lr %g), %d-NN, %d "
+			"classes\n", ec.lin.epochs, ec.mlp.epochs, ec.mlp.lr, ec.k, ec.classes);
 
 	if (baselines) {
 		int ch, size;
@@ -315,8 +315,8 @@ int cmd_eval(int argc, char **argv)
 			if (st)
 				goto out;
 			if (!cli_quiet)
-				fprintf(stderr, "  %-8s NDM %.4f (raw Y %.4f)\n", names[m], ndm[m][0],
-				ndm[m][1]);
+				fprintf(stderr, "  %-8s NDM %.4f (raw Y %.4f)\n", names[m],
+					ndm[m][0], ndm[m][1]);
 			/* MINE I(X; Y) with X = the test images' pixels */
 			if (pix_dim && pix_te.n == te[m].n) {
 				no.sigmoid = 0;
