@@ -200,11 +200,11 @@ static void test_decode(dim_decoder *dec)
 	free(want);
 	free(pix);
 
-	/* not JPEG: PNG magic, random bytes, empty */
+	/* not JPEG: a truncated PNG (goes to the PNG decoder), random bytes, empty */
 	static const uint8_t png[16] = {0x89, 'P', 'N', 'G', 13, 10, 26, 10};
 	CHECK_FAILS(dim_image_decode(dec, png, 16, "x.JPEG", &o, &img, NULL, &err), err,
 		    "x.JPEG", "PNG");
-	CHECK(err.status == DIM_ERR_UNSUPPORTED);
+	CHECK(err.status == DIM_ERR_FORMAT);
 	CHECK_FAILS(dim_image_decode(dec, png + 4, 12, "r.jpg", &o, &img, NULL, &err), err,
 		    "r.jpg", "not a JPEG");
 	CHECK_FAILS(dim_image_decode(dec, png, 0, "e.jpg", &o, &img, NULL, &err), err, "e.jpg",
@@ -291,7 +291,7 @@ static void test_imagefolder(dim_decoder *dec)
 	mkdir(P(tmp, "noclasses"), 0755);
 	dim_dataset_opts o = {.format = "imagefolder"};
 	CHECK_FAILS(dim_dataset_open(&ds, P(tmp, "noclasses"), &o, &err), err, "noclasses",
-		    "no class subdirectories");
+		    "no image files");
 	CHECK_FAILS(dim_dataset_open(&ds, P(tmp, "nothere"), &o, &err), err, "nothere",
 		    "not a directory");
 	dim_image_free(&img);

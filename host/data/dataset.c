@@ -100,6 +100,25 @@ static const char *const archive_dirs[] = {
 	"celeba", NULL,
 };
 
+/* The archive folder inside dir whose contents are of format fmt (NULL when
+ * there is none). */
+static dim_status archive_root(const char *dir, const char *fmt, char **root, dim_error *err)
+{
+	*root = NULL;
+	for (int k = 0; archive_dirs[k]; k++) {
+		char *sub = dd_join(dir, archive_dirs[k]);
+		if (!sub)
+			return dim_fail(err, DIM_ERR_NOMEM, "out of memory");
+		const char *f = dd_is_dir(sub) ? detect_dir(sub) : NULL;
+		if (f && !strcmp(f, fmt)) {
+			*root = sub;
+			return DIM_OK;
+		}
+		free(sub);
+	}
+	return DIM_OK;
+}
+
 static dim_status detect(const char *path, const char **format, char **root, dim_error *err)
 {
 	*root = NULL;
@@ -159,8 +178,19 @@ dim_status dim_dataset_open(dim_dataset **out, const char *path, const dim_datas
 		st = detect(path, &fmt, &root, err);
 		if (st)
 			return st;
+	} else if (dd_is_dir(path) && !detect_dir(path)) {
+		/* a download root named with its format: the archive's folder inside */
+		st = archive_root(path, fmt, &root, err);
+		if (st)
+			return st;
 	}
 	const char *p = root ? root : path;
+	if (o.label && strcmp(fmt, "cifar100") && strcmp(fmt, "celeba")) {
+		free(root);
+		return dim_fail(err, DIM_ERR_ARG, "%s: a label choice ('%s') applies to cifar100 "
+				"(fine | coarse) and celeba (an attribute), not to %s", path,
+				o.label, fmt);
+	}
 	if (!strcmp(fmt, "cifar10"))
 		st = dd_open_cifar(out, p, 0, &o, err);
 	else if (!strcmp(fmt, "cifar100"))

@@ -1,7 +1,8 @@
 /* Every TurboJPEG call lives here: decoding (one handle per dim_decoder, so
  * per worker thread; libjpeg-turbo#396 is what sharing a handle does), DCT-
  * domain downscaling, gray/CMYK conversion, and the JPEG writer used by
- * contact sheets. Files are identified by magic bytes, never by extension. */
+ * contact sheets. Files are identified by magic bytes, never by extension;
+ * PNG files go to data/png_codec.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cldim/data.h"
+#include "data/data_png.h"
 
 #define DEFAULT_MAX_PIXELS (1ll << 26)     /* 64 Mpx, e.g. 8192 x 8192 */
 #define MAX_FILE_BYTES (256u << 20)
@@ -163,11 +165,15 @@ dim_status dim_image_decode(dim_decoder *d, const uint8_t *buf, size_t len, cons
 	case DIM_IMAGE_JPEG:
 		break;
 	case DIM_IMAGE_PNG:
-		return dim_fail(err, DIM_ERR_UNSUPPORTED,
-				"%s: PNG image (this build decodes JPEG only)", name);
+		if (len > MAX_FILE_BYTES)
+			return dim_fail(err, DIM_ERR_FORMAT, "%s: %zu bytes is too large for an "
+					"image", name, len);
+		return dd_png_decode(buf, len, name,
+				     opt.max_pixels > 0 ? opt.max_pixels : DEFAULT_MAX_PIXELS, img,
+				     err);
 	default:
 		return dim_fail(err, DIM_ERR_FORMAT,
-				"%s: not a JPEG file (%zu bytes, starts with %02x %02x %02x)", name,
+				"%s: not a JPEG or PNG file (%zu bytes, starts with %02x %02x %02x)", name,
 				len, len > 0 ? buf[0] : 0, len > 1 ? buf[1] : 0, len > 2 ? buf[2] : 0);
 	}
 	if (len > MAX_FILE_BYTES)

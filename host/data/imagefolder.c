@@ -1,4 +1,5 @@
-/* torchvision-style image folders: root/<class>/.../<file>. Classes are the
+/* torchvision-style image folders: root/<class>/.../<file>, or a flat folder
+ * of images (unlabelled: label -1). Classes are the
  * subdirectory names sorted with strcmp; files are ordered like torchvision's
  * sorted(os.walk()) (by directory path, then file name) and filtered by
  * extension (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp, any case). The
@@ -115,24 +116,66 @@ dim_status dd_add_image_tree(dd_files *f, const char *dir, int label, size_t *ad
 	return st;
 }
 
+/* A split of an image folder: root/<split>/ when the folder has split
+ * subfolders (train/, val/, test/: the ImageNet layout), else the whole
+ * folder, which only "train" and "all" name. Nothing is split at random, so a
+ * "test" split never silently holds the training images. */
+static dim_status split_root(const char *path, const char *split, char **root, const char **name,
+			     dim_error *err)
+{
+	static const char *const splits[] = {"train", "val", "test", NULL};
+	int layout = 0;
+	*root = NULL;
+	for (int k = 0; splits[k]; k++) {
+		char *p = dd_join(path, splits[k]);
+		if (!p)
+			return dim_fail(err, DIM_ERR_NOMEM, "out of memory");
+		layout |= dd_is_dir(p);
+		free(p);
+	}
+	if (!strcmp(split, "all") || (!layout && !strcmp(split, "train"))) {
+		*name = "all";
+		return DIM_OK;
+	}
+	char *p = dd_join(path, split);
+	if (!p)
+		return dim_fail(err, DIM_ERR_NOMEM, "out of memory");
+	if (!strchr(split, '/') && strcmp(split, ".") && strcmp(split, "..") && dd_is_dir(p)) {
+		*root = p;
+		*name = split;
+		return DIM_OK;
+	}
+	free(p);
+	return dim_fail(err, DIM_ERR_ARG,
+			"%s: an image folder has no '%s' split: use 'all' (the whole folder%s), "
+			"or make %s/%s/<class>/<images> (the ImageNet layout) or pass a separate "
+			"folder", path, split, layout ? "" : ", also 'train'", path, split);
+}
+
 dim_status dd_open_imagefolder(dim_dataset **out, const char *path, const dim_dataset_opts *o,
 			       dim_error *err)
 {
 	dd_strlist names = {0};
 	dim_dataset *ds;
 	dim_status st;
+	char *sub = NULL;
+	const char *split = "all";
 	if (!dd_is_dir(path))
 		return dim_fail(err, DIM_ERR_IO, "%s: not a directory (an image folder is "
-						 "root/<class>/<images>)", path);
-	st = dd_dataset_alloc(&ds, path, "imagefolder", "all", &dd_files_ops, err);
+						 "root/<class>/<images>, or images in root)", path);
+	st = split_root(path, o->split ? o->split : "train", &sub, &split, err);
 	if (st)
 		return st;
+	const char *root = sub ? sub : path;
+	st = dd_dataset_alloc(&ds, root, "imagefolder", split, &dd_files_ops, err);
+	if (st)
+		goto out_free_sub;
 	st = dd_files_create(ds, o, err);
 	if (st)
 		goto out_destroy;
-	st = dd_list_dir(path, &names, err);
+	st = dd_list_dir(root, &names, err);
 	for (size_t i = 0; i < names.n && !st; i++) {
-		char *p = dd_join(path, names.v[i]);
+		char *p = dd_join(root, names.v[i]);
 		if (!p) {
 			st = dim_fail(err, DIM_ERR_NOMEM, "out of memory");
 			break;
@@ -152,20 +195,28 @@ dim_status dd_open_imagefolder(dim_dataset **out, const char *path, const dim_da
 	if (st)
 		goto out_free_names;
 	if (!ds->classes.n) {
-		st = dim_fail(err, DIM_ERR_FORMAT,
-			      "%s: no class subdirectories with images (expected "
-			      "root/<class>/<images>)", path);
-		goto out_free_names;
+		/* a flat folder: its own images, unlabelled */
+		size_t added = 0;
+		st = dd_add_image_tree(ds->priv, root, -1, &added, err);
+		if (!st && !added)
+			st = dim_fail(err, DIM_ERR_FORMAT,
+				      "%s: no image files (.jpg .jpeg .png ...): expected "
+				      "root/<class>/<images> or images in the folder itself", root);
+		if (st)
+			goto out_free_names;
 	}
 	ds->info.num_classes = (int)ds->classes.n;
-	ds->info.has_labels = 1;
+	ds->info.has_labels = ds->classes.n > 0;
 	ds->info.count = ((dd_files *)ds->priv)->paths.n;
 	dd_strlist_free(&names);
+	free(sub);
 	*out = ds;
 	return DIM_OK;
 out_free_names:
 	dd_strlist_free(&names);
 out_destroy:
 	dim_dataset_destroy(ds);
+out_free_sub:
+	free(sub);
 	return st;
 }

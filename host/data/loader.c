@@ -58,6 +58,11 @@ struct dim_loader {
 	size_t next_sample, next_batch;
 	dim_status fail;
 	dim_error fail_err;
+
+	/* samples that could not be read (max_bad > 0), in order of discovery */
+	size_t *bad_items;
+	char **bad_msgs;
+	size_t nbad;
 };
 
 static int can_take(const dim_loader *l)
@@ -69,17 +74,76 @@ static int can_take(const dim_loader *l)
 	return s->state == SLOT_FREE || (s->state == SLOT_FILLING && s->b.index == b);
 }
 
+static int skippable(dim_status st)
+{
+	return st == DIM_ERR_FORMAT || st == DIM_ERR_IO || st == DIM_ERR_UNSUPPORTED;
+}
+
+static int known_bad(dim_loader *l, size_t item)
+{
+	int found = 0;
+	pthread_mutex_lock(&l->mu);
+	for (size_t k = 0; k < l->nbad && !found; k++)
+		found = l->bad_items[k] == item;
+	pthread_mutex_unlock(&l->mu);
+	return found;
+}
+
+/* Note item as bad; DIM_OK while at most max_bad are. */
+static dim_status add_bad(dim_loader *l, size_t item, dim_error *err)
+{
+	dim_status st = DIM_OK;
+	pthread_mutex_lock(&l->mu);
+	size_t k = 0;
+	while (k < l->nbad && l->bad_items[k] != item)
+		k++;
+	if (k == l->nbad) {
+		if (l->nbad >= (size_t)l->cfg.max_bad) {
+			st = dim_fail_prefix(err, "more than %d unreadable images (the limit; the "
+					     "others are listed above), the last: ", l->cfg.max_bad);
+		} else {
+			l->bad_items[l->nbad] = item;
+			l->bad_msgs[l->nbad] = strdup(dim_error_text(err));
+			l->nbad++;
+			dim_log(DIM_LOG_WARN, "skipped: %s", dim_error_text(err));
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+	return st;
+}
+
+/* Decode + augment sample `item` into place; with max_bad, an unreadable one
+ * is replaced by the next readable sample in dataset order (augmentation still
+ * keyed by the original index, so the replacement is not an exact copy). */
 static dim_status make_sample(dim_loader *l, worker *w, slot *s, size_t p, size_t item)
 {
 	int label = -1, warned = 0;
-	size_t at = p % (size_t)l->cfg.batch_size;
-	dim_status st = dim_dataset_get(l->ds, w->dec, item, l->min_side, &w->img, &label,
-					&warned, &w->err);
-	if (!st)
-		st = dim_transform_apply(&l->cfg.transform, &w->img, l->cfg.seed, l->epoch, item,
-					 s->b.x + at * l->sample_floats, &w->err);
-	if (st)
-		return dim_fail_prefix(&w->err, "sample %zu: ", item);
+	size_t at = p % (size_t)l->cfg.batch_size, got = item;
+	int max_bad = l->cfg.max_bad;
+	dim_status st;
+	for (int tries = 0;; tries++) {
+		if (tries > max_bad + 1)
+			return dim_fail(&w->err, DIM_ERR_FORMAT, "sample %zu: no readable sample "
+					"among the next %d", item, tries);
+		if (max_bad > 0 && known_bad(l, got)) {
+			got = (got + 1) % l->base;
+			continue;
+		}
+		st = dim_dataset_get(l->ds, w->dec, got, l->min_side, &w->img, &label, &warned,
+				     &w->err);
+		if (!st)
+			st = dim_transform_apply(&l->cfg.transform, &w->img, l->cfg.seed, l->epoch,
+						 item, s->b.x + at * l->sample_floats, &w->err);
+		if (!st)
+			break;
+		dim_fail_prefix(&w->err, "sample %zu: ", got);
+		if (max_bad <= 0 || !skippable(st))
+			return st;
+		if ((st = add_bad(l, got, &w->err)))
+			return st;
+		got = (got + 1) % l->base;
+	}
+	item = got;
 	if (warned)
 		dim_log(DIM_LOG_WARN, "%s: decoded with a warning (truncated or corrupt)",
 			dim_dataset_item_path(l->ds, item));
@@ -91,6 +155,27 @@ static dim_status make_sample(dim_loader *l, worker *w, slot *s, size_t p, size_
 	if (warned)
 		__atomic_fetch_add(&s->b.warnings, 1, __ATOMIC_RELAXED);
 	return DIM_OK;
+}
+
+size_t dim_loader_bad(dim_loader *l, size_t k, const char **msg)
+{
+	size_t item = (size_t)-1;
+	pthread_mutex_lock(&l->mu);
+	if (k < l->nbad) {
+		item = l->bad_items[k];
+		if (msg)
+			*msg = l->bad_msgs[k];
+	}
+	pthread_mutex_unlock(&l->mu);
+	return item;
+}
+
+size_t dim_loader_bad_count(dim_loader *l)
+{
+	pthread_mutex_lock(&l->mu);
+	size_t n = l->nbad;
+	pthread_mutex_unlock(&l->mu);
+	return n;
 }
 
 /* Epoch position of the p-th sample this loader delivers (see the sharding
@@ -188,6 +273,10 @@ void dim_loader_destroy(dim_loader *l)
 		free(l->slots[i].b.labels);
 		free(l->slots[i].items);
 	}
+	for (size_t k = 0; k < l->nbad; k++)
+		free(l->bad_msgs[k]);
+	free(l->bad_items);
+	free(l->bad_msgs);
 	pthread_cond_destroy(&l->ready_cv);
 	pthread_cond_destroy(&l->work_cv);
 	pthread_mutex_destroy(&l->mu);
@@ -201,7 +290,7 @@ static dim_status check_config(const dim_loader_config *c, dim_error *err)
 {
 	const dim_transform *t = &c->transform;
 	if (c->batch_size < 1 || c->threads < 1 || c->threads > 256 || c->ring < 0 ||
-	    c->ring == 1 || c->ring > 64 || (c->label_bytes && c->label_bytes != 4 &&
+	    c->ring == 1 || c->ring > 64 || c->max_bad < 0 || (c->label_bytes && c->label_bytes != 4 &&
 					     c->label_bytes != 8))
 		return dim_fail(err, DIM_ERR_ARG,
 				"loader: bad config (batch %d, threads %d, ring %d, label bytes %d)",
@@ -256,6 +345,12 @@ dim_status dim_loader_create(dim_loader **out, dim_dataset *ds, const dim_loader
 	l->perm = cfg->shuffle ? malloc((l->base ? l->base : 1) * sizeof *l->perm) : NULL;
 	if (!l->slots || !l->workers || (cfg->shuffle && !l->perm))
 		goto out_nomem;
+	if (cfg->max_bad > 0) {
+		l->bad_items = calloc((size_t)cfg->max_bad, sizeof *l->bad_items);
+		l->bad_msgs = calloc((size_t)cfg->max_bad, sizeof *l->bad_msgs);
+		if (!l->bad_items || !l->bad_msgs)
+			goto out_nomem;
+	}
 	for (int i = 0; i < l->nslots; i++) {
 		slot *s = &l->slots[i];
 		s->b.x = malloc(bs * l->sample_floats * sizeof(float));

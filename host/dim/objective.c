@@ -217,6 +217,9 @@ static float mi_estimate(dim_mi_kind k, float loss, int N, int L)
 	return -loss;
 }
 
+static dim_status finish_metrics(dim_model *m, int N, int L, dim_var *local, dim_var *global,
+				 dim_var *pe, dim_var *pd, dim_var *total, dim_step_metrics *out);
+
 dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const float *z,
 				      dim_step_metrics *out)
 {
@@ -265,11 +268,24 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 		if (!total)
 			return err->status ? err->status : DIM_ERR_CL;
 	}
+	if (c->gamma <= 0) {
+		/* no prior term: neither the term nor the discriminator is computed
+		 * (their metrics are NaN; dim_model_apply_grads skips the prior's
+		 * optimizer) */
+		dim_var *pd = NULL;
+		if (!total)
+			return err->status ? err->status : DIM_ERR_CL;
+		st = dim_tape_backward(t, total, 1.0f);
+		dim_profile_set_phase(ctx, prev_phase);
+		if (st)
+			return st;
+		return finish_metrics(m, N, L, local, global, pe, pd, total, out);
+	}
 	dim_profile_set_phase(ctx, m->ph_prior);
 	sy = dim_t_sigmoid(t, eo.Y);
 	dim_var *d_fake = sy ? dim_mlp_forward(t, &m->prior, sy) : NULL;
 	pe = d_fake ? mean_softplus(t, d_fake, -1.0f) : NULL;
-	if (pe && c->gamma > 0) {
+	if (pe) {
 		dim_var *g = dim_t_scale(t, pe, c->gamma);
 		total = g && total ? dim_t_add(t, total, g) : g;
 	}
@@ -299,7 +315,17 @@ dim_status dim_model_forward_backward(dim_model *m, const dim_tensor *x, const f
 	dim_profile_set_phase(ctx, prev_phase);
 	if (st)
 		return st;
+	return finish_metrics(m, N, L, local, global, pe, pd, total, out);
+}
 
+/* Read the step's terms into out; a non-finite one is DIM_ERR_NUMERIC (and
+ * the BN buffers are restored). */
+static dim_status finish_metrics(dim_model *m, int N, int L, dim_var *local, dim_var *global,
+				 dim_var *pe, dim_var *pd, dim_var *total, dim_step_metrics *out)
+{
+	const dim_config *c = &m->cfg;
+	dim_error *err = dim_ctx_error(m->ctx);
+	dim_status st;
 	float v[5];
 	st = read_metrics(m, (dim_var *const[]){local, global, pe, pd, total}, v, 5);
 	if (st)

@@ -129,7 +129,7 @@ dim_status dim_model_apply_grads(dim_model *m)
 		return st;
 	int prev = dim_profile_set_phase(m->ctx, m->ph_opt);
 	st = dim_optim_step(m->opt);
-	if (!st)
+	if (!st && m->cfg.gamma > 0) /* gamma 0: the discriminator is not trained */
 		st = dim_optim_step(m->prior_opt);
 	dim_profile_set_phase(m->ctx, prev);
 	if (!st)

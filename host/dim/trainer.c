@@ -119,8 +119,9 @@ static void log_metrics(FILE *f, const dim_train_progress *p)
 {
 	if (!f)
 		return;
+	/* epochs count from 1, as in the progress bar and cldim info */
 	fprintf(f, "{\"step\": %lld, \"epoch\": %d, \"time_s\": %.3f, \"images_per_s\": %.2f", p->step,
-		p->epoch, p->elapsed_s, p->images_per_s);
+		p->epoch + 1, p->elapsed_s, p->images_per_s);
 	const float v[] = {p->m.local, p->m.global, p->m.prior_enc, p->m.prior_disc, p->m.total,
 			   p->m.mi_local, p->m.mi_global};
 	static const char *const k[] = {"local", "global", "prior_enc", "prior_disc", "total",
@@ -131,29 +132,33 @@ static void log_metrics(FILE *f, const dim_train_progress *p)
 	fprintf(f, "}\n");
 }
 
-/* Per-step history for the end-of-run plot. */
+/* Per-step history for the end-of-run plot: step, the loss terms, the
+ * estimator's MI bounds, images/s. */
+#define HIST_COLS 8
 struct history {
-	double *t;      /* [n][DIM_PLOT_SERIES] */
+	double *t;      /* [n][HIST_COLS] */
 	size_t n, cap;
 };
 
-static void history_add(struct history *h, const dim_train_progress *p)
+static void history_add(struct history *h, const dim_train_progress *p, bool prior)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? 2 * h->cap : 1024;
-		double *g = realloc(h->t, cap * 6 * sizeof *g);
+		double *g = realloc(h->t, cap * HIST_COLS * sizeof *g);
 		if (!g)
 			return;
 		h->t = g;
 		h->cap = cap;
 	}
-	double *r = h->t + h->n * 6;
+	double *r = h->t + h->n * HIST_COLS;
 	r[0] = (double)p->step;
 	r[1] = p->m.local;
 	r[2] = p->m.global;
-	r[3] = p->m.prior_enc;
-	r[4] = p->m.prior_disc;
-	r[5] = p->images_per_s;
+	r[3] = prior ? p->m.prior_enc : NAN; /* gamma = 0: no prior term */
+	r[4] = prior ? p->m.prior_disc : NAN;
+	r[5] = p->m.mi_local;
+	r[6] = p->m.mi_global;
+	r[7] = p->images_per_s > 0 ? p->images_per_s : NAN; /* none measured at step 1 */
 	h->n++;
 }
 
@@ -164,11 +169,38 @@ static void write_plot(const dim_train_options *o, const struct history *h)
 	char path[1200];
 	snprintf(path, sizeof path, "%s/metrics.svg", o->out_dir);
 	static const char *const names[] = {"local MI loss", "global MI loss", "prior (encoder)",
-					    "prior (discriminator)", "images/s"};
+					    "prior (discriminator)", "local MI bound (nats)",
+					    "global MI bound (nats)", "images/s"};
 	dim_error err = {0};
-	if (dim_plot_svg(path, "cldim train: loss terms and throughput by step", h->t, h->n, 6,
-			 names, 4, &err))
+	if (dim_plot_svg(path, "cldim train: loss terms, MI bounds and throughput by step", h->t,
+			 h->n, HIST_COLS, names, 6, &err))
 		dim_log(DIM_LOG_WARN, "%s", dim_error_text(&err));
+}
+
+/* <out>/skipped.txt: the unreadable images the loader skipped ("index\tmessage"). */
+static void write_skipped(const dim_train_options *o, dim_loader *ld)
+{
+	size_t n = dim_loader_bad_count(ld);
+	if (!n)
+		return;
+	char path[1200], *text = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof path, "%s/skipped.txt", o->out_dir);
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		const char *msg = "";
+		size_t item = dim_loader_bad(ld, k, &msg);
+		fprintf(f, "%zu\t%s\n", item, msg);
+	}
+	fclose(f);
+	dim_error err = {0};
+	if (dim_write_file_atomic(&err, path, text, len))
+		dim_log(DIM_LOG_WARN, "%s", dim_error_text(&err));
+	else
+		dim_log(DIM_LOG_WARN, "%zu unreadable image(s) skipped, listed in %s", n, path);
+	free(text);
 }
 
 dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written, size_t wn)
@@ -206,7 +238,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	dim_loader_config lc = {.batch_size = micro, .threads = o->threads, .shuffle = 1,
 				.drop_last = 1, .seed = o->model.seed, .limit = o->limit,
 				.shard_count = K * A, .shard_index = o->replicas.rank * A,
-				.shards = A};
+				.shards = A, .max_bad = o->max_bad};
 	st = dim_transform_preset(&lc.transform, info->format, o->image_size, o->model.in_channels,
 				  1, err);
 	if (st)
@@ -238,8 +270,10 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 		goto out;
 	long long per_epoch = (long long)dim_loader_batches(ld) / A;
 	if (per_epoch < 1) {
-		st = dim_fail(err, DIM_ERR_ARG, "%s: %zu images are fewer than one batch of %d",
-			      o->data_path, dim_loader_items(ld), o->batch);
+		size_t have = o->limit && o->limit < info->count ? o->limit : info->count;
+		st = dim_fail(err, DIM_ERR_ARG, "%s: %zu images are fewer than one batch of %d "
+			      "(try --batch %zu or less)", o->data_path, have, o->batch,
+			      have / 2 * 2 >= 2 ? have / 2 * 2 : (size_t)2);
 		goto out;
 	}
 	long long total = (long long)o->epochs * per_epoch;
@@ -334,7 +368,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 						mt, false};
 			log_metrics(mf, &p);
 			if (lead)
-				history_add(&hist, &p);
+				history_add(&hist, &p, o->model.gamma > 0);
 			if (o->progress && lead)
 				o->progress(o->progress_user, &p);
 			ts.step = step;
@@ -366,6 +400,8 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	if (lead)
 		write_plot(o, &hist);
 out:
+	if (ld && lead)
+		write_skipped(o, ld);
 	if (mf)
 		fclose(mf);
 	free(hist.t);

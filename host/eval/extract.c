@@ -32,12 +32,17 @@ static dim_status text_close(struct text_out *t, int commit, dim_error *err)
 {
 	if (!t->f)
 		return DIM_OK;
-	int bad = ferror(t->f);
+	int bad = ferror(t->f), e = 0;
+	errno = 0;
+	bad |= fflush(t->f) != 0;
+	e = errno;
 	bad |= fclose(t->f) != 0;
+	e = e ? e : errno;
 	t->f = NULL;
 	if (!commit || bad) {
 		remove(t->tmp);
-		return bad && commit ? dim_fail(err, DIM_ERR_IO, "%s: write failed", t->path) : DIM_OK;
+		return bad && commit ? dim_fail(err, DIM_ERR_IO, "%s: write failed: %s", t->path,
+							    strerror(e ? e : EIO)) : DIM_OK;
 	}
 	if (rename(t->tmp, t->path))
 		return dim_fail(err, DIM_ERR_IO, "%s: cannot rename into place: %s", t->path,

@@ -53,6 +53,31 @@ static dim_status note_skip(dim_image_stream *s, size_t i, const char *msg, dim_
 	return DIM_OK;
 }
 
+/* Data whose channels or size differ from the encoder's input is converted
+ * (gray <-> RGB, resized): say so, once per kind of conversion and process. */
+static void say_conversion(const char *path, const dim_dataset_info *info,
+			   const dim_stream_opts *o)
+{
+	static char said[512];
+	char msg[512] = "", what[200] = "";
+	int n = 0;
+	if (info->channels != o->channels)
+		n += snprintf(what + n, sizeof what - (size_t)n, "%d-channel images become %d-channel "
+			      "(%s)", info->channels, o->channels,
+			      o->channels == 1 ? "BT.601 luma" : "gray replicated");
+	if (info->width && info->height && (info->width != o->size || info->height != o->size))
+		snprintf(what + n, sizeof what - (size_t)n, "%s%dx%d images are resized to %dx%d",
+			 n ? ", " : "", info->width, info->height, o->size, o->size);
+	if (!what[0])
+		return;
+	snprintf(msg, sizeof msg, "%s: %s for an encoder of %d x %d x %d input", path, what,
+		 o->channels, o->size, o->size);
+	if (!strcmp(msg, said))
+		return;
+	snprintf(said, sizeof said, "%s", msg);
+	dim_log(DIM_LOG_WARN, "%s", msg);
+}
+
 dim_status dim_image_stream_open(dim_image_stream **out, const char *path,
 				 const dim_stream_opts *o, dim_error *err)
 {
@@ -73,6 +98,7 @@ dim_status dim_image_stream_open(dim_image_stream **out, const char *path,
 	st = dim_transform_preset(&s->tf, info->format, o->size, o->channels, 0, err);
 	if (st)
 		goto out_free;
+	say_conversion(path, info, o);
 	s->count = o->limit && o->limit < info->count ? o->limit : info->count;
 	size_t per = (size_t)o->channels * o->size * o->size;
 	s->x = malloc((size_t)o->batch * per * sizeof *s->x);

@@ -144,7 +144,15 @@ dim_status dim_atomic_commit(dim_error *err, dim_atomic_file *af)
 		return dim_fail(err, DIM_ERR_ARG, "atomic write: no file");
 
 	if (ferror(af->f)) {
-		st = dim_fail(err, DIM_ERR_IO, "%s: write failed", af->path);
+		/* why: the failed fwrite's errno (ENOSPC, EFBIG...) when the caller
+		 * commits right after it, else what flushing the rest says */
+		int e = errno;
+		if (!e) {
+			fflush(af->f);
+			e = errno;
+		}
+		st = dim_fail(err, DIM_ERR_IO, "%s: write failed: %s", af->path,
+			      strerror(e ? e : EIO));
 		goto out_abort;
 	}
 	if (fflush(af->f) != 0) {

@@ -6,6 +6,7 @@
  * error from dim_json_finish instead of malformed JSON or a crash. */
 #include "io_internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,8 +276,10 @@ dim_status dim_json_finish(dim_error *err, dim_json *j, const char *what)
 				j->depth);
 	if (!j->done)
 		return dim_fail(err, DIM_ERR_ARG, "%s: no JSON value written", what);
+	errno = 0;
 	if (fflush(j->f) != 0 || ferror(j->f))
-		return dim_fail(err, DIM_ERR_IO, "%s: write failed", what);
+		return dim_fail(err, DIM_ERR_IO, "%s: write failed: %s", what,
+				strerror(errno ? errno : EIO));
 	return DIM_OK;
 }
 

@@ -162,12 +162,21 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+/* One warning per process: every kernel of a run would repeat it. */
+static void warn_once(const char *fmt, const char *a, const char *b)
+{
+	static int warned;
+	if (__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		return;
+	dim_log(DIM_LOG_WARN, fmt, a, b);
+}
+
 void dim_cache_store(const char *dir, const char *key, const unsigned char *bin, size_t size)
 {
 	char path[1200], tmp[1300];
 	if (mkdir_p(dir) != 0) {
-		dim_log(DIM_LOG_WARN, "kernel cache: cannot create %s: %s (caching disabled)", dir,
-			strerror(errno));
+		warn_once("kernel cache: cannot create %s: %s (kernels are not cached)", dir,
+			  strerror(errno));
 		return;
 	}
 	entry_path(path, sizeof path, dir, key);
@@ -194,7 +203,8 @@ void dim_cache_store(const char *dir, const char *key, const unsigned char *bin,
 	}
 	return;
 out_warn:
-	dim_log(DIM_LOG_WARN, "kernel cache: cannot write %s: %s", path, strerror(errno));
+	warn_once("kernel cache: cannot write %s: %s (kernels are not cached; this is said "
+		  "once)", path, strerror(errno));
 }
 
 static int is_entry(const char *name)

@@ -240,8 +240,9 @@ dim_status dim_device_select(const char *selector, const dim_device_info *list, 
 							"cldim bench records", best, list[best].name);
 						return DIM_OK;
 					}
+					/* `cldim train` says so in its header line */
 					if (order[o] != DIM_DEV_GPU)
-						dim_log(DIM_LOG_INFO,
+						dim_log(DIM_LOG_DEBUG,
 							"no GPU found; using %s device %d: %s "
 							"(training will be slower than on a GPU)",
 							dim_device_type_name(list[i].type), i,

@@ -6,6 +6,14 @@
 #include "cldim/runtime.h"
 
 static int log_level = DIM_LOG_INFO;
+static void (*log_before)(void *user);
+static void *log_before_user;
+
+void dim_log_set_before(void (*fn)(void *user), void *user)
+{
+	log_before = fn;
+	log_before_user = user;
+}
 
 void dim_log_set_level(int level) { log_level = level; }
 int dim_log_level(void) { return log_level; }
@@ -24,6 +32,8 @@ void dim_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	if (log_before)
+		log_before(log_before_user);
 	fprintf(stderr, "cldim: %s: %s\n", tag[level], line);
 }
 

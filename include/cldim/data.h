@@ -6,7 +6,8 @@
  *                 size, classes, and get(i) -> uint8 HWC pixels + label.
  *                 Formats: cifar10, cifar100, stl10, mnist / fashion-mnist /
  *                 idx, imagefolder, tinyimagenet, celeba (see dim_dataset_open).
- *   dim_decoder   per-thread decoding state (one TurboJPEG handle, scratch).
+ *   dim_decoder   per-thread decoding state (one TurboJPEG handle, scratch;
+ *                 PNG through libpng).
  *                 Never share one between threads.
  *   dim_transform resize / crop / flip / normalise one image into a fixed
  *                 C x H x W float tensor, randomness keyed by (seed, epoch,
@@ -66,10 +67,11 @@ typedef struct dim_decode_opts {
 dim_status dim_decoder_create(dim_decoder **out, dim_error *err);
 void dim_decoder_destroy(dim_decoder *d); /* NULL is a no-op */
 
-/* Decode an in-memory JPEG into RGB (gray and CMYK/YCCK are converted; Adobe
- * CMYK is taken as inverted). `name` is used in messages. *warned (may be
- * NULL) is set to 1 when libjpeg warned (e.g. truncated) and the pixels were
- * still used. PNG and other formats fail with DIM_ERR_UNSUPPORTED. */
+/* Decode an in-memory JPEG or PNG into RGB (gray and CMYK/YCCK are converted;
+ * Adobe CMYK is taken as inverted; PNG: any depth/palette/gray, alpha dropped
+ * as PIL's convert("RGB") does, decoded at full size). `name` is used in
+ * messages. *warned (may be NULL) is set to 1 when libjpeg warned (e.g.
+ * truncated) and the pixels were still used. Other formats: DIM_ERR_FORMAT. */
 dim_status dim_image_decode(dim_decoder *d, const uint8_t *buf, size_t len, const char *name,
 			    const dim_decode_opts *o, dim_image *img, int *warned, dim_error *err);
 /* Same, reading the file at path (into the decoder's reusable buffer). */
@@ -90,11 +92,16 @@ typedef struct dim_dataset_opts {
 	const char *split;  /* NULL = "train". cifar/idx: train | test;
 			     * stl10: train | test | unlabeled | train+unlabeled |
 			     * foldK (K = 0..9, the train subset of fold_indices.txt);
-			     * imagefolder: ignored; tinyimagenet: train | val | test;
+			     * imagefolder: root/<split>/ when the folder
+			     * has train/ val/ or test/ subfolders, else
+			     * the whole folder ("train" or "all"; any
+			     * other split is refused, never guessed);
+			     * tinyimagenet: train | val | test;
 			     * celeba: train | valid | test | all */
 	const char *label;  /* cifar100: "fine" (default) | "coarse";
 			     * celeba: an attribute name ("Smiling") -> label 0/1,
-			     * NULL -> unlabeled (-1); others: ignored */
+			     * NULL -> unlabeled (-1); others: must be NULL
+			     * (DIM_ERR_ARG) */
 	int allow_truncated;     /* JPEG datasets: see dim_decode_opts */
 	long long max_pixels;    /* JPEG datasets: see dim_decode_opts */
 } dim_dataset_opts;
@@ -220,6 +227,12 @@ typedef struct dim_loader_config {
 	int shard_count;       /* 0 = 1 */
 	int shard_index;
 	int shards;            /* 0 = 1 */
+	/* Unreadable samples (a file that fails to decode: DIM_ERR_FORMAT / IO /
+	 * UNSUPPORTED) skipped before the loader fails; 0 = the first one is an
+	 * error. A skipped sample's place goes to the next readable sample in
+	 * dataset order (so batches stay full and runs deterministic); each is
+	 * logged once as a warning and listed by dim_loader_bad. */
+	int max_bad;
 } dim_loader_config;
 
 typedef struct dim_batch {
@@ -249,6 +262,12 @@ dim_status dim_loader_start_epoch(dim_loader *l, uint64_t epoch, dim_error *err)
  * the epoch is then over. The batch stays valid until dim_loader_release. */
 dim_status dim_loader_next(dim_loader *l, dim_batch **out, dim_error *err);
 void dim_loader_release(dim_loader *l, dim_batch *b);
+
+/* Samples skipped so far as unreadable (see max_bad), and the k-th of them:
+ * its dataset index, its message into *msg (valid while the loader lives);
+ * (size_t)-1 when k is out of range. Safe while workers run. */
+size_t dim_loader_bad_count(dim_loader *l);
+size_t dim_loader_bad(dim_loader *l, size_t k, const char **msg);
 
 /* Enqueue copies of b->x and b->labels into x and labels (dim_write_async on
  * the context's in-order queue). Do not release b before the next

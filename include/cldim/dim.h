@@ -33,7 +33,8 @@ typedef struct dim_config {
 	dim_mi_kind estimator; /* JSD | NCE | DV */
 	dim_local_critic local_critic;
 	int concat_hidden;     /* width of the concat-and-convolve critic (512) */
-	float alpha, beta, gamma;
+	float alpha, beta, gamma; /* gamma 0: no prior term and the discriminator is
+				   * neither computed nor trained (its metrics NaN) */
 	float lr, beta1, beta2, adam_eps; /* Adam for encoder+critics and for the prior */
 	uint64_t seed;
 } dim_config;

@@ -73,6 +73,9 @@ void dim_devices_print(FILE *f, const dim_device_info *list, int count);
 enum { DIM_LOG_ERROR = 0, DIM_LOG_WARN = 1, DIM_LOG_INFO = 2, DIM_LOG_DEBUG = 3 };
 void dim_log_set_level(int level);
 int dim_log_level(void);
+/* Called (from the logging thread) before each message is printed, e.g. to
+ * end a progress bar's line; NULL: none. */
+void dim_log_set_before(void (*fn)(void *user), void *user);
 void dim_log(int level, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 2, 3)))

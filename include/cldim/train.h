@@ -49,6 +49,9 @@ typedef struct dim_train_options {
 	int image_size;              /* encoder input (from the encoder) */
 	int threads;                 /* loader threads */
 	size_t limit;                /* use only the first N samples (0 = all) */
+	int max_bad;                 /* unreadable images skipped (each replaced by the next
+					readable one, logged, listed in <out_dir>/skipped.txt)
+					before training fails; 0 = the first one fails */
 	/* schedule */
 	int batch;                   /* global: split over replicas, then micro-batches */
 	int accum;                   /* micro-batches per step and replica (0 = 1), see

@@ -4,6 +4,11 @@
 
 #include "cldim/runtime.h"
 
+/* -q / --quiet, global or per command: no progress output and errors only
+ * in the log (the same for every command). */
+extern int cli_quiet;
+void cli_set_quiet(void);
+
 /* Report a failed library call: "cldim <cmd>: <message>" on stderr; returns
  * the process exit code for the status. */
 int cli_fail(const char *cmd, dim_status st, const char *msg);
@@ -15,6 +20,14 @@ int cli_ctx(const char *cmd, const char *device, int no_cache, int profile, dim_
  * "cldim CMD: --flag: 'v' is not ..." and return 0. */
 int cli_int(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out);
 int cli_float(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out);
+
+/* Do a and b name the same existing file (device and inode)? */
+int cli_same_file(const char *a, const char *b);
+/* An output path is refused (message, returns 2) when it is one of the
+ * NULL-terminated inputs, or when it exists and force is 0; else 0. */
+int cli_check_output(const char *cmd, const char *out, const char *const *inputs, int force);
+/* mkdir -p of the directory part of path; 0, or the exit code after a message. */
+int cli_make_parent(const char *cmd, const char *path);
 
 int cmd_devices(int argc, char **argv);
 int cmd_cache(int argc, char **argv);

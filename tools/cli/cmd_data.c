@@ -83,7 +83,7 @@ static void describe(dim_dataset *ds)
 		printf("image     %dx%d, %d channel%s\n", in->width, in->height, in->channels,
 		       in->channels > 1 ? "s" : "");
 	else
-		printf("image     varies (%s files)\n", in->encoded ? "JPEG" : "raw");
+		printf("image     varies (%s files)\n", in->encoded ? "JPEG/PNG" : "raw");
 	printf("labels    %s\n", in->has_labels ? "yes" : "no (-1)");
 	printf("classes   %d", in->num_classes);
 	for (int k = 0; k < in->num_classes && k < 12; k++)

@@ -38,10 +38,11 @@ static void usage(FILE *f)
 		"  --mlp-lr X         non-linear probe learning rate (1e-4, the paper's)\n"
 		"  --k N              neighbours for k-NN (10)\n"
 		"  --ndm-steps N      NDM discriminator steps (300; 0 = no NDM)\n"
-		"  --no-baselines     DIM rows only\n"
+		"  --no-baselines     DIM rows only (and no MINE: it needs the pixel features)\n"
 		"  --seed N           probe/baseline seed (1)\n"
 		"  --batch N          encoder batch (256)    --threads N  decode threads (2)\n"
 		"  --json             JSON instead of a markdown table\n"
+		"  -q, --quiet        no progress lines, errors only\n"
 		"  --device SEL       see cldim devices\n",
 		dim_dataset_formats());
 }
@@ -93,7 +94,7 @@ static dim_status evaluate(struct eval_cfg *c, const char *model, const char *re
 		st = dim_knn_accuracy(c->ctx, d, c->k, c->classes, xtr, ytr, ntr, xte, yte, nte,
 				      &r->knn);
 	r->seconds = dim_now() - t0;
-	if (!st)
+	if (!st && !cli_quiet)
 		fprintf(stderr, "  %-8s %-5s d=%-5d linear %5.2f%%  mlp %5.2f%%  %d-NN %5.2f%%  "
 			"(%.0f s)\n", model, repr, d, 100 * r->lin.test_acc, 100 * r->mlp.test_acc,
 			c->k, 100 * r->knn, r->seconds);
@@ -112,7 +113,7 @@ int cmd_eval(int argc, char **argv)
 {
 	enum { O_CKPT = 256, O_DATA, O_FORMAT, O_TRS, O_TES, O_TRL, O_TEL, O_REPR, O_EPOCHS,
 	       O_LEP, O_MEP, O_MLR, O_K, O_NDM, O_NOBASE, O_SEED, O_BATCH, O_THREADS, O_JSON,
-	       O_DEVICE };
+	       O_DEVICE, O_QUIET };
 	static const struct option opts[] = {
 		{"checkpoint", required_argument, NULL, O_CKPT},
 		{"data", required_argument, NULL, O_DATA},
@@ -132,7 +133,8 @@ int cmd_eval(int argc, char **argv)
 		{"batch", required_argument, NULL, O_BATCH},
 		{"threads", required_argument, NULL, O_THREADS},
 		{"json", no_argument, NULL, O_JSON}, {"device", required_argument, NULL, O_DEVICE},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'}, {"quiet", no_argument, NULL, O_QUIET},
+		{NULL, 0, NULL, 0},
 	};
 	const char *ckpt = NULL, *data = NULL, *format = NULL, *trs = "train", *tes = "test";
 	const char *repr = "all", *device = NULL;
@@ -143,7 +145,7 @@ int cmd_eval(int argc, char **argv)
 	dim_error err = {0};
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int ok = 1;
 		switch (c) {
 		case O_CKPT: ckpt = optarg; break;
@@ -154,9 +156,9 @@ int cmd_eval(int argc, char **argv)
 		case O_TRL: ok = cli_int("eval", "--train-limit", optarg, 0, 1L << 40, &trl); break;
 		case O_TEL: ok = cli_int("eval", "--test-limit", optarg, 0, 1L << 40, &tel); break;
 		case O_REPR: repr = optarg; break;
-		case O_EPOCHS: ok = cli_int("eval", "--epochs", optarg, 0, 100000, &epochs); break;
-		case O_LEP: ok = cli_int("eval", "--linear-epochs", optarg, 0, 100000, &lep); break;
-		case O_MEP: ok = cli_int("eval", "--mlp-epochs", optarg, 0, 100000, &mep); break;
+		case O_EPOCHS: ok = cli_int("eval", "--epochs", optarg, 1, 100000, &epochs); break;
+		case O_LEP: ok = cli_int("eval", "--linear-epochs", optarg, 1, 100000, &lep); break;
+		case O_MEP: ok = cli_int("eval", "--mlp-epochs", optarg, 1, 100000, &mep); break;
 		case O_MLR: ok = cli_float("eval", "--mlp-lr", optarg, 0, 10, &mlr); break;
 		case O_K: ok = cli_int("eval", "--k", optarg, 1, 1000, &k); break;
 		case O_NDM: ok = cli_int("eval", "--ndm-steps", optarg, 0, 1L << 30, &ndm_steps); break;
@@ -166,6 +168,8 @@ int cmd_eval(int argc, char **argv)
 		case O_THREADS: ok = cli_int("eval", "--threads", optarg, 1, 64, &threads); break;
 		case O_JSON: json = 1; break;
 		case O_DEVICE: device = optarg; break;
+		case 'q':
+		case O_QUIET: cli_set_quiet(); break;
 		case 'h': usage(stdout); return 0;
 		default: return 2;
 		}
@@ -245,8 +249,9 @@ int cmd_eval(int argc, char **argv)
 						&te[m].n);
 		if (st)
 			goto out;
-		fprintf(stderr, "%s features: %zu train + %zu test images in %.1f s\n", names[m],
-			tr[m].n, te[m].n, dim_now() - t0);
+		if (!cli_quiet)
+			fprintf(stderr, "%s features: %zu train + %zu test images in %.1f s\n",
+				names[m], tr[m].n, te[m].n, dim_now() - t0);
 	}
 	if (!tr[0].n || !te[0].n) {
 		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "%s: empty train or test split", data);
@@ -265,8 +270,9 @@ int cmd_eval(int argc, char **argv)
 			      "one class): eval needs a labelled train and test split", data);
 		goto out;
 	}
-	fprintf(stderr, "probes: linear %d epochs, mlp %d epochs (lr %g), %d-NN, %d classes\n",
-		ec.lin.epochs, ec.mlp.epochs, ec.mlp.lr, ec.k, ec.classes);
+	if (!cli_quiet)
+		fprintf(stderr, "probes: linear %d epochs, mlp %d epochs (lr %g), %d-NN, %d "
+			"classes\n", ec.lin.epochs, ec.mlp.epochs, ec.mlp.lr, ec.k, ec.classes);
 
 	if (baselines) {
 		int ch, size;
@@ -308,8 +314,9 @@ int cmd_eval(int argc, char **argv)
 			}
 			if (st)
 				goto out;
-			fprintf(stderr, "  %-8s NDM %.4f (raw Y %.4f)\n", names[m], ndm[m][0],
-				ndm[m][1]);
+			if (!cli_quiet)
+				fprintf(stderr, "  %-8s NDM %.4f (raw Y %.4f)\n", names[m],
+					ndm[m][0], ndm[m][1]);
 			/* MINE I(X; Y) with X = the test images' pixels */
 			if (pix_dim && pix_te.n == te[m].n) {
 				no.sigmoid = 0;
@@ -318,7 +325,8 @@ int cmd_eval(int argc, char **argv)
 						  &mine[m]);
 				if (st)
 					goto out;
-				fprintf(stderr, "  %-8s MINE I(X;Y) %.4f\n", names[m], mine[m]);
+				if (!cli_quiet)
+					fprintf(stderr, "  %-8s MINE I(X;Y) %.4f\n", names[m], mine[m]);
 			}
 		}
 	}
@@ -360,7 +368,8 @@ int cmd_eval(int argc, char **argv)
 					dim_json_begin_object(&j);
 					dim_json_kv_number(&j, "sigmoid", ndm[m][0]);
 					dim_json_kv_number(&j, "raw", ndm[m][1]);
-					dim_json_kv_number(&j, "mine", mine[m]);
+					if (pix_dim)
+						dim_json_kv_number(&j, "mine", mine[m]);
 					dim_json_end_object(&j);
 				}
 			dim_json_end_object(&j);
@@ -379,11 +388,16 @@ int cmd_eval(int argc, char **argv)
 			       rows[i].dim, 100 * rows[i].lin.test_acc, 100 * rows[i].mlp.test_acc,
 			       100 * rows[i].knn);
 		if (has_y && ndm_steps > 0) {
-			printf("\n| model | NDM σ(Y) (raw Y) | MINE I(X;Y), nats |\n|---|---:|---:|\n");
-			for (int m = 0; m < 2; m++)
-				if (fs[m])
-					printf("| %s | %.4f (%.4f) | %.4f |\n", names[m], ndm[m][0],
-					       ndm[m][1], mine[m]);
+			printf("\n| model | NDM σ(Y) (raw Y) |%s\n|---|---:|%s\n",
+			       pix_dim ? " MINE I(X;Y), nats |" : "", pix_dim ? "---:|" : "");
+			for (int m = 0; m < 2; m++) {
+				if (!fs[m])
+					continue;
+				printf("| %s | %.4f (%.4f) |", names[m], ndm[m][0], ndm[m][1]);
+				if (pix_dim)
+					printf(" %.4f |", mine[m]);
+				printf("\n");
+			}
 		}
 	}
 

@@ -1,5 +1,6 @@
-/* cldim extract: a split (or a folder of JPEGs) through a trained encoder into
- * features.npy, labels.npy, a paths file and a list of skipped images. */
+/* cldim extract: a split (or a folder of JPEG/PNG images) through a trained
+ * encoder into features.npy, labels.npy, class names, a paths file and a list of
+ * skipped images. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "cldim/encode.h"
+#include "cldim/io.h"
 #include "cldim/train.h"
 #include "cli.h"
 
@@ -14,21 +16,25 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cldim extract --checkpoint C --data PATH --out features.npy [options]\n\n"
-		"Encodes every image of a dataset split (or any folder of JPEGs) in file order with\n"
+		"Encodes every image of a dataset split (or any folder of JPEG/PNG images: one class\n"
+		"per subfolder, or flat and unlabelled) in file order with\n"
 		"the checkpoint's encoder in evaluation mode and writes float32 features [N, D].\n"
 		"Beside --out: <stem>.labels.npy (int64, when the data has labels), <stem>.paths.txt\n"
-		"(source of each row) and <stem>.skipped.txt (images that failed to decode).\n\n"
+		"(source of each row), <stem>.classes.txt (class names, line k = label k, when the\n"
+		"data has them) and <stem>.skipped.txt (images that failed to decode). Missing\n"
+		"directories of --out are created; existing outputs are kept unless --force.\n\n"
 		"  --checkpoint C   checkpoint file or run directory (its 'latest')\n"
 		"  --data PATH      dataset file or directory\n"
 		"  --format F       auto (default) | %s\n"
 		"  --split S        train (default) | test | ... (see cldim train --help)\n"
 		"  --repr R         conv | fc | Y (default) | local (M averaged over locations)\n"
-		"  --out FILE       features .npy (required)\n"
+		"  --out FILE       features .npy (required; .npz is refused: np.load reads .npy)\n"
+		"  --force          overwrite existing outputs (never an input)\n"
 		"  --batch N        images per forward pass (256)\n"
 		"  --threads N      decode threads (2)\n"
 		"  --limit N        first N images only (0 = all)\n"
 		"  --strict         a bad image is an error (default: reported and skipped)\n"
-		"  --quiet          no progress\n"
+		"  -q, --quiet      no progress, errors only\n"
 		"  --device SEL     see cldim devices\n",
 		dim_dataset_formats());
 }
@@ -60,10 +66,38 @@ static void sibling(char *buf, size_t n, const char *out, const char *suffix)
 	snprintf(buf, n, "%.*s%s", (int)len, out, suffix);
 }
 
+/* The class names of the extracted split, line k = label k, beside the labels
+ * (nothing when the data has no class names). */
+static dim_status write_classes(dim_ctx *ctx, const dim_extract_options *o, const char *path)
+{
+	dim_dataset *ds;
+	dim_dataset_opts dopt = {.format = o->stream.format, .split = o->stream.split};
+	dim_error *err = dim_ctx_error(ctx);
+	dim_status st = dim_dataset_open(&ds, o->data_path, &dopt, err);
+	if (st)
+		return st;
+	int k = dim_dataset_get_info(ds)->num_classes;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f) {
+		dim_dataset_destroy(ds);
+		return dim_fail(err, DIM_ERR_NOMEM, "out of memory");
+	}
+	for (int i = 0; i < k; i++)
+		fprintf(f, "%s\n", dim_dataset_class_name(ds, i));
+	fclose(f);
+	dim_dataset_destroy(ds);
+	if (k > 0)
+		st = dim_write_file_atomic(err, path, text, len);
+	free(text);
+	return st;
+}
+
 int cmd_extract(int argc, char **argv)
 {
 	enum { O_CKPT = 256, O_DATA, O_FORMAT, O_SPLIT, O_REPR, O_OUT, O_BATCH, O_THREADS,
-	       O_LIMIT, O_STRICT, O_QUIET, O_DEVICE };
+	       O_LIMIT, O_STRICT, O_QUIET, O_DEVICE, O_FORCE };
 	static const struct option opts[] = {
 		{"checkpoint", required_argument, NULL, O_CKPT},
 		{"data", required_argument, NULL, O_DATA},
@@ -75,16 +109,18 @@ int cmd_extract(int argc, char **argv)
 		{"limit", required_argument, NULL, O_LIMIT},
 		{"strict", no_argument, NULL, O_STRICT}, {"quiet", no_argument, NULL, O_QUIET},
 		{"device", required_argument, NULL, O_DEVICE}, {"help", no_argument, NULL, 'h'},
+		{"force", no_argument, NULL, O_FORCE},
 		{NULL, 0, NULL, 0},
 	};
 	const char *ckpt = NULL, *data = NULL, *format = NULL, *split = NULL, *repr = "Y";
 	const char *out = NULL, *device = NULL;
 	long batch = 256, threads = 2, limit = 0;
-	int strict = 0, quiet = 0, c;
+	int strict = 0, quiet = cli_quiet, force = 0, c;
 	dim_error err = {0};
+	int rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int ok = 1;
 		switch (c) {
 		case O_CKPT: ckpt = optarg; break;
@@ -97,7 +133,9 @@ int cmd_extract(int argc, char **argv)
 		case O_THREADS: ok = cli_int("extract", "--threads", optarg, 1, 64, &threads); break;
 		case O_LIMIT: ok = cli_int("extract", "--limit", optarg, 0, 1L << 40, &limit); break;
 		case O_STRICT: strict = 1; break;
-		case O_QUIET: quiet = 1; break;
+		case 'q':
+		case O_QUIET: quiet = 1; cli_set_quiet(); break;
+		case O_FORCE: force = 1; break;
 		case O_DEVICE: device = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: return 2;
@@ -120,19 +158,34 @@ int cmd_extract(int argc, char **argv)
 	};
 	if (dim_repr_parse(repr, &o.repr, &err))
 		return cli_fail("extract", DIM_ERR_ARG, dim_error_text(&err));
-	char path[1200], labels[1200], paths[1200], skipped[1200];
+	size_t olen = strlen(out);
+	if (olen > 4 && !strcmp(out + olen - 4, ".npz")) {
+		fprintf(stderr, "cldim extract: --out %s: extract writes .npy files (one array each, "
+				"read with numpy.load); use a .npy name\n", out);
+		return 2;
+	}
+	char path[1200], labels[1200], paths[1200], skipped[1200], classes[1200];
 	dim_status st = dim_resolve_checkpoint(ckpt, path, sizeof path, &err);
 	if (st)
 		return cli_fail("extract", st, dim_error_text(&err));
 	sibling(labels, sizeof labels, out, ".labels.npy");
 	sibling(paths, sizeof paths, out, ".paths.txt");
 	sibling(skipped, sizeof skipped, out, ".skipped.txt");
+	sibling(classes, sizeof classes, out, ".classes.txt");
+	/* never an input; an existing output only with --force */
+	const char *inputs[] = {path, data, ckpt, NULL};
+	const char *outputs[] = {out, labels, paths, skipped, classes};
+	for (int i = 0; i < 5; i++)
+		if ((rc = cli_check_output("extract", outputs[i], inputs, force)))
+			return rc;
+	if ((rc = cli_make_parent("extract", out)))
+		return rc;
 	o.labels_npy = labels;
 	o.paths_txt = paths;
 	o.skipped_txt = skipped;
 
 	dim_ctx *ctx;
-	int rc = cli_ctx("extract", device, 0, 0, &ctx);
+	rc = cli_ctx("extract", device, 0, 0, &ctx);
 	if (rc)
 		return rc;
 	dim_featurizer *f = NULL;
@@ -143,6 +196,8 @@ int cmd_extract(int argc, char **argv)
 	st = dim_featurizer_load(ctx, path, &f);
 	if (!st)
 		st = dim_extract_run(f, &o, &res);
+	if (!st && res.has_labels)
+		st = write_classes(ctx, &o, classes);
 	if (st) {
 		rc = cli_fail("extract", st, dim_ctx_errmsg(ctx));
 	} else {
@@ -150,6 +205,8 @@ int cmd_extract(int argc, char **argv)
 		       dim_repr_name(o.repr));
 		if (res.has_labels)
 			printf("%s\t%zu int64 labels\n", labels, res.written);
+		if (res.has_labels && !access(classes, F_OK))
+			printf("%s\n", classes);
 		printf("%s\n", paths);
 		if (res.skipped)
 			printf("%s\t%zu skipped\n", skipped, res.skipped);

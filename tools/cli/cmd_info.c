@@ -62,7 +62,7 @@ static dim_status print_json(const char *path, const dim_checkpoint_summary *s, 
 	dim_json_key(&j, "progress");
 	dim_json_begin_object(&j);
 	dim_json_kv_int(&j, "step", ts->step);
-	dim_json_kv_int(&j, "epoch", ts->epoch);
+	dim_json_kv_int(&j, "epoch", ts->epoch + 1); /* from 1, as everywhere */
 	dim_json_kv_int(&j, "epoch_batch", ts->epoch_batch);
 	dim_json_key(&j, "data_seed"); dim_json_uint(&j, ts->data_seed);
 	dim_json_kv_string(&j, "dataset", ts->dataset);

@@ -20,14 +20,16 @@ static void usage(FILE *f)
 		"  --checkpoint C  checkpoint file or run directory\n"
 		"  --data PATH     dataset (default: the checkpoint's)\n"
 		"  --format F      auto (default) | %s\n"
-		"  --split S       test (default)\n"
+		"  --split S       test (default; an image folder without a test/ subfolder:\n"
+		"                  all of it)\n"
 		"  --limit N       search among the first N images (2000; 0 = all)\n"
 		"  --repr R        Y (default) | conv | fc | local\n"
 		"  --queries N     query rows (8), spread over the split by --seed\n"
 		"  --k N           neighbours per row (8)\n"
 		"  --scale N       pixel zoom of each tile (3)\n"
 		"  --seed N        which images are queries (1)\n"
-		"  --out FILE      JPEG to write (required)\n"
+		"  --out FILE      JPEG to write (required; kept if it exists, unless --force)\n"
+		"  --force         overwrite an existing --out (never an input)\n"
 		"  --device SEL    see cldim devices\n",
 		dim_dataset_formats());
 }
@@ -48,10 +50,24 @@ static void paint(uint8_t *rgb, int w, int ox, int oy, const float *x, int c, in
 			}
 }
 
+/* Would data open as an image folder (named so, or detected)? */
+static int format_is_imagefolder(const char *data, const char *format)
+{
+	if (format && strcmp(format, "auto"))
+		return !strcmp(format, "imagefolder");
+	dim_dataset *ds = NULL;
+	dim_error err = {0};
+	dim_dataset_opts o = {.split = "all"};
+	int yes = !dim_dataset_open(&ds, data, &o, &err) &&
+		  !strcmp(dim_dataset_get_info(ds)->format, "imagefolder");
+	dim_dataset_destroy(ds);
+	return yes;
+}
+
 int cmd_neighbors(int argc, char **argv)
 {
 	enum { O_CKPT = 256, O_DATA, O_FORMAT, O_SPLIT, O_LIMIT, O_REPR, O_Q, O_K, O_SCALE, O_SEED,
-	       O_OUT, O_DEVICE };
+	       O_OUT, O_DEVICE, O_FORCE };
 	static const struct option opts[] = {
 		{"checkpoint", required_argument, NULL, O_CKPT},
 		{"data", required_argument, NULL, O_DATA},
@@ -63,12 +79,12 @@ int cmd_neighbors(int argc, char **argv)
 		{"scale", required_argument, NULL, O_SCALE},
 		{"seed", required_argument, NULL, O_SEED}, {"out", required_argument, NULL, O_OUT},
 		{"device", required_argument, NULL, O_DEVICE}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"force", no_argument, NULL, O_FORCE}, {NULL, 0, NULL, 0},
 	};
-	const char *ckpt = NULL, *data = NULL, *format = NULL, *split = "test", *repr = "Y";
+	const char *ckpt = NULL, *data = NULL, *format = NULL, *split = NULL, *repr = "Y";
 	const char *out = NULL, *device = NULL;
 	long limit = 2000, nq = 8, k = 8, scale = 3, seed = 1;
-	int c;
+	int c, force = 0;
 	dim_error err = {0};
 
 	optind = 1;
@@ -87,6 +103,7 @@ int cmd_neighbors(int argc, char **argv)
 		case O_SEED: ok = cli_int("neighbors", "--seed", optarg, 0, 1L << 62, &seed); break;
 		case O_OUT: out = optarg; break;
 		case O_DEVICE: device = optarg; break;
+		case O_FORCE: force = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: return 2;
 		}
@@ -105,8 +122,12 @@ int cmd_neighbors(int argc, char **argv)
 	dim_status st = dim_resolve_checkpoint(ckpt, path, sizeof path, &err);
 	if (st)
 		return cli_fail("neighbors", st, dim_error_text(&err));
+	const char *inputs[] = {path, ckpt, data, NULL};
+	int rc = cli_check_output("neighbors", out, inputs, force);
+	if (rc || (rc = cli_make_parent("neighbors", out)))
+		return rc;
 	dim_ctx *ctx;
-	int rc = cli_ctx("neighbors", device, 0, 0, &ctx);
+	rc = cli_ctx("neighbors", device, 0, 0, &ctx);
 	if (rc)
 		return rc;
 
@@ -130,11 +151,32 @@ int cmd_neighbors(int argc, char **argv)
 		st = dim_fail(e, DIM_ERR_ARG, "%s names no dataset: give --data", path);
 		goto out;
 	}
+	if (cli_same_file(out, data)) {
+		st = dim_fail(e, DIM_ERR_ARG, "--out %s is the dataset; choose another", out);
+		goto out;
+	}
 	int ch, size;
 	dim_featurizer_input(f, &ch, &size);
+	dim_dataset_opts dopt = {.format = format, .split = split ? split : "test"};
+	if (!split) {
+		/* the test split; an image folder without one: all of it, said */
+		st = dim_dataset_open(&ds, data, &dopt, e);
+		split = "test";
+		if (st == DIM_ERR_ARG && !format_is_imagefolder(data, format)) {
+			goto out;
+		} else if (st == DIM_ERR_ARG) {
+			split = "all";
+			dim_log(DIM_LOG_INFO, "%s has no test split: neighbours among all its images",
+				data);
+		} else if (st) {
+			goto out;
+		}
+		dim_dataset_destroy(ds);
+		ds = NULL;
+		dopt.split = split;
+	}
 	dim_stream_opts so = {.format = format, .split = split, .limit = (size_t)limit,
 			      .batch = 256, .threads = 2, .channels = ch, .size = size};
-	dim_dataset_opts dopt = {.format = format, .split = split};
 	dim_transform tf;
 	if ((st = dim_dataset_open(&ds, data, &dopt, e)) ||
 	    (st = dim_transform_preset(&tf, dim_dataset_get_info(ds)->format, size, ch, 0, e)) ||

@@ -1,5 +1,7 @@
 /* cldim train: Deep InfoMax pre-training with per-dataset defaults from the
  * paper, every one overridable and printed at start. */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -45,22 +47,53 @@ static const struct dataset_defaults defaults[] = {
 
 struct progress_state {
 	int tty, quiet;
+	int open_line;       /* a bar line is on screen, not yet ended */
+	int prior;           /* gamma > 0: the prior terms mean something */
+	const char *bound;   /* the estimator's MI bound, by name */
+	long long start;     /* the step this run started from (-1: none yet) */
 	double every, last;
 };
+
+/* End a bar line before anything else is printed (also from loader threads,
+ * through the log). */
+static void end_line(struct progress_state *ps)
+{
+	if (__atomic_exchange_n(&ps->open_line, 0, __ATOMIC_ACQ_REL))
+		fputc('\n', stderr);
+}
+
+static void end_line_hook(void *user)
+{
+	end_line(user);
+}
 
 static void progress(void *user, const dim_train_progress *p)
 {
 	struct progress_state *ps = user;
 	if (ps->quiet)
 		return;
+	if (ps->start < 0)
+		ps->start = p->step - (p->final ? 0 : 1);
 	if (p->final) {
-		if (ps->tty)
-			fputc('\n', stderr);
-		fprintf(stderr, "done: %lld steps in %.1f s (%.1f images/s)\n", p->step, p->elapsed_s,
-			p->images_per_s);
+		end_line(ps);
+		long long ran = p->step - ps->start;
+		fprintf(stderr, "done: %lld step%s", ran, ran == 1 ? "" : "s");
+		if (ps->start > 0)
+			fprintf(stderr, " (%lld to %lld)", ps->start, p->step);
+		fprintf(stderr, " in %.1f s", p->elapsed_s);
+		if (p->images_per_s > 0)
+			fprintf(stderr, " (%.1f images/s)", p->images_per_s);
+		fputc('\n', stderr);
 		return;
 	}
 	double now = p->elapsed_s;
+	/* the step's terms: the loss, the estimator's bound on the MI (nats) */
+	const float v[] = {p->m.local, p->m.mi_local, p->m.global, p->m.mi_global,
+			   ps->prior ? p->m.prior_enc : NAN, ps->prior ? p->m.prior_disc : NAN};
+	char k1[32], k3[40];
+	snprintf(k1, sizeof k1, "%s", ps->bound);
+	snprintf(k3, sizeof k3, "global_%s", ps->bound);
+	const char *const k[] = {"local", k1, "global", k3, "prior_enc", "prior_disc"};
 	if (ps->tty) {
 		if (now - ps->last < 0.1 && p->step != p->total_steps)
 			return;
@@ -69,32 +102,58 @@ static void progress(void *user, const dim_train_progress *p)
 		for (int i = 0; i < width; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[width] = '\0';
-		fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  %.1f img/s  ETA %.0fs",
-			p->epoch + 1, p->epochs, bar, p->step, p->total_steps, p->images_per_s,
-			p->eta_s);
-		if (isfinite(p->m.local))
-			fprintf(stderr, "  local %.4f  MI %.3f", p->m.local, p->m.mi_local);
-		if (isfinite(p->m.global))
-			fprintf(stderr, "  global %.4f", p->m.global);
-		if (isfinite(p->m.prior_enc))
-			fprintf(stderr, "  prior %.3f/%.3f", p->m.prior_enc, p->m.prior_disc);
+		fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld", p->epoch + 1, p->epochs, bar,
+			p->step, p->total_steps);
+		__atomic_store_n(&ps->open_line, 1, __ATOMIC_RELEASE);
 	} else {
-		if (p->step != 1 && now - ps->last < ps->every && p->step != p->total_steps)
+		if (p->step != ps->start + 1 && now - ps->last < ps->every &&
+		    p->step != p->total_steps)
 			return;
-		/* the terms the preset has (absent ones are NaN) */
-		const float v[] = {p->m.local, p->m.mi_local, p->m.global, p->m.mi_global,
-				   p->m.prior_enc, p->m.prior_disc};
-		static const char *const k[] = {"local", "MI", "global", "MI_global", "prior_enc",
-						"prior_disc"};
-		fprintf(stderr, "step %lld/%lld epoch %d/%d batch %lld/%lld  %.1f img/s  ETA %.0fs",
-			p->step, p->total_steps, p->epoch + 1, p->epochs, p->epoch_batch,
-			p->epoch_batches, p->images_per_s, p->eta_s);
-		for (int i = 0; i < 6; i++)
-			if (isfinite(v[i]))
-				fprintf(stderr, " %s %.5g", k[i], v[i]);
-		fputc('\n', stderr);
+		fprintf(stderr, "step %lld/%lld epoch %d/%d batch %lld/%lld", p->step,
+			p->total_steps, p->epoch + 1, p->epochs, p->epoch_batch, p->epoch_batches);
 	}
+	/* no rate yet at the first step (it includes the kernel builds) */
+	if (p->images_per_s > 0)
+		fprintf(stderr, "  %.1f img/s  ETA %.0fs", p->images_per_s, p->eta_s);
+	for (int i = 0; i < 6; i++)
+		if (isfinite(v[i]))
+			fprintf(stderr, "%s%s %.4g", ps->tty ? "  " : " ", k[i], v[i]);
+	if (!ps->tty)
+		fputc('\n', stderr);
 	ps->last = now;
+}
+
+/* Files of a run directory: checkpoints, "latest", the metrics. */
+static int run_file(const char *name)
+{
+	size_t n = strlen(name);
+	return !strcmp(name, "latest") || !strcmp(name, "metrics.jsonl") ||
+	       !strcmp(name, "metrics.svg") || !strcmp(name, "skipped.txt") ||
+	       (!strncmp(name, "ckpt-", 5) && n > 17 && !strcmp(name + n - 12, ".safetensors"));
+}
+
+/* Does dir hold a run's files? With remove set, delete them (only those). */
+static int run_files(const char *dir, int remove_them)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (!run_file(e->d_name))
+			continue;
+		found++;
+		if (remove_them) {
+			char p[4096];
+			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+			if (unlink(p) && errno != ENOENT)
+				fprintf(stderr, "cldim train: cannot remove %s: %s\n", p,
+					strerror(errno));
+		}
+	}
+	closedir(d);
+	return found;
 }
 
 /* The value of "key" in the option JSON this command stored in a checkpoint
@@ -126,6 +185,9 @@ static void usage(FILE *f)
 		"  --split S            default: the format's pre-training split\n"
 		"  --limit N            use only the first N images (0 = all)\n"
 		"  --threads N          loader threads (default 1)\n"
+		"  --max-bad N          unreadable images skipped (each replaced by the next\n"
+		"                       readable one; listed in DIR/skipped.txt) before\n"
+		"                       training stops (100; 0 = the first one stops it)\n"
 		"model (defaults per dataset, from the paper):\n"
 		"  --encoder E          dcgan28 | dcgan32 | dcgan64 | alexnet64 | foldalex64 |\n"
 		"                       foldresnet19_32 | resnet19_32\n"
@@ -154,9 +216,16 @@ static void usage(FILE *f)
 		"  --ckpt-every N       checkpoint every N steps (default 500; 0 = end only)\n"
 		"  --keep N             checkpoints kept (3)\n"
 		"  --resume DIR|FILE    continue a run exactly (a missing path is an error)\n"
-		"  --progress MODE      auto | bar | lines | none\n"
+		"  --progress MODE      auto | bar | lines | none. Each step shows the loss terms\n"
+		"                       and the estimator's MI bound in nats (I_jsd: the JSD\n"
+		"                       form, at most 2 log 2 and below 0 while the critic is\n"
+		"                       worse than chance; I_nce <= log(1+(N-1)L); I_dv); the\n"
+		"                       prior terms only when --gamma > 0. Epochs count from 1\n"
+		"                       (as in metrics.jsonl and cldim info)\n"
 		"  --log-every SEC      seconds between progress lines when not a terminal (10)\n"
-		"  --quiet              no progress output\n"
+		"  --force              start over in an --out directory that holds a run\n"
+		"                       (its checkpoints and metrics are removed first)\n"
+		"  -q, --quiet          no progress output, errors only\n"
 		"device:\n"
 		"  --device SEL         see cldim devices (default auto, or CLDIM_DEVICE; under\n"
 		"                       mpirun: the node-local rank's GPU, else device)\n"
@@ -170,7 +239,7 @@ int cmd_train(int argc, char **argv)
 	enum { O_FORMAT = 256, O_SPLIT, O_LIMIT, O_THREADS, O_ENCODER, O_EST, O_CRITIC, O_PRESET,
 	       O_ALPHA, O_BETA, O_GAMMA, O_UNITS, O_YDIM, O_BATCH, O_EPOCHS, O_STEPS, O_LR,
 	       O_B1, O_B2, O_SEED, O_OUT, O_CKPT, O_KEEP, O_RESUME, O_PROGRESS, O_LOGEVERY,
-	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA, O_PROFILE, O_ACCUM };
+	       O_QUIET, O_DEVICE, O_NOCACHE, O_DATA, O_PROFILE, O_ACCUM, O_FORCE, O_MAXBAD };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, O_DATA}, {"format", required_argument, NULL, O_FORMAT},
 		{"split", required_argument, NULL, O_SPLIT}, {"limit", required_argument, NULL, O_LIMIT},
@@ -196,6 +265,8 @@ int cmd_train(int argc, char **argv)
 		{"no-cache", no_argument, NULL, O_NOCACHE}, {"help", no_argument, NULL, 'h'},
 		{"profile", no_argument, NULL, O_PROFILE},
 		{"accum", required_argument, NULL, O_ACCUM},
+		{"force", no_argument, NULL, O_FORCE},
+		{"max-bad", required_argument, NULL, O_MAXBAD},
 		{NULL, 0, NULL, 0},
 	};
 	const char *data = NULL, *format = NULL, *split = NULL, *encoder = NULL, *est = NULL;
@@ -204,12 +275,12 @@ int cmd_train(int argc, char **argv)
 	double alpha = NAN, beta = NAN, gamma = NAN, lr = NAN, b1 = NAN, b2 = NAN, every = 10;
 	/* -1: not given (a resumed run takes the checkpoint's value, else the default) */
 	long limit = -1, threads = 1, units = 0, ydim = 0, batch = -1, epochs = 0, keep = -1;
-	long steps = -1, ckpt = -1, seed = 1, accum = 1;
-	int quiet = 0, no_cache = 0, profile = 0, c;
+	long steps = -1, ckpt = -1, seed = 1, accum = 1, max_bad = 100;
+	int quiet = cli_quiet, no_cache = 0, profile = 0, force = 0, c;
 	dim_error err = {0};
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int ok = 1;
 		switch (c) {
 		case O_DATA: data = optarg; break;
@@ -239,7 +310,10 @@ int cmd_train(int argc, char **argv)
 		case O_RESUME: resume = optarg; break;
 		case O_PROGRESS: prog = optarg; break;
 		case O_LOGEVERY: ok = cli_float("train", "--log-every", optarg, 0, 1e6, &every); break;
-		case O_QUIET: quiet = 1; break;
+		case 'q':
+		case O_QUIET: quiet = 1; cli_set_quiet(); break;
+		case O_FORCE: force = 1; break;
+		case O_MAXBAD: ok = cli_int("train", "--max-bad", optarg, 0, 1 << 24, &max_bad); break;
 		case O_DEVICE: device = optarg; break;
 		case O_NOCACHE: no_cache = 1; break;
 		case O_PROFILE: profile = 1; break;
@@ -340,6 +414,12 @@ int cmd_train(int argc, char **argv)
 		if (!isnan(b2))
 			cfg.beta2 = (float)b2;
 		cfg.seed = (uint64_t)seed;
+		if (cfg.local_critic == DIM_CRITIC_CONCAT && cfg.estimator == DIM_MI_DV) {
+			fprintf(stderr, "cldim train: --critic concat has one negative per "
+					"positive: use --estimator jsd or nce with it (dv needs "
+					"--critic dot)\n");
+			return 2;
+		}
 		if (cfg.alpha == 0 && cfg.beta == 0) {
 			fprintf(stderr, "cldim train: --alpha and --beta are both 0: no MI term to train\n");
 			return 2;
@@ -379,6 +459,26 @@ int cmd_train(int argc, char **argv)
 		}
 	}
 
+	/* A run directory holds one run: continuing it is --resume, replacing it --force. */
+	char rdir[1200] = "";
+	if (resume) {
+		const char *slash = strrchr(ckpt_path, '/');
+		snprintf(rdir, sizeof rdir, "%.*s", slash ? (int)(slash - ckpt_path) : 1,
+			 slash ? ckpt_path : ".");
+	}
+	if ((!resume || !cli_same_file(out, rdir)) && run_files(out, 0)) {
+		if (!force) {
+			fprintf(stderr, "cldim train: %s already holds a run (checkpoints or "
+					"metrics): continue it with --resume %s, start over in it "
+					"with --force, or choose another --out\n", out, out);
+			return 2;
+		}
+		run_files(out, 1);
+		if (!quiet)
+			fprintf(stderr, "cldim train: --force: removed the previous run's "
+					"checkpoints and metrics from %s\n", out);
+	}
+
 	/* Every option, printed and stored in the checkpoints. */
 	char *json = NULL;
 	size_t jlen = 0;
@@ -394,18 +494,24 @@ int cmd_train(int argc, char **argv)
 	dim_json_kv_int(&j, "image_size", size);
 	dim_json_kv_string(&j, "estimator", dim_mi_name(cfg.estimator));
 	dim_json_kv_string(&j, "critic", cfg.local_critic == DIM_CRITIC_CONCAT ? "concat" : "dot");
-	dim_json_kv_number(&j, "alpha", cfg.alpha);
-	dim_json_kv_number(&j, "beta", cfg.beta);
-	dim_json_kv_number(&j, "gamma", cfg.gamma);
+	dim_json_key(&j, "alpha");
+	dim_json_float(&j, cfg.alpha);
+	dim_json_key(&j, "beta");
+	dim_json_float(&j, cfg.beta);
+	dim_json_key(&j, "gamma");
+	dim_json_float(&j, cfg.gamma);
 	dim_json_kv_int(&j, "mi_units", cfg.mi_units);
 	dim_json_kv_int(&j, "y_dim", cfg.y_dim);
 	dim_json_kv_int(&j, "batch", batch);
 	dim_json_kv_int(&j, "accum", accum);
 	dim_json_kv_int(&j, "epochs", epochs);
 	dim_json_kv_int(&j, "steps", steps);
-	dim_json_kv_number(&j, "lr", cfg.lr);
-	dim_json_kv_number(&j, "beta1", cfg.beta1);
-	dim_json_kv_number(&j, "beta2", cfg.beta2);
+	dim_json_key(&j, "lr");
+	dim_json_float(&j, cfg.lr);
+	dim_json_key(&j, "beta1");
+	dim_json_float(&j, cfg.beta1);
+	dim_json_key(&j, "beta2");
+	dim_json_float(&j, cfg.beta2);
 	dim_json_kv_int(&j, "seed", (int64_t)cfg.seed);
 	dim_json_kv_int(&j, "limit", limit);
 	dim_json_kv_int(&j, "threads", threads);
@@ -449,10 +555,14 @@ int cmd_train(int argc, char **argv)
 		fprintf(stderr, "rank %d of %d: %s\n", replicas.rank, replicas.count,
 			dim_ctx_device(ctx)->name);
 	if (!quiet)
-		fprintf(stderr, "cldim train on %s%s\nconfig: %s\n", dim_ctx_device(ctx)->name,
+		fprintf(stderr, "cldim train on %s%s%s\nconfig: %s\n", dim_ctx_device(ctx)->name,
+			dim_ctx_device(ctx)->type & DIM_DEV_GPU || device || getenv("CLDIM_DEVICE") ? "" :
+			" (no GPU found: training is slower than on a GPU)",
 			embedded ? " (embedded default: Fashion-MNIST)" : "", json);
 
-	struct progress_state ps = {0};
+	struct progress_state ps = {.start = -1, .prior = cfg.gamma > 0};
+	ps.bound = cfg.estimator == DIM_MI_NCE ? "I_nce" : cfg.estimator == DIM_MI_DV ? "I_dv"
+										       : "I_jsd";
 	ps.quiet = quiet || !strcmp(prog, "none");
 	ps.tty = !strcmp(prog, "bar") || (!strcmp(prog, "auto") && isatty(STDERR_FILENO));
 	ps.every = every;
@@ -470,10 +580,13 @@ int cmd_train(int argc, char **argv)
 		.batch = (int)batch, .epochs = (int)epochs, .max_steps = steps, .out_dir = out,
 		.ckpt_every = ckpt, .keep_last = (int)keep, .resume = resume, .config_json = json,
 		.stop = &stop_flag, .progress = progress, .progress_user = &ps,
-		.accum = (int)accum, .replicas = replicas,
+		.accum = (int)accum, .replicas = replicas, .max_bad = (int)max_bad,
 	};
 	char written[1200] = "";
+	dim_log_set_before(end_line_hook, &ps);
 	st = dim_train_run(ctx, &o, written, sizeof written);
+	dim_log_set_before(NULL, NULL);
+	end_line(&ps);
 #ifdef CLDIM_WITH_MPI
 	if (mp && st && st != DIM_ERR_INTERRUPTED)
 		dim_mpi_abort(mp, dim_status_exit_code(st), dim_ctx_errmsg(ctx));

@@ -1,8 +1,18 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+
+int cli_quiet;
+
+void cli_set_quiet(void)
+{
+	cli_quiet = 1;
+	dim_log_set_level(DIM_LOG_ERROR);
+}
 
 int cli_fail(const char *cmd, dim_status st, const char *msg)
 {
@@ -46,4 +56,54 @@ int cli_float(const char *cmd, const char *flag, const char *v, double lo, doubl
 	}
 	*out = x;
 	return 1;
+}
+
+int cli_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (!a || !b || stat(a, &sa) || stat(b, &sb))
+		return 0;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int cli_check_output(const char *cmd, const char *out, const char *const *inputs, int force)
+{
+	struct stat sb;
+	for (int i = 0; inputs && inputs[i]; i++)
+		if (cli_same_file(out, inputs[i])) {
+			fprintf(stderr, "cldim %s: %s is an input of this command (%s); refusing "
+					"to overwrite it (choose another --out)\n", cmd, out,
+				inputs[i]);
+			return 2;
+		}
+	if (!force && lstat(out, &sb) == 0) {
+		fprintf(stderr, "cldim %s: %s already exists; pass --force to overwrite it\n", cmd,
+			out);
+		return 2;
+	}
+	return 0;
+}
+
+int cli_make_parent(const char *cmd, const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", path);
+	char *slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return 0;
+	*slash = '\0';
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "cldim %s: cannot create directory %s: %s\n", cmd, buf, strerror(errno));
+	return dim_status_exit_code(DIM_ERR_IO);
 }

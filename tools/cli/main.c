@@ -19,7 +19,7 @@ static const struct command commands[] = {
 	{"cache", cmd_cache, "show or clear the compiled-kernel cache"},
 	{"train", cmd_train, "train Deep InfoMax (default: Fashion-MNIST, embedded)"},
 	{"info", cmd_info, "show a checkpoint: config, progress, parameter counts"},
-	{"extract", cmd_extract, "encode a dataset or JPEG folder into features.npy"},
+	{"extract", cmd_extract, "encode a dataset or image folder into features.npy"},
 	{"eval", cmd_eval, "linear/MLP probes, k-NN and NDM on frozen features, with baselines"},
 	{"neighbors", cmd_neighbors, "picture of nearest neighbours in feature space"},
 	{"data", cmd_data, "describe a dataset, contact sheet, loader benchmark"},
@@ -33,7 +33,7 @@ static void usage(FILE *f)
 		   "commands:\n", CLDIM_VERSION);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nglobal options: -v (debug log), -q (errors only), --version\n"
+	fprintf(f, "\nglobal options: -v (debug log), -q (no progress, errors only; also -q/--quiet after a command), --version\n"
 		   "environment: CLDIM_DEVICE (default --device), CLDIM_CACHE_DIR, CLDIM_NO_CACHE,\n"
 		   "             CLDIM_KERNELS_DIR (load cl/*.cl from disk)\n");
 }
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
 			dim_log_set_level(DIM_LOG_DEBUG);
 		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
-			dim_log_set_level(DIM_LOG_ERROR);
+			cli_set_quiet();
 		else if (!strcmp(argv[i], "--version")) {
 			printf("cldim %s\n", CLDIM_VERSION);
 			return 0;
