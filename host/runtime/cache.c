@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cldim/io.h"
 #include "internal.h"
 
 #define CACHE_MAGIC "CLDIMKC1"
@@ -183,15 +184,23 @@ void dim_cache_store(const char *dir, const char *key, const unsigned char *bin,
 	c = crc32(c, bin, (uInt)size);
 	put_u32(hdr + 20, (uint32_t)c);
 
+	static int cleaned; /* once per process: temporaries of killed processes */
+	if (!cleaned++)
+		dim_tmp_clean_stale(dir);
+	int slot = dim_tmp_track(tmp);
 	FILE *f = fopen(tmp, "wb");
-	if (!f)
+	if (!f) {
+		dim_tmp_untrack(slot);
 		goto out_warn;
+	}
 	int ok = fwrite(hdr, 1, sizeof hdr, f) == sizeof hdr && fwrite(key, 1, klen, f) == klen &&
 		 fwrite(bin, 1, size, f) == size && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
 		unlink(tmp);
+		dim_tmp_untrack(slot);
 		goto out_warn;
 	}
+	dim_tmp_untrack(slot);
 	return;
 out_warn:
 	dim_log(DIM_LOG_WARN, "kernel cache: cannot write %s: %s", path, strerror(errno));

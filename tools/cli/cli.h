@@ -4,6 +4,9 @@
 
 #include "cldim/runtime.h"
 
+/* extract, eval: a SIGINT/SIGTERM removes the temporary files first */
+void cli_remove_temps_on_signal(void);
+
 /* Report a failed library call: "cldim <cmd>: <message>" on stderr; returns
  * the process exit code for the status. */
 int cli_fail(const char *cmd, dim_status st, const char *msg);

@@ -83,6 +83,7 @@ int cmd_extract(int argc, char **argv)
 	int strict = 0, quiet = 0, c;
 	dim_error err = {0};
 
+	cli_remove_temps_on_signal();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int ok = 1;

@@ -1,8 +1,29 @@
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "cldim/io.h"
 #include "cli.h"
+
+/* SIGINT/SIGTERM: remove this process's temporary files, then die of the
+ * signal as before (SA_RESETHAND restored the default action). */
+static void remove_temps(int sig)
+{
+	dim_tmp_remove_all();
+	raise(sig);
+}
+
+void cli_remove_temps_on_signal(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = remove_temps;
+	sa.sa_flags = (int)SA_RESETHAND;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 int cli_fail(const char *cmd, dim_status st, const char *msg)
 {
