@@ -67,6 +67,9 @@ void dim_programs_release(dim_ctx *ctx);
 /* On-disk binary cache (cache.c). key_text is the full key; returns a
  * malloc'd binary or NULL on a miss (stale/corrupt entries count as misses,
  * *rejected set to 1). */
+/* SipHash-2-4 of a || b under a 16-byte key (the cache's entry tag). */
+uint64_t dim_siphash24(const unsigned char key[16], const void *a, size_t na, const void *b,
+		       size_t nb);
 unsigned char *dim_cache_load(const char *dir, const char *key_text, size_t *size, int *rejected);
 void dim_cache_store(const char *dir, const char *key_text, const unsigned char *bin, size_t size);
 
