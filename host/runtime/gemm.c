@@ -163,6 +163,8 @@ dim_status dim_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N
 		    float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb, float beta,
 		    dim_buf C, size_t ldc)
 {
+	if (ctx->mem_failed) /* nothing more is launched after a failed allocation */
+		return DIM_ERR_DEVICE_MEM;
 	if (M == 0 || N == 0)
 		return DIM_OK;
 	if (!float_aligned(A) || !float_aligned(B) || !float_aligned(C))
