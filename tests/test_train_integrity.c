@@ -15,7 +15,10 @@
  *   flags    --lr on resume is honoured with a notice (stored in the next
  *            checkpoint), another --data and --seed are refused (exit 2);
  *   temps    a stale ckpt-*.tmp.<dead pid> in the run directory is removed, a
- *            temporary of a live process is kept. */
+ *            temporary of a live process is kept; extract stopped by SIGINT
+ *            leaves no temporary file and dies of the signal;
+ *   jpeg     extract over a folder whose first JPEG has a bad header encodes
+ *            every good one and lists the bad one as skipped (item 1). */
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +27,7 @@
 #include <unistd.h>
 
 #include "cldim/checkpoint.h"
+#include "cldim/data.h"
 #include "cldim/io.h"
 #include "testutil.h"
 
@@ -172,6 +176,95 @@ static void killed_log(const char *dir)
 	check_log(metrics, count, 100000);
 }
 
+/* SIGINT an extract of the whole training split once its features file is
+ * being written: no temporary file stays beside the output. */
+static void interrupted_extract(const char *dir, const char *ckpt)
+{
+	char outdir[1100], feats[1200], log[1200];
+	snprintf(outdir, sizeof outdir, "%s/x", dir);
+	mkdir(outdir, 0755);
+	snprintf(feats, sizeof feats, "%s/f.npy", outdir);
+	snprintf(log, sizeof log, "%s/x.log", dir);
+	char *argv[] = {"cldim", "extract", "--checkpoint", (char *)ckpt, "--data", DATA,
+			"--batch", "64", "--quiet", "--out", feats, NULL};
+	pid_t pid = fork();
+	if (pid == 0) {
+		FILE *f = freopen(log, "w", stderr);
+		if (!f || dup2(fileno(stderr), STDOUT_FILENO) < 0)
+			_exit(127);
+		execv(cli, argv);
+		_exit(127);
+	}
+	char tmp[1300];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", feats, (int)pid);
+	int status = 0, sent = 0;
+	for (int i = 0; pid > 0 && i < 120 * 1000; i++) {
+		if (exists(tmp)) {
+			sent = kill(pid, SIGINT) == 0;
+			break;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			pid = -1;
+			break;
+		}
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	CHECK_MSG(sent && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT,
+		  "extract: sent %d, status 0x%x; see %s", sent, status, log);
+	char cmd[1400];
+	snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c '\\.tmp'", outdir);
+	int rc = t_run(cmd, out, sizeof out);
+	CHECK_MSG(rc != 0 && atoi(out) == 0, "temporary files left in %s after SIGINT: %s", outdir,
+		  out);
+	CHECK(!exists(feats));
+}
+
+/* A folder whose first JPEG has a 65535-wide header, then three good ones. */
+static void extract_bad_jpeg(const char *dir, const char *ckpt)
+{
+	char root[1100], path[1300];
+	snprintf(root, sizeof root, "%s/jpegs", dir);
+	mkdir(root, 0755);
+	snprintf(path, sizeof path, "%s/c", root);
+	mkdir(path, 0755);
+	uint8_t pix[40 * 30 * 3];
+	for (size_t i = 0; i < sizeof pix; i++)
+		pix[i] = (uint8_t)(i * 13 + i / 90);
+	dim_error err = {0};
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof path, "%s/c/%d.jpg", root, i);
+		CHECK_OK_ERR(&err, dim_image_write_jpeg(path, pix, 40, 30, 90, &err));
+	}
+	snprintf(path, sizeof path, "%s/c/0.jpg", root);
+	uint8_t *jpg = NULL;
+	size_t n = 0;
+	CHECK_OK_ERR(&err, dim_read_file(&err, path, (void **)&jpg, &n));
+	for (size_t i = 2; jpg && i + 8 < n; i++)
+		if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {
+			jpg[i + 7] = 0xFF;
+			jpg[i + 8] = 0xFF;
+			break;
+		}
+	CHECK(jpg && t_write_file(path, jpg, n) == 0);
+	free(jpg);
+	char feats[1200];
+	snprintf(feats, sizeof feats, "%s/j.npy", dir);
+	char fmt[2000];
+	snprintf(fmt, sizeof fmt, "extract --checkpoint %%s --data %s --quiet --out %%s", root);
+	int rc = run(fmt, ckpt, feats);
+	expect(rc, 0, "extract over a bad JPEG", "3 x 64", "1 skipped");
+	char sk[1200], text[4096] = "";
+	snprintf(sk, sizeof sk, "%s/j.skipped.txt", dir);
+	FILE *f = fopen(sk, "r");
+	size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+	text[got] = '\0';
+	if (f)
+		fclose(f);
+	CHECK_MSG(strstr(text, "0.jpg") && !strstr(text, "1.jpg"), "%s: '%s'", sk, text);
+}
+
 int main(void)
 {
 	cli = getenv("CLDIM_CLI");
@@ -214,6 +307,10 @@ int main(void)
 
 	/* --- metrics: SIGKILL leaves whole lines -------------------------------- */
 	killed_log(dir);
+
+	/* --- extract: SIGINT, and a bad JPEG among good ones -------------------- */
+	interrupted_extract(dir, P(R, "ckpt-00000008.safetensors"));
+	extract_bad_jpeg(dir, P(R, "ckpt-00000008.safetensors"));
 
 	/* --- values: NaN, Inf, negative running_var ----------------------------- */
 	const char *good = P(R, "ckpt-00000008.safetensors");
