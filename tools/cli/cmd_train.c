@@ -329,9 +329,9 @@ int cmd_train(int argc, char **argv)
 			st = dim_checkpoint_read_config(ckpt_path, &cfg, &rs, &err);
 		if (st)
 			return cli_fail("train", st, dim_error_text(&err));
-		st = resume_flags(&cfg, &rs, data, lr, b1, b2, quiet);
-		if (st)
-			return st;
+		int flags_rc = resume_flags(&cfg, &rs, data, lr, b1, b2, quiet);
+		if (flags_rc)
+			return flags_rc;
 		if (!data)
 			data = strdup(rs.dataset);
 		if (!format && rs.format[0])
