@@ -124,19 +124,19 @@ dim_status dim_atomic_open(dim_error *err, const char *path, dim_atomic_file **o
 		goto out_free_af;
 	}
 	snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
-	af->track = -1;
 
 	mode_t mode = 0666;
 	struct stat old;
 	if (stat(path, &old) == 0 && S_ISREG(old.st_mode))
 		mode = old.st_mode & 07777;
+	af->track = dim_tmp_track(af->tmp_path); /* listed before it exists: no gap for a signal */
 	int fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
+		dim_tmp_untrack(af->track);
 		st = dim_fail(err, DIM_ERR_IO, "%s: cannot create temporary file %s: %s", path,
 			      af->tmp_path, strerror(errno));
 		goto out_free_af;
 	}
-	af->track = dim_tmp_track(af->tmp_path);
 	af->f = fdopen(fd, "wb");
 	if (!af->f) {
 		st = dim_fail(err, DIM_ERR_IO, "%s: fdopen: %s", path, strerror(errno));
@@ -147,8 +147,8 @@ dim_status dim_atomic_open(dim_error *err, const char *path, dim_atomic_file **o
 
 out_close_fd:
 	close(fd);
-	dim_tmp_untrack(af->track);
 	unlink(af->tmp_path);
+	dim_tmp_untrack(af->track);
 out_free_af:
 	free(af->tmp_path);
 	free(af->path);
