@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cldim/data.h"
+#include "cldim/io.h"
 
 #define DEFAULT_MAX_PIXELS (1ll << 26)     /* 64 Mpx, e.g. 8192 x 8192 */
 #define MAX_FILE_BYTES (256u << 20)
@@ -308,15 +309,7 @@ dim_status dim_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int
 			      tjGetErrorStr2(tj));
 		goto out_destroy;
 	}
-	FILE *f = fopen(path, "wb");
-	if (!f) {
-		st = dim_fail(err, DIM_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-		goto out_free_jpeg;
-	}
-	size_t wrote = fwrite(jpeg, 1, size, f);
-	if (fclose(f) != 0 || wrote != size)
-		st = dim_fail(err, DIM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-out_free_jpeg:
+	st = dim_write_file_atomic(err, path, jpeg, size); /* <path>.tmp.<pid>, renamed */
 	tjFree(jpeg);
 out_destroy:
 	tjDestroy(tj);
