@@ -1,12 +1,18 @@
 /* cldim-test: labels=opencl timeout=180 */
 /* On-disk kernel cache: miss then hit, a second *process* builds nothing,
  * changed options miss, corrupt / truncated / stale entries are misses that
- * get rebuilt (never failures), --no-cache writes nothing, query and clear. */
+ * get rebuilt (never failures), --no-cache writes nothing, query and clear.
+ * Entries are tagged with SipHash-2-4 under the directory's secret (issue 16
+ * item 9): an entry with a recomputed CRC (the old format), one tagged under
+ * another key, one copied from another cache directory, and any entry while
+ * the secret is readable by others are refused before the driver sees them. */
 #include <dirent.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/internal.h"
 #include "testutil.h"
 
 static dim_ctx *ctx_in(const char *dir, bool no_cache)
@@ -88,6 +94,99 @@ static void corrupt(const char *path, long where, int truncate_to)
 	fclose(f);
 }
 
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t crc32_of(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = c >> 1 ^ (0xedb88320u & (0u - (c & 1)));
+	}
+	return ~c;
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf = malloc(1 << 24);
+	*n = f && buf ? fread(buf, 1, 1 << 24, f) : 0;
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* Entries the cache did not write under its own secret are never loaded. */
+static void test_forged(const char *dir)
+{
+	/* SipHash-2-4 reference vector: key 00..0f, message 00..0e */
+	unsigned char key[16], msg[15];
+	for (int i = 0; i < 16; i++)
+		key[i] = (unsigned char)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (unsigned char)i;
+	CHECK(dim_siphash24(key, msg, 15, NULL, 0) == 0xa129ca6149be45e5ull);
+	CHECK(dim_siphash24(key, msg, 7, msg + 7, 8) == 0xa129ca6149be45e5ull);
+
+	char sub[1200], path[2048];
+	snprintf(sub, sizeof sub, "%s/forged", dir);
+	dim_ctx_stats s = use_kernel(sub, NULL, false);
+	CHECK(s.programs_built == 1 && first_entry(sub, path, sizeof path));
+	size_t n;
+	unsigned char *good = slurp(path, &n), *e = malloc(n + 8);
+	uint64_t k = good[8] | (uint64_t)good[9] << 8 | (uint64_t)good[10] << 16, b = n - 28 - k;
+	const unsigned char *text = good + 28, *bin = good + 28 + k;
+
+	/* the old format: magic KC1, a CRC32 over key and binary */
+	memcpy(e, "CLDIMKC1", 8);
+	put_le(e + 8, k, 4);
+	put_le(e + 12, b, 8);
+	memcpy(e + 24, text, k + b);
+	put_le(e + 20, crc32_of(e + 24, k + b), 4);
+	CHECK(t_write_file(path, e, n - 4) == 0);
+	s = use_kernel(sub, NULL, false);
+	CHECK_MSG(s.programs_cached == 0 && s.programs_built == 1 && s.cache_rejected >= 1,
+		  "a CRC-only entry: cached %u built %u", s.programs_cached, s.programs_built);
+
+	/* the new format tagged under another key */
+	memcpy(e, good, n);
+	put_le(e + 20, dim_siphash24(key, text, k, bin, b), 8);
+	CHECK(t_write_file(path, e, n) == 0);
+	s = use_kernel(sub, NULL, false);
+	CHECK_MSG(s.programs_cached == 0 && s.cache_rejected >= 1, "another key: cached %u",
+		  s.programs_cached);
+
+	/* an entry from another cache directory (another secret) */
+	char other[1300], opath[2048];
+	snprintf(other, sizeof other, "%s/forged-other", dir);
+	use_kernel(other, NULL, false);
+	CHECK(first_entry(other, opath, sizeof opath));
+	size_t on;
+	unsigned char *foreign = slurp(opath, &on);
+	CHECK(t_write_file(path, foreign, on) == 0);
+	s = use_kernel(sub, NULL, false);
+	CHECK_MSG(s.programs_cached == 0 && s.cache_rejected >= 1, "foreign entry: cached %u",
+		  s.programs_cached);
+	s = use_kernel(sub, NULL, false); /* rebuilt and stored under this secret */
+	CHECK(s.programs_cached == 1 && s.programs_built == 0);
+
+	/* a secret others can read is not trusted */
+	char secret[1300];
+	snprintf(secret, sizeof secret, "%s/secret", sub);
+	CHECK(chmod(secret, 0644) == 0);
+	s = use_kernel(sub, NULL, false);
+	CHECK_MSG(s.programs_cached == 0 && s.programs_built == 1,
+		  "world-readable secret: cached %u", s.programs_cached);
+	free(good);
+	free(foreign);
+	free(e);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--child")) {
@@ -146,6 +245,8 @@ int main(int argc, char **argv)
 	fclose(f);
 	s = use_kernel(sub, NULL, false);
 	CHECK(s.programs_built == 1 && s.cache_rejected >= 1);
+
+	test_forged(dir);
 
 	/* --no-cache: builds, writes nothing */
 	char other[1300];

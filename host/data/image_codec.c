@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cldim/data.h"
+#include "cldim/io.h"
 #include "data/data_png.h"
 
 #define DEFAULT_MAX_PIXELS (1ll << 26)     /* 64 Mpx, e.g. 8192 x 8192 */
@@ -151,11 +152,11 @@ static dim_status cmyk_to_rgb(dim_decoder *d, const uint8_t *buf, size_t len, in
 	return DIM_OK;
 }
 
-dim_status dim_image_decode(dim_decoder *d, const uint8_t *buf, size_t len, const char *name,
-			    const dim_decode_opts *o, dim_image *img, int *warned, dim_error *err)
+static dim_status decode_once(dim_decoder *d, const uint8_t *buf, size_t len, const char *name,
+			      const dim_decode_opts *o, dim_image *img, int *warned, dim_error *err)
 {
 	dim_decode_opts opt = {0};
-	int w, h, ss, cs, rc = 0;
+	int w = 0, h = 0, ss = 0, cs = 0, rc = 0;
 	dim_status st;
 	if (o)
 		opt = *o;
@@ -213,6 +214,41 @@ dim_status dim_image_decode(dim_decoder *d, const uint8_t *buf, size_t len, cons
 			*warned = 1;
 	}
 	return DIM_OK;
+}
+
+/* A TurboJPEG 2.x handle is left inside jpeg_read_header after an error (it
+ * returns through setjmp without aborting the decompressor), so every later
+ * image on it fails ("two SOI markers"). After any error or warning the
+ * handle is replaced by a fresh one; the cost is one allocation per bad file. */
+static dim_status decoder_renew(dim_decoder *d, const char *name, dim_error *err)
+{
+	if (d->tj)
+		tjDestroy(d->tj);
+	d->tj = tjInitDecompress();
+	if (!d->tj)
+		return dim_fail(err, DIM_ERR_NOMEM, "%s: cannot recreate the TurboJPEG decoder: %s",
+				name, tjGetErrorStr2(NULL));
+	return DIM_OK;
+}
+
+dim_status dim_image_decode(dim_decoder *d, const uint8_t *buf, size_t len, const char *name,
+			    const dim_decode_opts *o, dim_image *img, int *warned, dim_error *err)
+{
+	int warn = 0;
+	if (!d->tj) { /* an earlier renewal failed */
+		dim_status st = decoder_renew(d, name, err);
+		if (st)
+			return st;
+	}
+	dim_status st = decode_once(d, buf, len, name, o, img, &warn, err);
+	if (warned)
+		*warned = warn;
+	if (st || warn) {
+		dim_error spare = {0}; /* a failed decode keeps its own message */
+		dim_status rs = decoder_renew(d, name, st ? &spare : err);
+		st = st ? st : rs;
+	}
+	return st;
 }
 
 dim_status dim_image_load(dim_decoder *d, const char *path, const dim_decode_opts *o,
@@ -279,15 +315,7 @@ dim_status dim_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int
 			      tjGetErrorStr2(tj));
 		goto out_destroy;
 	}
-	FILE *f = fopen(path, "wb");
-	if (!f) {
-		st = dim_fail(err, DIM_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-		goto out_free_jpeg;
-	}
-	size_t wrote = fwrite(jpeg, 1, size, f);
-	if (fclose(f) != 0 || wrote != size)
-		st = dim_fail(err, DIM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-out_free_jpeg:
+	st = dim_write_file_atomic(err, path, jpeg, size); /* <path>.tmp.<pid>, renamed */
 	tjFree(jpeg);
 out_destroy:
 	tjDestroy(tj);

@@ -4,12 +4,15 @@
  * the Adam moments as opt.m.<name> / opt.v.<name>, and string metadata:
  * format, cldim version, config fields (cfg.*), the training position
  * (step, epoch, epoch_batch, data_seed), dataset and the full option JSON. */
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cldim/checkpoint.h"
 #include "cldim/io.h"
+#include "cldim/models.h"
 #include "dim_internal.h"
 
 #define CKPT_FORMAT "cldim-dim-checkpoint-1"
@@ -152,20 +155,86 @@ static const char *need(const dim_st_file *f, const char *key, const char *path,
 	return v ? v : "0";
 }
 
+/* Metadata is checked like tensors: a whole decimal number in range, or the
+ * first problem is reported (DIM_ERR_FORMAT naming the file and the key). */
+static long long meta_int(const dim_st_file *f, const char *key, long long lo, long long hi,
+			  const char *path, dim_error *err, dim_status *st)
+{
+	const char *v = need(f, key, path, err, st);
+	char *end;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (*st)
+		return lo;
+	if (end == v || *end || errno || x < lo || x > hi) {
+		*st = dim_fail(err, DIM_ERR_FORMAT, "%s: checkpoint metadata '%s' is '%.40s', not an "
+			       "integer in [%lld, %lld]", path, key, v, lo, hi);
+		return lo;
+	}
+	return x;
+}
+
+static uint64_t meta_u64(const dim_st_file *f, const char *key, const char *path, dim_error *err,
+			 dim_status *st)
+{
+	const char *v = need(f, key, path, err, st);
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (*st)
+		return 0;
+	if (end == v || *end || errno || *v == '-' || *v == '+' || *v == ' ') {
+		*st = dim_fail(err, DIM_ERR_FORMAT, "%s: checkpoint metadata '%s' is '%.40s', not an "
+			       "unsigned 64-bit integer", path, key, v);
+		return 0;
+	}
+	return x;
+}
+
+/* A finite float in [lo, hi] (hi_open: < hi). */
+static float meta_float(const dim_st_file *f, const char *key, float lo, float hi, bool hi_open,
+			const char *path, dim_error *err, dim_status *st)
+{
+	const char *v = need(f, key, path, err, st);
+	char *end;
+	float x = strtof(v, &end);
+	if (*st)
+		return lo;
+	if (end == v || *end || !isfinite(x) || x < lo || x > hi || (hi_open && x == hi)) {
+		*st = dim_fail(err, DIM_ERR_FORMAT, "%s: checkpoint metadata '%s' is '%.40s', not a "
+			       "number in [%g, %g%c", path, key, v, lo, hi, hi_open ? ')' : ']');
+		return lo;
+	}
+	return x;
+}
+
+#define MAX_STEP (1ll << 48)
+
 static void read_state(const dim_st_file *f, const char *path, dim_train_state *ts,
 		       dim_error *err, dim_status *st)
 {
 	memset(ts, 0, sizeof *ts);
-	ts->step = strtoll(need(f, "step", path, err, st), NULL, 10);
-	ts->epoch = (int)strtol(need(f, "epoch", path, err, st), NULL, 10);
-	ts->epoch_batch = strtoll(need(f, "epoch_batch", path, err, st), NULL, 10);
-	ts->data_seed = strtoull(need(f, "data_seed", path, err, st), NULL, 10);
+	ts->step = meta_int(f, "step", 0, MAX_STEP, path, err, st);
+	ts->epoch = (int)meta_int(f, "epoch", 0, 1 << 30, path, err, st);
+	ts->epoch_batch = meta_int(f, "epoch_batch", 0, MAX_STEP, path, err, st);
+	ts->data_seed = meta_u64(f, "data_seed", path, err, st);
 	const char *s = dim_st_meta_get(f, "dataset");
 	snprintf(ts->dataset, sizeof ts->dataset, "%s", s ? s : "");
 	s = dim_st_meta_get(f, "dataset_format");
 	snprintf(ts->format, sizeof ts->format, "%s", s ? s : "");
 	s = dim_st_meta_get(f, "config");
 	snprintf(ts->config_json, sizeof ts->config_json, "%s", s ? s : "{}");
+	/* a file named ckpt-<N>.safetensors (as runs write them) holds step N: a
+	 * different step would make --keep prune the wrong files */
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	char *end;
+	if (!*st && !strncmp(base, "ckpt-", 5) && base[5] >= '0' && base[5] <= '9') {
+		long long n = strtoll(base + 5, &end, 10);
+		if (!strcmp(end, ".safetensors") && n != ts->step)
+			*st = dim_fail(err, DIM_ERR_FORMAT, "%s: checkpoint metadata 'step' is %lld but "
+				       "the file name says step %lld", path, ts->step, n);
+	}
 }
 
 dim_status dim_checkpoint_read_config(const char *path, dim_config *cfg, dim_train_state *ts,
@@ -182,29 +251,67 @@ dim_status dim_checkpoint_read_config(const char *path, dim_config *cfg, dim_tra
 		goto out_close;
 	}
 	*cfg = dim_config_default();
-	snprintf(cfg->encoder, sizeof cfg->encoder, "%s", need(f, "cfg.encoder", path, err, &st));
-	cfg->in_channels = atoi(need(f, "cfg.in_channels", path, err, &st));
-	cfg->y_dim = atoi(need(f, "cfg.y_dim", path, err, &st));
-	cfg->mi_units = atoi(need(f, "cfg.mi_units", path, err, &st));
-	cfg->global_hidden = atoi(need(f, "cfg.global_hidden", path, err, &st));
+	const char *enc = need(f, "cfg.encoder", path, err, &st);
+	if (!st && (strlen(enc) >= sizeof cfg->encoder || !dim_encoder_input_size(enc)))
+		st = dim_fail(err, DIM_ERR_FORMAT, "%s: checkpoint metadata 'cfg.encoder' is '%.40s', "
+			      "not an encoder of this build", path, enc);
+	snprintf(cfg->encoder, sizeof cfg->encoder, "%s", enc);
+	cfg->in_channels = (int)meta_int(f, "cfg.in_channels", 1, 4, path, err, &st);
+	cfg->y_dim = (int)meta_int(f, "cfg.y_dim", 1, 65536, path, err, &st);
+	cfg->mi_units = (int)meta_int(f, "cfg.mi_units", 1, 65536, path, err, &st);
+	cfg->global_hidden = (int)meta_int(f, "cfg.global_hidden", 1, 65536, path, err, &st);
 	if (!st && dim_mi_parse(need(f, "cfg.estimator", path, err, &st), &cfg->estimator, err))
-		st = dim_fail_prefix(err, "%s: ", path);
+		st = dim_fail_prefix(err, "%s: checkpoint metadata 'cfg.estimator': ", path);
 	const char *lc = need(f, "cfg.local_critic", path, err, &st);
+	if (!st && strcmp(lc, "concat") && strcmp(lc, "dot"))
+		st = dim_fail(err, DIM_ERR_FORMAT, "%s: checkpoint metadata 'cfg.local_critic' is "
+			      "'%.40s', not dot or concat", path, lc);
 	cfg->local_critic = !strcmp(lc, "concat") ? DIM_CRITIC_CONCAT : DIM_CRITIC_DOT;
-	cfg->concat_hidden = atoi(need(f, "cfg.concat_hidden", path, err, &st));
-	cfg->alpha = strtof(need(f, "cfg.alpha", path, err, &st), NULL);
-	cfg->beta = strtof(need(f, "cfg.beta", path, err, &st), NULL);
-	cfg->gamma = strtof(need(f, "cfg.gamma", path, err, &st), NULL);
-	cfg->lr = strtof(need(f, "cfg.lr", path, err, &st), NULL);
-	cfg->beta1 = strtof(need(f, "cfg.beta1", path, err, &st), NULL);
-	cfg->beta2 = strtof(need(f, "cfg.beta2", path, err, &st), NULL);
-	cfg->adam_eps = strtof(need(f, "cfg.adam_eps", path, err, &st), NULL);
-	cfg->seed = strtoull(need(f, "cfg.seed", path, err, &st), NULL, 10);
+	cfg->concat_hidden = (int)meta_int(f, "cfg.concat_hidden", 1, 65536, path, err, &st);
+	cfg->alpha = meta_float(f, "cfg.alpha", 0, 1e6f, false, path, err, &st);
+	cfg->beta = meta_float(f, "cfg.beta", 0, 1e6f, false, path, err, &st);
+	cfg->gamma = meta_float(f, "cfg.gamma", 0, 1e6f, false, path, err, &st);
+	cfg->lr = meta_float(f, "cfg.lr", 0, 10, false, path, err, &st);
+	cfg->beta1 = meta_float(f, "cfg.beta1", 0, 1, true, path, err, &st);
+	cfg->beta2 = meta_float(f, "cfg.beta2", 0, 1, true, path, err, &st);
+	cfg->adam_eps = meta_float(f, "cfg.adam_eps", 0, 1, false, path, err, &st);
+	cfg->seed = meta_u64(f, "cfg.seed", path, err, &st);
 	if (ts)
 		read_state(f, path, ts, err, &st);
 out_close:
 	dim_st_close(f);
 	return st;
+}
+
+/* Values are checked like shapes (issue 16): a non-finite weight, buffer or
+ * moment, a negative BatchNorm running variance or a negative Adam second
+ * moment is refused naming the file, the tensor and the first bad index,
+ * instead of turning every feature into NaN. */
+dim_status dim_checkpoint_check_tensor(const char *path, const dim_st_info *t, dim_error *err)
+{
+	if (t->dtype != DIM_DT_F32)
+		return DIM_OK; /* the dtype is checked where it is expected */
+	const float *x = t->data;
+	size_t n = t->nbytes / sizeof(float), len = strlen(t->name);
+	bool nonneg = !strncmp(t->name, "opt.v.", 6) ||
+		      (len >= 11 && !strcmp(t->name + len - 11, "running_var"));
+	for (size_t i = 0; i < n; i++) {
+		float v;
+		memcpy(&v, x + i, sizeof v);
+		if (!isfinite(v) || (nonneg && v < 0)) {
+			size_t bad = 0;
+			for (size_t j = i; j < n; j++) {
+				memcpy(&v, x + j, sizeof v);
+				bad += !isfinite(v) || (nonneg && v < 0);
+			}
+			memcpy(&v, x + i, sizeof v);
+			return dim_fail(err, DIM_ERR_FORMAT, "%s: tensor %s holds %s (%zu of %zu "
+					"values, first at flat index %zu): the checkpoint is damaged",
+					path, t->name, isnan(v) ? "NaN" : isinf(v) ? "Inf" :
+					"a negative variance", bad, n, i);
+		}
+	}
+	return DIM_OK;
 }
 
 static dim_status load_tensor(dim_model *m, const dim_st_file *f, const char *path,
@@ -218,6 +325,8 @@ static dim_status load_tensor(dim_model *m, const dim_st_file *f, const char *pa
 	snprintf(name, sizeof name, "%s%s", prefix, p->name);
 	const dim_st_info *info;
 	dim_status st = dim_st_expect(err, f, name, DIM_DT_F32, p->value.ndim, shape, &info);
+	if (!st)
+		st = dim_checkpoint_check_tensor(path, info, err);
 	if (st)
 		return st;
 	return dim_write(m->ctx, dst->buf, 0, info->data, info->nbytes);
@@ -249,11 +358,12 @@ dim_status dim_checkpoint_load(dim_model *m, const char *path, dim_train_state *
 	dim_status st = dim_st_load(err, path, &f);
 	if (st)
 		return st;
-	st = load_set(m, f, path, &m->params, m->opt);
-	if (!st)
-		st = load_set(m, f, path, &m->prior_params, m->prior_opt);
 	dim_train_state local;
 	read_state(f, path, ts ? ts : &local, err, &st);
+	if (!st)
+		st = load_set(m, f, path, &m->params, m->opt);
+	if (!st)
+		st = load_set(m, f, path, &m->prior_params, m->prior_opt);
 	if (!st) {
 		m->step = (ts ? ts : &local)->step;
 		dim_optim_set_steps(m->opt, (long)m->step);

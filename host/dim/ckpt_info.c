@@ -11,6 +11,7 @@
 
 #include "cldim/checkpoint.h"
 #include "cldim/io.h"
+#include "dim_internal.h"
 
 static const struct {
 	const char *prefix, *group;
@@ -69,6 +70,8 @@ dim_status dim_checkpoint_summarize(const char *path, dim_checkpoint_summary *ou
 	for (int i = 0; i < dim_st_count(f); i++) {
 		const dim_st_info *t = dim_st_at(f, i);
 		size_t n = numel_of(t);
+		if ((st = dim_checkpoint_check_tensor(path, t, err)))
+			goto out_close;
 		bool is_m = !strncmp(t->name, "opt.m.", 6), is_v = !strncmp(t->name, "opt.v.", 6);
 		if (is_m || is_v) {
 			dim_checkpoint_group *g = &out->groups[group_index(t->name + 6)];

@@ -3,6 +3,7 @@
 #define CLDIM_DIM_INTERNAL_H
 
 #include "cldim/dim.h"
+#include "cldim/io.h"
 #include "cldim/op_optim.h"
 
 struct dim_optim;
@@ -51,5 +52,9 @@ dim_status dim_model_buffers_restore(dim_model *m);
 dim_status dim_model_negative_pairs(dim_model *m, int N, int L);
 /* Upload N prior samples (z given, or drawn from seed and step) to z_dev. */
 dim_status dim_model_prior_samples(dim_model *m, int N, const float *z);
+
+/* Non-finite values, a negative running_var or Adam second moment in one
+ * checkpoint tensor: DIM_ERR_FORMAT naming path, the tensor and the index. */
+dim_status dim_checkpoint_check_tensor(const char *path, const dim_st_info *t, dim_error *err);
 
 #endif

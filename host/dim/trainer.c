@@ -2,10 +2,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cldim/io.h"
 #include "cldim/plot.h"
@@ -28,6 +30,69 @@ static int mkdir_p(const char *dir)
 	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+static long long ckpt_step(const char *name)
+{
+	size_t lp = strlen(CKPT_PREFIX), ls = strlen(CKPT_SUFFIX), n = strlen(name);
+	if (n <= lp + ls || strncmp(name, CKPT_PREFIX, lp) || strcmp(name + n - ls, CKPT_SUFFIX))
+		return -1;
+	char *end;
+	long long s = strtoll(name + lp, &end, 10);
+	return end == name + n - ls ? s : -1;
+}
+
+/* The checkpoint named by DIR/latest, checked as a load would check it
+ * (metadata, structure, values); DIM_OK with path filled in. */
+static dim_status latest_of(const char *dir, char *path, size_t n, dim_error *err)
+{
+	char latest[1200], name[512] = "";
+	struct stat st;
+	snprintf(latest, sizeof latest, "%s/latest", dir);
+	FILE *f = fopen(latest, "r");
+	if (!f)
+		return dim_fail(err, DIM_ERR_IO, "--resume %s: directory has no 'latest' file "
+				"(not a cldim run directory, or no checkpoint was written)", dir);
+	if (!fgets(name, sizeof name, f))
+		name[0] = '\0';
+	fclose(f);
+	name[strcspn(name, "\r\n")] = '\0';
+	if (!name[0] || strchr(name, '/'))
+		return dim_fail(err, DIM_ERR_FORMAT, "%s: malformed", latest);
+	snprintf(path, n, "%s/%s", dir, name);
+	if (stat(path, &st) != 0)
+		return dim_fail(err, DIM_ERR_IO, "%s names %s, which does not exist", latest, path);
+	dim_checkpoint_summary sum;
+	return dim_checkpoint_summarize(path, &sum, err);
+}
+
+/* The newest ckpt-<step>.safetensors of dir that loads, other than `not`. */
+static bool newest_loadable(const char *dir, const char *not, char *path, size_t n)
+{
+	long long best = -1;
+	char cand[1200];
+	for (;;) {
+		long long next = -1;
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			long long s = ckpt_step(e->d_name);
+			if (s > next && (best < 0 || s < best))
+				next = s;
+		}
+		if (d)
+			closedir(d);
+		if (next < 0)
+			return false;
+		best = next;
+		snprintf(cand, sizeof cand, "%s/" CKPT_PREFIX "%08lld" CKPT_SUFFIX, dir, next);
+		dim_error e2 = {0};
+		dim_checkpoint_summary sum;
+		if (strcmp(cand, not) && !dim_checkpoint_summarize(cand, &sum, &e2)) {
+			snprintf(path, n, "%s", cand);
+			return true;
+		}
+	}
+}
+
 dim_status dim_resolve_checkpoint(const char *arg, char *path, size_t n, dim_error *err)
 {
 	struct stat st;
@@ -38,32 +103,20 @@ dim_status dim_resolve_checkpoint(const char *arg, char *path, size_t n, dim_err
 		snprintf(path, n, "%s", arg);
 		return DIM_OK;
 	}
-	char latest[1200], name[512] = "";
-	snprintf(latest, sizeof latest, "%s/latest", arg);
-	FILE *f = fopen(latest, "r");
-	if (!f)
-		return dim_fail(err, DIM_ERR_IO, "--resume %s: directory has no 'latest' file "
-				"(not a cldim run directory, or no checkpoint was written)", arg);
-	if (!fgets(name, sizeof name, f))
-		name[0] = '\0';
-	fclose(f);
-	name[strcspn(name, "\r\n")] = '\0';
-	if (!name[0] || strchr(name, '/'))
-		return dim_fail(err, DIM_ERR_FORMAT, "%s: malformed", latest);
-	snprintf(path, n, "%s/%s", arg, name);
-	if (stat(path, &st) != 0)
-		return dim_fail(err, DIM_ERR_IO, "%s names %s, which does not exist", latest, path);
+	path[0] = '\0';
+	dim_status rc = latest_of(arg, path, n, err);
+	if (!rc)
+		return DIM_OK;
+	/* a damaged or missing latest checkpoint: the newest one that loads */
+	char bad[1200], why[DIM_ERROR_MAX];
+	snprintf(bad, sizeof bad, "%s", path);
+	snprintf(why, sizeof why, "%s", dim_error_text(err));
+	if (!newest_loadable(arg, bad, path, n))
+		return dim_fail_prefix(err, "%s: no checkpoint of the directory loads; ", arg);
+	dim_log(DIM_LOG_WARN, "%s; using %s instead, the newest checkpoint in %s that loads",
+		why, path, arg);
+	dim_error_clear(err);
 	return DIM_OK;
-}
-
-static long long ckpt_step(const char *name)
-{
-	size_t lp = strlen(CKPT_PREFIX), ls = strlen(CKPT_SUFFIX), n = strlen(name);
-	if (n <= lp + ls || strncmp(name, CKPT_PREFIX, lp) || strcmp(name + n - ls, CKPT_SUFFIX))
-		return -1;
-	char *end;
-	long long s = strtoll(name + lp, &end, 10);
-	return end == name + n - ls ? s : -1;
 }
 
 /* Delete all but the newest `keep` checkpoints of the run directory. */
@@ -93,8 +146,10 @@ static void prune(const char *dir, int keep)
 }
 
 static dim_status save(dim_model *m, const dim_train_options *o, const dim_train_state *ts,
-		       char *written, size_t wn)
+		       int metrics_fd, char *written, size_t wn)
 {
+	if (metrics_fd >= 0)
+		fsync(metrics_fd); /* the log is durable up to the checkpoint */
 	dim_error *err = dim_ctx_error(dim_model_params(m)->ctx);
 	char name[64], path[1200], latest[1200];
 	snprintf(name, sizeof name, CKPT_PREFIX "%08lld" CKPT_SUFFIX, ts->step);
@@ -115,21 +170,86 @@ static dim_status save(dim_model *m, const dim_train_options *o, const dim_train
 	return DIM_OK;
 }
 
-static void log_metrics(FILE *f, const dim_train_progress *p)
+/* metrics.jsonl: one JSON object per step. Each line is formatted whole and
+ * written with one write(2) on an O_APPEND descriptor (no stdio buffer), so a
+ * kill at any moment leaves whole lines only; the file is fsync'd with every
+ * checkpoint (the lines up to a checkpoint survive a power loss with it), not
+ * per line. A resume first cuts the log back to the checkpoint's step. */
+static void log_metrics(int fd, const dim_train_progress *p)
 {
-	if (!f)
+	if (fd < 0)
 		return;
 	/* epochs count from 1, as in the progress bar and cldim info */
-	fprintf(f, "{\"step\": %lld, \"epoch\": %d, \"time_s\": %.3f, \"images_per_s\": %.2f", p->step,
-		p->epoch + 1, p->elapsed_s, p->images_per_s);
+	char line[640];
+	size_t n = (size_t)snprintf(line, sizeof line, "{\"step\": %lld, \"epoch\": %d, "
+				    "\"time_s\": %.3f, \"images_per_s\": %.2f", p->step, p->epoch + 1,
+				    p->elapsed_s, p->images_per_s);
 	const float v[] = {p->m.local, p->m.global, p->m.prior_enc, p->m.prior_disc, p->m.total,
 			   p->m.mi_local, p->m.mi_global};
 	static const char *const k[] = {"local", "global", "prior_enc", "prior_disc", "total",
 					"mi_local", "mi_global"};
 	for (int i = 0; i < 7; i++)
-		if (isfinite(v[i]))
-			fprintf(f, ", \"%s\": %.6g", k[i], v[i]);
-	fprintf(f, "}\n");
+		if (isfinite(v[i]) && n < sizeof line)
+			n += (size_t)snprintf(line + n, sizeof line - n, ", \"%s\": %.6g", k[i], v[i]);
+	if (n + 3 > sizeof line)
+		return; /* cannot happen with these fields; never write a cut line */
+	n += (size_t)snprintf(line + n, sizeof line - n, "}\n");
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(fd, line + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			dim_log(DIM_LOG_WARN, "metrics.jsonl: write failed at step %lld: %s", p->step,
+				w < 0 ? strerror(errno) : "no progress");
+			return;
+		}
+		done += (size_t)w;
+	}
+}
+
+/* Keep the whole lines of a metrics log whose step is <= last (the resumed
+ * checkpoint's step): a half line left by a kill and the steps after the
+ * checkpoint (they are run again) go, so each step appears once. */
+static dim_status metrics_trim(const char *path, long long last, dim_error *err)
+{
+	void *data;
+	size_t size, kept = 0, dropped = 0;
+	if (access(path, F_OK) != 0)
+		return DIM_OK;
+	dim_status st = dim_read_file(err, path, &data, &size);
+	if (st)
+		return st;
+	char *buf = data;
+	for (char *line = buf; line < buf + size;) {
+		char *nl = memchr(line, '\n', (size_t)(buf + size - line));
+		if (!nl) { /* a half line */
+			dropped++;
+			break;
+		}
+		size_t len = (size_t)(nl - line) + 1;
+		char *end;
+		long long s = -1;
+		if (!strncmp(line, "{\"step\": ", 9)) {
+			s = strtoll(line + 9, &end, 10);
+			if (end == line + 9 || *end != ',' || nl[-1] != '}')
+				s = -1;
+		}
+		if (s >= 1 && s <= last) {
+			memmove(buf + kept, line, len);
+			kept += len;
+		} else {
+			dropped++;
+		}
+		line = nl + 1;
+	}
+	if (dropped) {
+		st = dim_write_file_atomic(err, path, buf, kept);
+		if (!st)
+			dim_log(DIM_LOG_INFO, "%s: %zu line(s) after step %lld (the checkpoint's) or "
+				"incomplete removed", path, dropped, last);
+	}
+	free(data);
+	return st;
 }
 
 /* Per-step history for the end-of-run plot: step, the loss terms, the
@@ -210,7 +330,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	dim_loader *ld = NULL;
 	dim_model *m = NULL;
 	dim_buf xbuf = {0};
-	FILE *mf = NULL;
+	int mf = -1;
 	struct history hist = {0};
 	dim_status st;
 	dim_train_state ts;
@@ -229,6 +349,11 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	if (lead && mkdir_p(o->out_dir))
 		return dim_fail(err, DIM_ERR_IO, "cannot create output directory %s: %s", o->out_dir,
 				strerror(errno));
+
+	int stale = lead ? dim_tmp_clean_stale(o->out_dir) : 0;
+	if (stale)
+		dim_log(DIM_LOG_INFO, "removed %d temporary file(s) of killed runs from %s", stale,
+			o->out_dir);
 
 	dim_dataset_opts dopt = {.format = o->format, .split = o->split};
 	st = dim_dataset_open(&ds, o->data_path, &dopt, err);
@@ -298,9 +423,14 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 
 	char mpath[1200];
 	snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", o->out_dir);
-	mf = lead ? fopen(mpath, o->resume ? "a" : "w") : NULL;
-	if (lead && !mf)
-		dim_log(DIM_LOG_WARN, "cannot write %s: %s", mpath, strerror(errno));
+	if (lead && o->resume && (st = metrics_trim(mpath, ts.step, err)))
+		goto out;
+	if (lead) {
+		mf = open(mpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (o->resume ? 0 : O_TRUNC),
+			  0666);
+		if (mf < 0)
+			dim_log(DIM_LOG_WARN, "cannot write %s: %s", mpath, strerror(errno));
+	}
 
 	double t0 = dim_now(), rate = 0;
 	bool first = true, first_done = false;
@@ -379,7 +509,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 				ts.epoch_batch = 0;
 			}
 			if (stop) {
-				st = lead ? save(m, o, &ts, written, wn) : DIM_OK;
+				st = lead ? save(m, o, &ts, mf, written, wn) : DIM_OK;
 				if (!st)
 					st = dim_fail(err, DIM_ERR_INTERRUPTED,
 						      "interrupted at step %lld; checkpoint saved, "
@@ -387,11 +517,11 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 				break;
 			}
 			if (lead && o->ckpt_every > 0 && step % o->ckpt_every == 0 && step < total)
-				st = save(m, o, &ts, written, wn);
+				st = save(m, o, &ts, mf, written, wn);
 		}
 	}
 	if (!st && lead)
-		st = save(m, o, &ts, written, wn);
+		st = save(m, o, &ts, mf, written, wn);
 	if (o->progress && lead && st != DIM_ERR_NUMERIC) {
 		dim_train_progress p = {.step = step, .total_steps = total, .final = true,
 					.elapsed_s = dim_now() - t0, .images_per_s = rate};
@@ -402,8 +532,8 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 out:
 	if (ld && lead)
 		write_skipped(o, ld);
-	if (mf)
-		fclose(mf);
+	if (mf >= 0)
+		close(mf);
 	free(hist.t);
 	dim_buf_release(&xbuf);
 	dim_loader_destroy(ld);

@@ -8,46 +8,36 @@
 #include "cldim/encode.h"
 #include "cldim/io.h"
 
-/* A text file written as <path>.tmp and renamed on success. */
+/* A text file written atomically (<path>.tmp.<pid>, renamed on success). */
 struct text_out {
+	dim_atomic_file *af;
 	FILE *f;
-	char tmp[1200];
-	const char *path;
 };
 
 static dim_status text_open(struct text_out *t, const char *path, dim_error *err)
 {
-	t->path = path;
+	t->af = NULL;
 	t->f = NULL;
 	if (!path)
 		return DIM_OK;
-	snprintf(t->tmp, sizeof t->tmp, "%s.tmp", path);
-	t->f = fopen(t->tmp, "w");
-	if (!t->f)
-		return dim_fail(err, DIM_ERR_IO, "%s: cannot create: %s", t->tmp, strerror(errno));
-	return DIM_OK;
+	dim_status st = dim_atomic_open(err, path, &t->af);
+	if (!st)
+		t->f = dim_atomic_stream(t->af);
+	return st;
 }
 
 static dim_status text_close(struct text_out *t, int commit, dim_error *err)
 {
-	if (!t->f)
-		return DIM_OK;
-	int bad = ferror(t->f), e = 0;
-	errno = 0;
-	bad |= fflush(t->f) != 0;
-	e = errno;
-	bad |= fclose(t->f) != 0;
-	e = e ? e : errno;
+	dim_atomic_file *af = t->af;
+	t->af = NULL;
 	t->f = NULL;
-	if (!commit || bad) {
-		remove(t->tmp);
-		return bad && commit ? dim_fail(err, DIM_ERR_IO, "%s: write failed: %s", t->path,
-							    strerror(e ? e : EIO)) : DIM_OK;
+	if (!af)
+		return DIM_OK;
+	if (!commit) {
+		dim_atomic_abort(af);
+		return DIM_OK;
 	}
-	if (rename(t->tmp, t->path))
-		return dim_fail(err, DIM_ERR_IO, "%s: cannot rename into place: %s", t->path,
-				strerror(errno));
-	return DIM_OK;
+	return dim_atomic_commit(err, af);
 }
 
 dim_status dim_extract_run(dim_featurizer *f, const dim_extract_options *o,
@@ -66,6 +56,15 @@ dim_status dim_extract_run(dim_featurizer *f, const dim_extract_options *o,
 	dim_featurizer_input(f, &so.channels, &so.size);
 	int d = dim_featurizer_dim(f, o->repr);
 	res->dim = d;
+	/* temporaries of killed runs beside the output */
+	char dir[1200];
+	const char *slash = strrchr(o->features_npy, '/');
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - o->features_npy) : 1,
+		 slash ? o->features_npy : ".");
+	int stale = dim_tmp_clean_stale(dir);
+	if (stale)
+		dim_log(DIM_LOG_INFO, "removed %d temporary file(s) of killed runs from %s", stale,
+			dir);
 	dim_status st = dim_image_stream_open(&s, o->data_path, &so, err);
 	if (st)
 		goto out;

@@ -6,8 +6,11 @@
  */
 #include "io_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +22,80 @@ struct dim_atomic_file {
 	FILE *f;
 	char *path;     /* final name */
 	char *tmp_path; /* <path>.tmp.<pid> */
+	int track;      /* dim_tmp_track slot */
 };
+
+/* The temporary files this process has open, for dim_tmp_remove_all from a
+ * signal handler: a slot's name is written before it is marked used, and the
+ * handler only reads marked slots and calls unlink (async-signal-safe). */
+#define TMP_SLOTS 64
+static char tmp_names[TMP_SLOTS][1200];
+static volatile sig_atomic_t tmp_used[TMP_SLOTS];
+static pthread_mutex_t tmp_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int dim_tmp_track(const char *path)
+{
+	int slot = -1;
+	if (!path || strlen(path) >= sizeof tmp_names[0])
+		return -1;
+	pthread_mutex_lock(&tmp_lock);
+	for (int i = 0; i < TMP_SLOTS && slot < 0; i++)
+		if (!tmp_used[i]) {
+			memcpy(tmp_names[i], path, strlen(path) + 1);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			tmp_used[i] = 1;
+			slot = i;
+		}
+	pthread_mutex_unlock(&tmp_lock);
+	return slot;
+}
+
+void dim_tmp_untrack(int slot)
+{
+	if (slot >= 0 && slot < TMP_SLOTS)
+		tmp_used[slot] = 0;
+}
+
+void dim_tmp_remove_all(void)
+{
+	for (int i = 0; i < TMP_SLOTS; i++)
+		if (tmp_used[i])
+			unlink(tmp_names[i]);
+}
+
+/* "<anything>.tmp.<digits>": the pid, or -1. */
+static long tmp_pid(const char *name)
+{
+	const char *t = NULL;
+	for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp."))
+		t = p;
+	if (!t || !t[5])
+		return -1;
+	char *end;
+	long pid = strtol(t + 5, &end, 10);
+	return *end || pid <= 0 || t[5] < '0' || t[5] > '9' ? -1 : pid;
+}
+
+int dim_tmp_clean_stale(const char *dir)
+{
+	int removed = 0;
+	DIR *d = opendir(dir && *dir ? dir : ".");
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		long pid = tmp_pid(e->d_name);
+		if (pid < 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char p[2400];
+		struct stat sb;
+		snprintf(p, sizeof p, "%s/%s", dir && *dir ? dir : ".", e->d_name);
+		if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(p) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
 
 static char *str_dup(const char *s)
 {
@@ -53,8 +129,10 @@ dim_status dim_atomic_open(dim_error *err, const char *path, dim_atomic_file **o
 	struct stat old;
 	if (stat(path, &old) == 0 && S_ISREG(old.st_mode))
 		mode = old.st_mode & 07777;
+	af->track = dim_tmp_track(af->tmp_path); /* listed before it exists: no gap for a signal */
 	int fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
+		dim_tmp_untrack(af->track);
 		st = dim_fail(err, DIM_ERR_IO, "%s: cannot create temporary file %s: %s", path,
 			      af->tmp_path, strerror(errno));
 		goto out_free_af;
@@ -70,6 +148,7 @@ dim_status dim_atomic_open(dim_error *err, const char *path, dim_atomic_file **o
 out_close_fd:
 	close(fd);
 	unlink(af->tmp_path);
+	dim_tmp_untrack(af->track);
 out_free_af:
 	free(af->tmp_path);
 	free(af->path);
@@ -89,6 +168,7 @@ const char *dim_atomic_path(const dim_atomic_file *af)
 
 static void atomic_free(dim_atomic_file *af)
 {
+	dim_tmp_untrack(af->track);
 	free(af->tmp_path);
 	free(af->path);
 	free(af);

@@ -1,4 +1,5 @@
 /* Context: one cl_context and one in-order queue on the selected device. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,16 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	ctx->profile_trace = opt->profile && env_flag("CLDIM_PROFILE_TRACE", false);
 	ctx->vec16 = env_flag("CLDIM_VEC16", (ctx->dev.type & DIM_DEV_CPU) != 0);
 	ctx->fma = ctx->dev.fma && env_flag("CLDIM_FMA", true);
+	const char *lim = getenv("CLDIM_DEVICE_MEM_LIMIT_MIB");
+	if (lim && *lim) {
+		char *end;
+		unsigned long long mib = strtoull(lim, &end, 10);
+		if (*end || !mib || mib > (SIZE_MAX >> 20))
+			dim_log(DIM_LOG_WARN, "CLDIM_DEVICE_MEM_LIMIT_MIB=%s is not a size in MiB; "
+				"ignored", lim);
+		else
+			ctx->mem_limit = (size_t)mib << 20;
+	}
 	cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
 					 (cl_context_properties)ctx->dev.platform, 0};
 	ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &rc);
@@ -127,7 +138,8 @@ void dim_ctx_destroy(dim_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	clFinish(ctx->queue);
+	if (!ctx->mem_failed) /* after one, the queued kernels are abandoned */
+		clFinish(ctx->queue);
 	dim_gemm_release(ctx);
 	dim_buf_release(&ctx->scratch);
 	dim_programs_release(ctx);
@@ -141,6 +153,7 @@ const char *dim_ctx_errmsg(dim_ctx *ctx) { return dim_error_text(&ctx->err); }
 const dim_device_info *dim_ctx_device(const dim_ctx *ctx) { return &ctx->dev; }
 
 bool dim_ctx_vec16(const dim_ctx *ctx) { return ctx->vec16; }
+bool dim_ctx_mem_failed(const dim_ctx *ctx) { return ctx->mem_failed; }
 
 bool dim_ctx_use_fma(const dim_ctx *ctx) { return ctx->fma; }
 cl_context dim_ctx_cl_context(dim_ctx *ctx) { return ctx->context; }

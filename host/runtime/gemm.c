@@ -14,6 +14,7 @@
 
 #include <clblast_c.h>
 
+#include "cldim/io.h"
 #include "internal.h"
 
 static const char *clblast_status_name(CLBlastStatusCode s)
@@ -108,14 +109,10 @@ dim_status dim_gemm_record_backend(dim_ctx *ctx, const char *name)
 		return dim_fail(&ctx->err, DIM_ERR_ARG, "GEMM backend '%s': use own or clblast", name);
 	if (!record_path(ctx, path, sizeof path))
 		return DIM_OK; /* caching disabled: nothing to record */
-	char tmp[1300];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%s\n", name) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
-		remove(tmp);
-		return dim_fail(&ctx->err, DIM_ERR_IO, "cannot write %s", path);
-	}
-	return DIM_OK;
+	char line[16];
+	snprintf(line, sizeof line, "%s\n", name);
+	dim_status st = dim_write_file_atomic(&ctx->err, path, line, strlen(line));
+	return st ? dim_fail_prefix(&ctx->err, "GEMM backend record: ") : DIM_OK;
 }
 
 dim_status dim_gemm_set_backend(dim_ctx *ctx, const char *name)
@@ -166,6 +163,8 @@ dim_status dim_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N
 		    float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb, float beta,
 		    dim_buf C, size_t ldc)
 {
+	if (ctx->mem_failed) /* nothing more is launched after a failed allocation */
+		return DIM_ERR_DEVICE_MEM;
 	if (M == 0 || N == 0)
 		return DIM_OK;
 	if (!float_aligned(A) || !float_aligned(B) || !float_aligned(C))

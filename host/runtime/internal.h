@@ -37,6 +37,10 @@ struct dim_ctx {
 	bool profile_trace; /* CLDIM_PROFILE_TRACE=1: one stderr line per profiled launch */
 	bool vec16;         /* dim_ctx_vec16; CLDIM_VEC16=0|1 overrides */
 	bool fma;           /* dim_ctx_use_fma; CLDIM_FMA=0 turns it off */
+	/* out of device memory (memory.c): after the first failed allocation no
+	 * kernel is launched and dim_ctx_destroy does not wait for the queue */
+	bool mem_failed;
+	size_t mem_limit;   /* CLDIM_DEVICE_MEM_LIMIT_MIB (0: none) */
 	dim_buf scratch;         /* dim_ctx_scratch, grown on demand */
 	/* phases (profile.c) */
 	char phase_names[16][32];
@@ -63,6 +67,10 @@ struct dim_ctx {
 dim_status dim_program_get(dim_ctx *ctx, const char *name, const char *options,
 			   struct dim_program **out);
 void dim_programs_release(dim_ctx *ctx);
+
+/* SipHash-2-4 of a || b under a 16-byte key (the cache's entry tag). */
+uint64_t dim_siphash24(const unsigned char key[16], const void *a, size_t na, const void *b,
+		       size_t nb);
 
 /* On-disk binary cache (cache.c). key_text is the full key; returns a
  * malloc'd binary or NULL on a miss (stale/corrupt entries count as misses,

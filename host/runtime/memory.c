@@ -5,6 +5,19 @@
 
 #include "internal.h"
 
+/* Bytes held by dim_buf_create buffers of this process, for the
+ * CLDIM_DEVICE_MEM_LIMIT_MIB cap (a test knob: a device-memory failure at a
+ * small scale, without exhausting a real device). */
+static size_t live_bytes;
+
+/* The first failed allocation marks the context: see dim_ctx_mem_failed. */
+static dim_status mem_fail(dim_ctx *ctx, dim_status st)
+{
+	if (st == DIM_ERR_DEVICE_MEM)
+		ctx->mem_failed = true;
+	return st;
+}
+
 dim_status dim_buf_create(dim_ctx *ctx, size_t bytes, dim_buf *out)
 {
 	cl_int rc;
@@ -12,14 +25,22 @@ dim_status dim_buf_create(dim_ctx *ctx, size_t bytes, dim_buf *out)
 	if (bytes == 0)
 		bytes = 4;
 	if (ctx->dev.max_alloc && bytes > ctx->dev.max_alloc)
-		return dim_fail(&ctx->err, DIM_ERR_DEVICE_MEM,
+		return mem_fail(ctx, dim_fail(&ctx->err, DIM_ERR_DEVICE_MEM,
 				"buffer of %.1f MiB exceeds the largest allocation %s allows "
 				"(%.1f MiB); try a smaller batch",
 				(double)bytes / 1048576.0, ctx->dev.name,
-				(double)ctx->dev.max_alloc / 1048576.0);
+				(double)ctx->dev.max_alloc / 1048576.0));
+	size_t live = __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
+	if (ctx->mem_limit && (bytes > ctx->mem_limit || live > ctx->mem_limit - bytes))
+		return mem_fail(ctx, dim_fail(&ctx->err, DIM_ERR_DEVICE_MEM,
+				"buffer of %.1f MiB does not fit: %.1f MiB of the %.1f MiB that "
+				"CLDIM_DEVICE_MEM_LIMIT_MIB allows are in use",
+				(double)bytes / 1048576.0, (double)live / 1048576.0,
+				(double)ctx->mem_limit / 1048576.0));
 	out->mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
 	if (rc != CL_SUCCESS)
-		return dim_cl_fail(ctx, rc, "clCreateBuffer");
+		return mem_fail(ctx, dim_cl_fail(ctx, rc, "clCreateBuffer"));
+	__atomic_add_fetch(&live_bytes, bytes, __ATOMIC_RELAXED);
 	out->off = 0;
 	out->bytes = bytes;
 	return DIM_OK;
@@ -28,6 +49,9 @@ dim_status dim_buf_create(dim_ctx *ctx, size_t bytes, dim_buf *out)
 void dim_buf_release(dim_buf *b)
 {
 	if (b && b->mem) {
+		size_t bytes = 0;
+		if (clGetMemObjectInfo(b->mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS)
+			__atomic_sub_fetch(&live_bytes, bytes, __ATOMIC_RELAXED);
 		clReleaseMemObject(b->mem);
 		b->mem = NULL;
 	}

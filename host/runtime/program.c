@@ -344,6 +344,8 @@ dim_status dim_launch(dim_ctx *ctx, dim_kernel *k, int work_dim, const size_t *g
 		      const size_t *local, int nargs, const dim_arg *args)
 {
 	size_t g[3];
+	if (ctx->mem_failed) /* the error that set it is already in ctx->err */
+		return DIM_ERR_DEVICE_MEM;
 	dim_status st = set_args(ctx, k, nargs, args);
 	if (st)
 		return st;

@@ -81,6 +81,19 @@ dim_status dim_atomic_commit(dim_error *err, dim_atomic_file *af);
 /* Close and remove the temp file, free af. NULL is a no-op. */
 void dim_atomic_abort(dim_atomic_file *af);
 
+/* Temporary files. Every temporary file cldim writes is named
+ * "<path>.tmp.<pid>" and is listed while open (dim_tmp_track; the atomic
+ * writers do it themselves). dim_tmp_remove_all unlinks every listed one; it is
+ * async-signal-safe, for a SIGINT/SIGTERM handler that then exits.
+ * dim_tmp_clean_stale removes the "*.tmp.<pid>" files in dir whose process no
+ * longer exists on this host (left by a kill); returns how many. Writers on
+ * other hosts sharing the directory are not seen: do not share a run directory
+ * between hosts. */
+int dim_tmp_track(const char *tmp_path);  /* slot, or -1 when the list is full */
+void dim_tmp_untrack(int slot);           /* -1 is a no-op */
+void dim_tmp_remove_all(void);
+int dim_tmp_clean_stale(const char *dir);
+
 /* Whole buffer to path, atomically. */
 dim_status dim_write_file_atomic(dim_error *err, const char *path, const void *data,
 				 size_t size);

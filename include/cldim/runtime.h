@@ -115,6 +115,15 @@ bool dim_ctx_use_fma(const dim_ctx *ctx);
  * of our element-wise kernels) rather than one element (GPUs: coalesced).
  * CLDIM_VEC16=0 or 1 overrides the choice (the tests run both forms). */
 bool dim_ctx_vec16(const dim_ctx *ctx);
+
+/* Out of device memory: after the first failed device allocation the context
+ * launches nothing more (launches and GEMMs return DIM_ERR_DEVICE_MEM) and
+ * dim_ctx_destroy does not wait for the kernels already queued (on a CPU
+ * device they could run for minutes); make a new context to retry smaller.
+ * CLDIM_DEVICE_MEM_LIMIT_MIB=N (read when a context is made) caps the bytes
+ * of all dim_buf_create buffers of the process at N MiB, so that this failure
+ * can be reached, and tested, without exhausting a real device. */
+bool dim_ctx_mem_failed(const dim_ctx *ctx);
 cl_context dim_ctx_cl_context(dim_ctx *ctx);
 cl_command_queue dim_ctx_queue(dim_ctx *ctx);
 

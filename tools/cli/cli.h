@@ -8,6 +8,8 @@
  * in the log (the same for every command). */
 extern int cli_quiet;
 void cli_set_quiet(void);
+/* extract, eval: a SIGINT/SIGTERM removes the temporary files first */
+void cli_remove_temps_on_signal(void);
 
 /* Report a failed library call: "cldim <cmd>: <message>" on stderr; returns
  * the process exit code for the status. */

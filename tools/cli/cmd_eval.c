@@ -144,6 +144,7 @@ int cmd_eval(int argc, char **argv)
 	int json = 0, baselines = 1, c;
 	dim_error err = {0};
 
+	cli_remove_temps_on_signal();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int ok = 1;

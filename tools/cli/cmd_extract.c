@@ -119,6 +119,7 @@ int cmd_extract(int argc, char **argv)
 	dim_error err = {0};
 	int rc;
 
+	cli_remove_temps_on_signal();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int ok = 1;

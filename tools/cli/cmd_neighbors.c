@@ -87,6 +87,7 @@ int cmd_neighbors(int argc, char **argv)
 	int c, force = 0;
 	dim_error err = {0};
 
+	cli_remove_temps_on_signal();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int ok = 1;

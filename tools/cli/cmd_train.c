@@ -1,5 +1,6 @@
 /* cldim train: Deep InfoMax pre-training with per-dataset defaults from the
  * paper, every one overridable and printed at start. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -173,6 +174,52 @@ static void stored_long(const char *json, const char *key, long *v)
 		*v = strtol(p, NULL, 10);
 }
 
+static int same_path(const char *a, const char *b)
+{
+	char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+	int same = ra && rb ? !strcmp(ra, rb) : !strcmp(a, b);
+	free(ra);
+	free(rb);
+	return same;
+}
+
+/* What --resume honours (issue 16): the model configuration, the optimizer
+ * state, the data order and the dataset come from the checkpoint. --lr,
+ * --beta1 and --beta2 replace the stored values, with a notice (as setting a
+ * PyTorch param_group's lr before continuing). --data naming another dataset
+ * is refused (it would not continue the run), unless the stored path no longer
+ * exists (the data moved). Schedule flags (--steps, --epochs, --batch, ...)
+ * override the stored schedule. Returns an exit code, 0 to go on. */
+static int resume_flags(dim_config *cfg, const dim_train_state *rs, const char *data, double lr,
+			double b1, double b2, int quiet)
+{
+	if (data && rs->dataset[0] && !same_path(data, rs->dataset)) {
+		if (access(rs->dataset, F_OK) == 0) {
+			fprintf(stderr, "cldim train: --data %s is not the checkpoint's dataset (%s): "
+					"resuming on other data would not continue that run; drop --data, "
+					"or start a new run with another --out\n", data, rs->dataset);
+			return 2;
+		}
+		if (!quiet)
+			fprintf(stderr, "resume: the checkpoint's dataset %s is gone; using --data %s\n",
+				rs->dataset, data);
+	}
+	const struct {
+		const char *flag;
+		double v;
+		float *dst;
+	} hp[] = {{"--lr", lr, &cfg->lr}, {"--beta1", b1, &cfg->beta1}, {"--beta2", b2, &cfg->beta2}};
+	for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++)
+		if (!isnan(hp[i].v) && (float)hp[i].v != *hp[i].dst) {
+			if (!quiet)
+				fprintf(stderr, "resume: %s %g replaces the checkpoint's %g (Adam moments "
+						"kept)\n", hp[i].flag, (double)(float)hp[i].v,
+					(double)*hp[i].dst);
+			*hp[i].dst = (float)hp[i].v;
+		}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -215,7 +262,12 @@ static void usage(FILE *f)
 		"  --out DIR            run directory (default runs/<format>-<estimator>)\n"
 		"  --ckpt-every N       checkpoint every N steps (default 500; 0 = end only)\n"
 		"  --keep N             checkpoints kept (3)\n"
-		"  --resume DIR|FILE    continue a run exactly (a missing path is an error)\n"
+		"  --resume DIR|FILE    continue a run exactly (a missing path is an error; a\n"
+		"                       damaged latest checkpoint falls back to the newest one\n"
+		"                       that loads). Model, optimizer state, data and data order\n"
+		"                       come from the checkpoint; schedule flags, --lr, --beta1\n"
+		"                       and --beta2 are honoured; model flags, --seed and another\n"
+		"                       --data are refused\n"
 		"  --progress MODE      auto | bar | lines | none. Each step shows the loss terms\n"
 		"                       and the estimator's MI bound in nats (I_jsd: the JSD\n"
 		"                       form, at most 2 log 2 and below 0 while the critic is\n"
@@ -276,7 +328,7 @@ int cmd_train(int argc, char **argv)
 	/* -1: not given (a resumed run takes the checkpoint's value, else the default) */
 	long limit = -1, threads = 1, units = 0, ydim = 0, batch = -1, epochs = 0, keep = -1;
 	long steps = -1, ckpt = -1, seed = 1, accum = 1, max_bad = 100;
-	int quiet = cli_quiet, no_cache = 0, profile = 0, force = 0, c;
+	int quiet = cli_quiet, no_cache = 0, profile = 0, force = 0, seed_given = 0, c;
 	dim_error err = {0};
 
 	optind = 1;
@@ -303,7 +355,8 @@ int cmd_train(int argc, char **argv)
 		case O_LR: ok = cli_float("train", "--lr", optarg, 0, 10, &lr); break;
 		case O_B1: ok = cli_float("train", "--beta1", optarg, 0, 0.999999, &b1); break;
 		case O_B2: ok = cli_float("train", "--beta2", optarg, 0, 0.999999999, &b2); break;
-		case O_SEED: ok = cli_int("train", "--seed", optarg, 0, 1L << 62, &seed); break;
+		case O_SEED: ok = cli_int("train", "--seed", optarg, 0, 1L << 62, &seed);
+			seed_given = 1; break;
 		case O_OUT: out = optarg; break;
 		case O_CKPT: ok = cli_int("train", "--ckpt-every", optarg, 0, 1L << 40, &ckpt); break;
 		case O_KEEP: ok = cli_int("train", "--keep", optarg, 1, 100000, &keep); break;
@@ -350,6 +403,9 @@ int cmd_train(int argc, char **argv)
 			st = dim_checkpoint_read_config(ckpt_path, &cfg, &rs, &err);
 		if (st)
 			return cli_fail("train", st, dim_error_text(&err));
+		int flags_rc = resume_flags(&cfg, &rs, data, lr, b1, b2, quiet);
+		if (flags_rc)
+			return flags_rc;
 		if (!data)
 			data = strdup(rs.dataset);
 		if (!format && rs.format[0])
@@ -425,9 +481,9 @@ int cmd_train(int argc, char **argv)
 			return 2;
 		}
 	} else if (encoder || est || preset || strcmp(critic, "dot") || units || ydim || !isnan(alpha) || !isnan(beta) ||
-		   !isnan(gamma)) {
+		   !isnan(gamma) || seed_given) {
 		fprintf(stderr, "cldim train: model options cannot change on --resume (the "
-				"checkpoint's configuration is used)\n");
+				"checkpoint's configuration and seed are used)\n");
 		return 2;
 	}
 	int size = dim_encoder_input_size(cfg.encoder);
@@ -578,7 +634,8 @@ int cmd_train(int argc, char **argv)
 		.model = cfg, .data_path = data, .format = fmt_name, .split = split ? split : dd->split,
 		.image_size = size, .threads = (int)threads, .limit = (size_t)limit,
 		.batch = (int)batch, .epochs = (int)epochs, .max_steps = steps, .out_dir = out,
-		.ckpt_every = ckpt, .keep_last = (int)keep, .resume = resume, .config_json = json,
+		.ckpt_every = ckpt, .keep_last = (int)keep, .config_json = json,
+		.resume = resume ? ckpt_path : NULL, /* resolved once: one fallback notice */
 		.stop = &stop_flag, .progress = progress, .progress_user = &ps,
 		.accum = (int)accum, .replicas = replicas, .max_bad = (int)max_bad,
 	};

@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cldim/io.h"
 #include "cli.h"
 
 int cli_quiet;
@@ -12,6 +14,24 @@ void cli_set_quiet(void)
 {
 	cli_quiet = 1;
 	dim_log_set_level(DIM_LOG_ERROR);
+}
+
+/* SIGINT/SIGTERM: remove this process's temporary files, then die of the
+ * signal as before (SA_RESETHAND restored the default action). */
+static void remove_temps(int sig)
+{
+	dim_tmp_remove_all();
+	raise(sig);
+}
+
+void cli_remove_temps_on_signal(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = remove_temps;
+	sa.sa_flags = (int)SA_RESETHAND;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 int cli_fail(const char *cmd, dim_status st, const char *msg)
