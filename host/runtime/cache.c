@@ -27,16 +27,6 @@
 #define CACHE_HDR 24
 #define CACHE_EXT ".clbin"
 
-uint64_t dim_fnv1a(uint64_t h, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 void dim_cache_default_dir(char *buf, size_t n)
 {
 	const char *e = getenv("CLDIM_CACHE_DIR");
@@ -146,26 +136,10 @@ out_free:
 	return NULL;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[1024];
-	snprintf(tmp, sizeof tmp, "%s", dir);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 void dim_cache_store(const char *dir, const char *key, const unsigned char *bin, size_t size)
 {
 	char path[1200], tmp[1300];
-	if (mkdir_p(dir) != 0) {
+	if (dim_mkdir_p(dir) != 0) {
 		dim_log(DIM_LOG_WARN, "kernel cache: cannot create %s: %s (caching disabled)", dir,
 			strerror(errno));
 		return;

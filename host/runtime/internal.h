@@ -70,9 +70,9 @@ void dim_programs_release(dim_ctx *ctx);
 unsigned char *dim_cache_load(const char *dir, const char *key_text, size_t *size, int *rejected);
 void dim_cache_store(const char *dir, const char *key_text, const unsigned char *bin, size_t size);
 
-/* 64-bit FNV-1a over bytes, chained from h (start with DIM_FNV_INIT). */
-#define DIM_FNV_INIT 0xcbf29ce484222325ull
-uint64_t dim_fnv1a(uint64_t h, const void *data, size_t n);
+/* Hash of a device's platform name, device name and driver version: the key
+ * of its per-device files (GEMM tuning, bench record). */
+uint64_t dim_device_key(const dim_device_info *d);
 
 void dim_gemm_release(dim_ctx *ctx);
 

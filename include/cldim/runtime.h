@@ -21,6 +21,7 @@
 #endif
 #include <CL/cl.h>
 
+#include "cldim/base.h"
 #include "cldim/status.h"
 
 #ifdef __cplusplus
@@ -68,19 +69,7 @@ dim_status dim_device_select(const char *selector, const dim_device_info *list, 
 /* Device listing as text (one block per device), for `cldim devices`. */
 void dim_devices_print(FILE *f, const dim_device_info *list, int count);
 
-/* ------------------------------------------------------------------ logging */
-
-enum { DIM_LOG_ERROR = 0, DIM_LOG_WARN = 1, DIM_LOG_INFO = 2, DIM_LOG_DEBUG = 3 };
-void dim_log_set_level(int level);
-int dim_log_level(void);
-void dim_log(int level, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
-
-/* Monotonic clock in seconds. */
-double dim_now(void);
+/* Logging (dim_log) and the clock (dim_now) are in cldim/base.h. */
 
 /* ------------------------------------------------------------------ context */
 
