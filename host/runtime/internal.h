@@ -55,9 +55,16 @@ struct dim_ctx {
 	/* own GEMM (gemm_own.c): tile shape, packing scratch grown on demand */
 	int gemm_own_mr, gemm_own_nv, gemm_own_kc, gemm_own_gm, gemm_own_swap_m;
 	bool gemm_own_pack_always;
+	/* largest buffer offset (in floats) passed to a kernel as is; further
+	 * views go through a sub-buffer (program.c). 0: INT_MAX. Tests lower it. */
+	size_t karg_off_max;
+	unsigned long long karg_subs; /* sub-buffers made for that so far */
 	cl_mem gemm_pack;
 	size_t gemm_pack_bytes;
 };
+
+/* Sub-buffers one launch may make for views past karg_off_max. */
+#define DIM_LAUNCH_MAX_SUBS 16
 
 /* Build or load program `name` with `options`; cached in ctx. */
 dim_status dim_program_get(dim_ctx *ctx, const char *name, const char *options,

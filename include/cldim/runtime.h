@@ -146,8 +146,12 @@ typedef struct dim_buf {
 
 dim_status dim_buf_create(dim_ctx *ctx, size_t bytes, dim_buf *out);
 void dim_buf_release(dim_buf *b);
-/* Sub-view [off, off+bytes) of b (asserts that it fits). */
+/* Sub-view [off, off+bytes) of b. When it does not fit (or b is invalid)
+ * the result is an invalid view (mem NULL, bytes > 0) that dim_launch,
+ * dim_read/dim_write/dim_copy and dim_gemm reject with DIM_ERR_ARG; use
+ * dim_buf_sub to get the error at once, with a message in the context. */
 dim_buf dim_buf_view(dim_buf b, size_t off, size_t bytes);
+dim_status dim_buf_sub(dim_ctx *ctx, dim_buf b, size_t off, size_t bytes, dim_buf *out);
 
 /* Blocking host <-> device copies; `off` is a byte offset inside the view. */
 dim_status dim_write(dim_ctx *ctx, dim_buf dst, size_t off, const void *src, size_t bytes);
