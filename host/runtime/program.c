@@ -135,7 +135,7 @@ static dim_status build_program(dim_ctx *ctx, const char *name, const char *opts
 	if (!src)
 		return dim_fail(&ctx->err, DIM_ERR_ARG, "no OpenCL program named '%s' (cl/%s.cl)",
 				name, name);
-	/* OpenCL C 1.2 everywhere (see DESIGN.md, Portability). */
+	/* OpenCL C 1.2 everywhere (docs/design.md, "Portability and numerics"). */
 	size_t on = strlen(opts_in) + 32;
 	char *opts = malloc(on);
 	char *key = NULL;
