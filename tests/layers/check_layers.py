@@ -28,7 +28,9 @@ dependencies that still look up. Rules checked:
      and only runtime and the layers below it call the OpenCL and CLBlast
      APIs (an exception names its target "OpenCL API");
   5. every exception is still needed: a fixed one must be deleted from the
-     list, so the list can only shrink.
+     list, so the list can only shrink;
+  6. no tracked text file points outside the repository for the design or
+     the method (../shared/, dim-spec, DESIGN.md): they are in docs/.
 
 Exit status 0 when clean, 1 with one line per problem otherwise, 2 when
 docs/design.md has no usable layer list."""
@@ -140,6 +142,34 @@ def check_includes(root, layers, exceptions, used, checked, problems):
                     problems.append(f"{rel}: #include \"{name}\": {why}")
 
 
+OUTSIDE = re.compile(r"\.\./shared|dim-spec|\bDESIGN\.md")
+
+
+def check_outside_refs(root, problems):
+    for top in ("host", "include", "tools", "cl", "tests", "docs", "cmake", ".ci"):
+        for d, _, files in os.walk(os.path.join(root, top)):
+            for f in files:
+                if not f.endswith((".c", ".h", ".cl", ".py", ".md", ".cmake", ".sh", ".txt", "run")):
+                    continue
+                path = os.path.join(d, f)
+                rel = os.path.relpath(path, root).replace(os.sep, "/")
+                if rel.startswith("tests/layers/"):
+                    continue  # this checker and its tests name the patterns
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    for n, line in enumerate(fh, 1):
+                        if OUTSIDE.search(line):
+                            problems.append(f"{rel}:{n}: points outside the repository "
+                                            "(the design and the method are in docs/)")
+    for f in ("README.md", "BENCHMARKS.md", "CMakeLists.txt"):
+        path = os.path.join(root, f)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                for n, line in enumerate(fh, 1):
+                    if OUTSIDE.search(line):
+                        problems.append(f"{f}:{n}: points outside the repository "
+                                        "(the design and the method are in docs/)")
+
+
 def nm_symbols(obj, *flags):
     out = subprocess.run(["nm", "-P", *flags, obj], capture_output=True, text=True)
     if out.returncode:
@@ -215,6 +245,7 @@ def main():
         return 0
     problems, used, checked, linked = [], set(), set(), set()
     check_includes(root, layers, exceptions, used, checked, problems)
+    check_outside_refs(root, problems)
     if a.build:
         check_symbols(root, os.path.abspath(a.build), layers, exceptions, used, linked, problems)
     for src, target in sorted(exceptions - used):

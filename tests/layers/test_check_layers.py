@@ -72,6 +72,11 @@ def main():
         expect("a folder in no layer fails", root, 1, "host/newlayer/x.c: in no layer")
         os.remove(os.path.join(root, "host/newlayer/x.c"))
 
+        put(root, "host/runtime/context.c", '#include "cldim/runtime.h"\n/* see ../shared/DESIGN.md */\n')
+        expect("a comment pointing outside the repository fails", root, 1,
+               "host/runtime/context.c:2: points outside the repository")
+        put(root, "host/runtime/context.c", '#include "cldim/runtime.h"\n#include "internal.h"\n')
+
         put(root, "include/cldim/autodiff.h", '#include "cldim/runtime.h"\n')
         put(root, "include/cldim/op_conv.h", '#include "cldim/autodiff.h"\n')
         expect("a listed exception is tolerated", root, 0, "check_layers: ok")
