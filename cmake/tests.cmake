@@ -96,3 +96,16 @@ if(CLDIM_FUZZ)
     set_tests_properties(${name} PROPERTIES LABELS "fuzz" TIMEOUT 120)
   endforeach()
 endif()
+
+# Layer order (docs/design.md): includes and calls between the library's
+# layers only look down; the second test proves the check fails on each kind
+# of violation. Labelled mpi too, so the MPI build checks host/mpi/'s calls.
+if(CLDIM_TORCH_PYTHON)
+  add_test(NAME layers_check
+    COMMAND ${CLDIM_TORCH_PYTHON} ${CMAKE_SOURCE_DIR}/tests/layers/check_layers.py
+            --root ${CMAKE_SOURCE_DIR} --build ${CMAKE_BINARY_DIR})
+  add_test(NAME layers_check_selftest
+    COMMAND ${CLDIM_TORCH_PYTHON} ${CMAKE_SOURCE_DIR}/tests/layers/test_check_layers.py)
+  set_tests_properties(layers_check layers_check_selftest PROPERTIES
+    LABELS "unit;mpi" TIMEOUT 120 SKIP_RETURN_CODE 77 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+endif()

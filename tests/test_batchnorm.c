@@ -106,14 +106,6 @@ static void ref_backward(struct dims d, int training, const double *dy, const do
 	}
 }
 
-static double *to_d(const float *x, size_t n)
-{
-	double *d = malloc(n * sizeof *d);
-	for (size_t i = 0; i < n; i++)
-		d[i] = x[i];
-	return d;
-}
-
 static double loss(struct dims d, int training, const double *x, const double *w,
 		   const double *b, double *rm, double *rv, const double *r, double *y)
 {
@@ -122,6 +114,18 @@ static double loss(struct dims d, int training, const double *x, const double *w
 	for (size_t i = 0; i < d.total; i++)
 		l += r[i] * y[i];
 	return l;
+}
+
+struct fd_bn {
+	struct dims d;
+	int training;
+	double *x, *w, *b, *rm, *rv, *r, *y;
+};
+
+static double fd_loss(void *user)
+{
+	struct fd_bn *u = user;
+	return loss(u->d, u->training, u->x, u->w, u->b, u->rm, u->rv, u->r, u->y);
 }
 
 static void check_fd(int training)
@@ -137,33 +141,10 @@ static void check_fd(int training)
 	ref_backward(d, training, r, x, w, mean, rstd, dx, dw, db);
 	double *vars[3] = {x, w, b}, *grads[3] = {dx, dw, db};
 	size_t sizes[3] = {60, 4, 4};
-	int bad = 0;
-	const double h = 1e-5;
-	for (int v = 0; v < 3; v++)
-		for (size_t i = 0; i < sizes[v]; i++) {
-			double keep = vars[v][i];
-			vars[v][i] = keep + h;
-			double lp = loss(d, training, x, w, b, training ? NULL : rm, training ? NULL : rv, r, y);
-			vars[v][i] = keep - h;
-			double lm = loss(d, training, x, w, b, training ? NULL : rm, training ? NULL : rv, r, y);
-			vars[v][i] = keep;
-			double fd = (lp - lm) / (2 * h);
-			if (fabs(fd - grads[v][i]) > 1e-6 + 1e-6 * fabs(fd) && bad++ < 5)
-				fprintf(stderr, "fd (training %d): var %d [%zu] fd %.10g ref %.10g\n",
-					training, v, i, fd, grads[v][i]);
-		}
-	CHECK_MSG(bad == 0, "%d finite-difference mismatches (training %d)", bad, training);
+	struct fd_bn u = {d, training, x, w, b, training ? NULL : rm, training ? NULL : rv, r, y};
+	t_check_fd(training ? "batchnorm (training)" : "batchnorm (eval)", vars, grads, sizes, 3,
+		   1e-5, 1e-6, fd_loss, &u);
 }
-
-static double maxabs(const double *x, size_t n)
-{
-	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		m = fabs(x[i]) > m ? fabs(x[i]) : m;
-	return m;
-}
-
-#define CLOSE(what, got, want, n) t_close(what, got, want, n, 1e-4, 1e-5 * maxabs(want, n) + 1e-6)
 
 static void dumpf(const char *dir, int ci, const char *what, const float *x, size_t n)
 {
@@ -183,8 +164,8 @@ static void run_case(dim_ctx *ctx, dim_arena *ws, int ci, const char *dir)
 	t_fill(&rng, w, C, -1.5f, 1.5f), t_fill(&rng, b, C, -1, 1);
 	t_fill(&rng, rm, C, -1, 1), t_fill(&rng, rv, C, 0.5f, 2);
 	t_fill(&rng, dw0, C, -1, 1), t_fill(&rng, db0, C, -1, 1);
-	double *xd = to_d(x, n), *rd = to_d(r, n), *wd = to_d(w, C), *bd = to_d(b, C);
-	double *rmd = to_d(rm, C), *rvd = to_d(rv, C);
+	double *xd = t_to_d(x, n), *rd = t_to_d(r, n), *wd = t_to_d(w, C), *bd = t_to_d(b, C);
+	double *rmd = t_to_d(rm, C), *rvd = t_to_d(rv, C);
 	double *yr = malloc(n * 8), *dxr = malloc(n * 8), meanr[64], rstdr[64], dwr[64], dbr[64];
 	const double *wa = c->affine ? wd : NULL;
 	ref_forward(d, c->training, xd, wa, c->affine ? bd : NULL, rmd, rvd, yr, meanr, rstdr);
@@ -214,20 +195,20 @@ static void run_case(dim_ctx *ctx, dim_arena *ws, int ci, const char *dir)
 	float *mean = t_download(ctx, tmean.buf, C), *rstd = t_download(ctx, trstd.buf, C);
 	float *rm1 = t_download(ctx, trm.buf, C), *rv1 = t_download(ctx, trv.buf, C);
 	float *dw = t_download(ctx, tdw.buf, C), *db = t_download(ctx, tdb.buf, C);
-	snprintf(what, sizeof what, "case %d y", ci), CLOSE(what, y, yr, n);
-	snprintf(what, sizeof what, "case %d mean", ci), CLOSE(what, mean, meanr, C);
-	snprintf(what, sizeof what, "case %d rstd", ci), CLOSE(what, rstd, rstdr, C);
-	snprintf(what, sizeof what, "case %d running_mean", ci), CLOSE(what, rm1, rmd, C);
-	snprintf(what, sizeof what, "case %d running_var", ci), CLOSE(what, rv1, rvd, C);
-	snprintf(what, sizeof what, "case %d dx", ci), CLOSE(what, dx, dxr, n);
+	snprintf(what, sizeof what, "case %d y", ci), t_close_scaled(what, y, yr, n);
+	snprintf(what, sizeof what, "case %d mean", ci), t_close_scaled(what, mean, meanr, C);
+	snprintf(what, sizeof what, "case %d rstd", ci), t_close_scaled(what, rstd, rstdr, C);
+	snprintf(what, sizeof what, "case %d running_mean", ci), t_close_scaled(what, rm1, rmd, C);
+	snprintf(what, sizeof what, "case %d running_var", ci), t_close_scaled(what, rv1, rvd, C);
+	snprintf(what, sizeof what, "case %d dx", ci), t_close_scaled(what, dx, dxr, n);
 	double want[64], *want_x = malloc(n * 8);
 	if (c->affine) {
 		for (size_t i = 0; i < C; i++)
 			want[i] = dw0[i] + dwr[i];
-		snprintf(what, sizeof what, "case %d dgamma", ci), CLOSE(what, dw, want, C);
+		snprintf(what, sizeof what, "case %d dgamma", ci), t_close_scaled(what, dw, want, C);
 		for (size_t i = 0; i < C; i++)
 			want[i] = db0[i] + dbr[i];
-		snprintf(what, sizeof what, "case %d dbeta", ci), CLOSE(what, db, want, C);
+		snprintf(what, sizeof what, "case %d dbeta", ci), t_close_scaled(what, db, want, C);
 	}
 	if (dir) {
 		for (size_t i = 0; i < C; i++)
@@ -247,14 +228,14 @@ static void run_case(dim_ctx *ctx, dim_arena *ws, int ci, const char *dir)
 	db = t_download(ctx, tdb.buf, C);
 	for (size_t i = 0; i < n; i++)
 		want_x[i] = 2 * dxr[i];
-	snprintf(what, sizeof what, "case %d dx (accumulate)", ci), CLOSE(what, dx, want_x, n);
+	snprintf(what, sizeof what, "case %d dx (accumulate)", ci), t_close_scaled(what, dx, want_x, n);
 	if (c->affine) {
 		for (size_t i = 0; i < C; i++)
 			want[i] = dw0[i] + 2 * dwr[i];
-		snprintf(what, sizeof what, "case %d dgamma twice", ci), CLOSE(what, dw, want, C);
+		snprintf(what, sizeof what, "case %d dgamma twice", ci), t_close_scaled(what, dw, want, C);
 		for (size_t i = 0; i < C; i++)
 			want[i] = db0[i] + 2 * dbr[i];
-		snprintf(what, sizeof what, "case %d dbeta twice", ci), CLOSE(what, db, want, C);
+		snprintf(what, sizeof what, "case %d dbeta twice", ci), t_close_scaled(what, db, want, C);
 	}
 	free(dx), free(dw), free(db), free(want_x), free(mean), free(rstd), free(rm1), free(rv1);
 	free(x), free(r), free(xd), free(rd), free(wd), free(bd), free(rmd), free(rvd), free(yr);

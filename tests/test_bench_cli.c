@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "cldim/bench.h"
 #include "cldim/tuning.h"
 #include "testutil.h"
 

@@ -83,14 +83,6 @@ static void ref_backward(const struct cs *s, const double *dy, const double *x, 
 				db[o] += dy[(n * s->O + o) * OH * OW + p];
 }
 
-static double *to_d(const float *x, size_t n)
-{
-	double *d = malloc(n * sizeof *d);
-	for (size_t i = 0; i < n; i++)
-		d[i] = x[i];
-	return d;
-}
-
 static double loss_ref(const struct cs *s, const double *x, const double *w, const double *b,
 		       const double *r, double *y, size_t ny)
 {
@@ -99,6 +91,18 @@ static double loss_ref(const struct cs *s, const double *x, const double *w, con
 	for (size_t i = 0; i < ny; i++)
 		l += r[i] * y[i];
 	return l;
+}
+
+struct fd_conv {
+	const struct cs *s;
+	double *x, *w, *b, *r, *y;
+	size_t ny;
+};
+
+static double fd_loss(void *user)
+{
+	struct fd_conv *u = user;
+	return loss_ref(u->s, u->x, u->w, u->b, u->r, u->y, u->ny);
 }
 
 /* The reference's gradients against central differences of L = sum(r * y). */
@@ -116,36 +120,10 @@ static void check_fd(void)
 	ref_backward(&s, r, x, w, dx, dw, db);
 	double *vars[3] = {x, w, b}, *grads[3] = {dx, dw, db};
 	size_t sizes[3] = {nx, nw, 4};
-	const double h = 1e-4;
-	int bad = 0;
-	for (int v = 0; v < 3; v++)
-		for (size_t i = 0; i < sizes[v]; i++) {
-			double keep = vars[v][i];
-			vars[v][i] = keep + h;
-			double lp = loss_ref(&s, x, w, b, r, y, ny);
-			vars[v][i] = keep - h;
-			double lm = loss_ref(&s, x, w, b, r, y, ny);
-			vars[v][i] = keep;
-			double fd = (lp - lm) / (2 * h);
-			if (fabs(fd - grads[v][i]) > 1e-7 + 1e-7 * fabs(fd)) {
-				if (bad++ < 5)
-					fprintf(stderr, "fd: var %d [%zu] fd %.10g ref %.10g\n", v, i,
-						fd, grads[v][i]);
-			}
-		}
-	CHECK_MSG(bad == 0, "%d finite-difference mismatches", bad);
+	struct fd_conv u = {&s, x, w, b, r, y, ny};
+	t_check_fd("conv", vars, grads, sizes, 3, 1e-4, 1e-7, fd_loss, &u);
 	free(x), free(w), free(b), free(r), free(y), free(dx), free(dw), free(db);
 }
-
-static double maxabs(const double *x, size_t n)
-{
-	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		m = fabs(x[i]) > m ? fabs(x[i]) : m;
-	return m;
-}
-
-#define CLOSE(what, got, want, n) t_close(what, got, want, n, 1e-4, 1e-5 * maxabs(want, n) + 1e-6)
 
 static void run_case(dim_ctx *ctx, dim_arena *ws, int ci, const char *dir)
 {
@@ -163,7 +141,7 @@ static void run_case(dim_ctx *ctx, dim_arena *ws, int ci, const char *dir)
 	t_fill(&rng, dw0, nw, -1, 1);
 	t_fill(&rng, db0, nb, -1, 1);
 
-	double *xd = to_d(x, nx), *wd = to_d(w, nw), *bd = to_d(b, nb), *rd = to_d(r, ny);
+	double *xd = t_to_d(x, nx), *wd = t_to_d(w, nw), *bd = t_to_d(b, nb), *rd = t_to_d(r, ny);
 	double *yr = malloc(ny * 8), *dxr = malloc(nx * 8), *dwr = malloc(nw * 8), *dbr = malloc(nb * 8);
 	ref_forward(s, xd, wd, bd, yr);
 	ref_backward(s, rd, xd, wd, dxr, dwr, dbr);
@@ -188,20 +166,20 @@ static void run_case(dim_ctx *ctx, dim_arena *ws, int ci, const char *dir)
 	float *y = t_download(ctx, ty.buf, ny), *dx = t_download(ctx, tdx.buf, nx);
 	float *dw = t_download(ctx, tdw.buf, nw), *db = t_download(ctx, tdb.buf, nb);
 	snprintf(what, sizeof what, "case %d y", ci);
-	CLOSE(what, y, yr, ny);
+	t_close_scaled(what, y, yr, ny);
 	snprintf(what, sizeof what, "case %d dx", ci);
-	CLOSE(what, dx, dxr, nx);
+	t_close_scaled(what, dx, dxr, nx);
 	/* dW and db were pre-filled with dw0/db0: += */
 	double *want = malloc((nw > nb ? nw : nb) * 8);
 	for (size_t i = 0; i < nw; i++)
 		want[i] = dw0[i] + dwr[i];
 	snprintf(what, sizeof what, "case %d dw (+= once)", ci);
-	CLOSE(what, dw, want, nw);
+	t_close_scaled(what, dw, want, nw);
 	if (s->bias) {
 		for (size_t i = 0; i < nb; i++)
 			want[i] = db0[i] + dbr[i];
 		snprintf(what, sizeof what, "case %d db (+= once)", ci);
-		CLOSE(what, db, want, nb);
+		t_close_scaled(what, db, want, nb);
 	}
 	if (dir) {
 		char name[32];
@@ -230,16 +208,16 @@ static void run_case(dim_ctx *ctx, dim_arena *ws, int ci, const char *dir)
 	for (size_t i = 0; i < nx; i++)
 		want_x[i] = 2 * dxr[i];
 	snprintf(what, sizeof what, "case %d dx (accumulate)", ci);
-	CLOSE(what, dx, want_x, nx);
+	t_close_scaled(what, dx, want_x, nx);
 	for (size_t i = 0; i < nw; i++)
 		want[i] = dw0[i] + 2 * dwr[i];
 	snprintf(what, sizeof what, "case %d dw (+= twice)", ci);
-	CLOSE(what, dw, want, nw);
+	t_close_scaled(what, dw, want, nw);
 	if (s->bias) {
 		for (size_t i = 0; i < nb; i++)
 			want[i] = db0[i] + 2 * dbr[i];
 		snprintf(what, sizeof what, "case %d db (+= twice)", ci);
-		CLOSE(what, db, want, nb);
+		t_close_scaled(what, db, want, nb);
 	}
 	free(dx), free(dw), free(db);
 
@@ -248,7 +226,7 @@ static void run_case(dim_ctx *ctx, dim_arena *ws, int ci, const char *dir)
 	dim_arena_reset(ws, m);
 	dx = t_download(ctx, tdx.buf, nx);
 	snprintf(what, sizeof what, "case %d dx alone", ci);
-	CLOSE(what, dx, dxr, nx);
+	t_close_scaled(what, dx, dxr, nx);
 	free(dx);
 
 	free(want), free(want_x), free(y);
@@ -287,7 +265,7 @@ static void check_tape(dim_ctx *ctx)
 	float *x = malloc(nx * 4), *w = malloc(nw * 4), b[4], *r = malloc(ny * 4);
 	t_fill(&rng, x, nx, -1, 1), t_fill(&rng, w, nw, -1, 1), t_fill(&rng, b, 4, -1, 1);
 	t_fill(&rng, r, ny, -1, 1);
-	double *xd = to_d(x, nx), *wd = to_d(w, nw), *bd = to_d(b, 4), *rd = to_d(r, ny);
+	double *xd = t_to_d(x, nx), *wd = t_to_d(w, nw), *bd = t_to_d(b, 4), *rd = t_to_d(r, ny);
 	double *dxr = malloc(nx * 8), *dwr = malloc(nw * 8), dbr[4];
 	ref_backward(&s, rd, xd, wd, dxr, dwr, dbr);
 

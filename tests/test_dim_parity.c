@@ -56,9 +56,8 @@ int main(void)
 {
 	dim_ctx *ctx = t_ctx();
 	if (!t_torch_available()) {
-		fprintf(stderr, "skipped: no python3 with torch for the DIM parity test\n");
 		dim_ctx_destroy(ctx);
-		return 77;
+		return t_torch_missing("the DIM parity test");
 	}
 	t_rng rng = {2024};
 	const int N = 5;

@@ -89,12 +89,19 @@ static void ref_backward(struct dims d, const double *dy, const double *x, const
 		}
 }
 
-static double *to_d(const float *x, size_t n)
+struct fd_ln {
+	struct dims d;
+	double *x, *w, *b, *r, *y, *mean, *rstd;
+};
+
+static double fd_loss(void *user)
 {
-	double *d = malloc(n * sizeof *d);
-	for (size_t i = 0; i < n; i++)
-		d[i] = x[i];
-	return d;
+	struct fd_ln *u = user;
+	double l = 0;
+	ref_forward(u->d, u->x, u->w, u->b, u->y, u->mean, u->rstd);
+	for (size_t j = 0; j < u->d.total; j++)
+		l += u->r[j] * u->y[j];
+	return l;
 }
 
 static void check_fd(void)
@@ -108,35 +115,9 @@ static void check_fd(void)
 	ref_backward(d, r, x, w, mean, rstd, dx, dw, db);
 	double *vars[3] = {x, w, b}, *grads[3] = {dx, dw, db};
 	size_t sizes[3] = {30, 5, 5};
-	int bad = 0;
-	const double h = 1e-5;
-	for (int v = 0; v < 3; v++)
-		for (size_t i = 0; i < sizes[v]; i++) {
-			double keep = vars[v][i], l[2] = {0, 0};
-			for (int k = 0; k < 2; k++) {
-				vars[v][i] = keep + (k ? -h : h);
-				ref_forward(d, x, w, b, y, mean, rstd);
-				for (int j = 0; j < 30; j++)
-					l[k] += r[j] * y[j];
-			}
-			vars[v][i] = keep;
-			double fd = (l[0] - l[1]) / (2 * h);
-			if (fabs(fd - grads[v][i]) > 1e-6 + 1e-6 * fabs(fd) && bad++ < 5)
-				fprintf(stderr, "fd: var %d [%zu] fd %.10g ref %.10g\n", v, i, fd,
-					grads[v][i]);
-		}
-	CHECK_MSG(bad == 0, "%d finite-difference mismatches", bad);
+	struct fd_ln u = {d, x, w, b, r, y, mean, rstd};
+	t_check_fd("layernorm", vars, grads, sizes, 3, 1e-5, 1e-6, fd_loss, &u);
 }
-
-static double maxabs(const double *x, size_t n)
-{
-	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		m = fabs(x[i]) > m ? fabs(x[i]) : m;
-	return m;
-}
-
-#define CLOSE(what, got, want, n) t_close(what, got, want, n, 1e-4, 1e-5 * maxabs(want, n) + 1e-6)
 
 static void dumpf(const char *dir, int ci, const char *what, const float *x, size_t n)
 {
@@ -156,7 +137,7 @@ static void run_case(dim_ctx *ctx, int ci, const char *dir)
 	t_fill(&rng, x, n, -2, 3), t_fill(&rng, r, n, -1, 1);
 	t_fill(&rng, w, C, -1.5f, 1.5f), t_fill(&rng, b, C, -1, 1);
 	t_fill(&rng, dw0, C, -1, 1), t_fill(&rng, db0, C, -1, 1);
-	double *xd = to_d(x, n), *rd = to_d(r, n), *wd = to_d(w, C), *bd = to_d(b, C);
+	double *xd = t_to_d(x, n), *rd = t_to_d(r, n), *wd = t_to_d(w, C), *bd = t_to_d(b, C);
 	double *yr = malloc(n * 8), *dxr = malloc(n * 8), *meanr = malloc(L * 8);
 	double *rstdr = malloc(L * 8), *dwr = malloc(C * 8), *dbr = malloc(C * 8);
 	const double *wa = c->affine ? wd : NULL;
@@ -181,18 +162,18 @@ static void run_case(dim_ctx *ctx, int ci, const char *dir)
 	float *y = t_download(ctx, ty.buf, n), *dx = t_download(ctx, tdx.buf, n);
 	float *mean = t_download(ctx, tmean.buf, L), *rstd = t_download(ctx, trstd.buf, L);
 	float *dw = t_download(ctx, tdw.buf, C), *db = t_download(ctx, tdb.buf, C);
-	snprintf(what, sizeof what, "case %d y", ci), CLOSE(what, y, yr, n);
-	snprintf(what, sizeof what, "case %d mean", ci), CLOSE(what, mean, meanr, L);
-	snprintf(what, sizeof what, "case %d rstd", ci), CLOSE(what, rstd, rstdr, L);
-	snprintf(what, sizeof what, "case %d dx", ci), CLOSE(what, dx, dxr, n);
+	snprintf(what, sizeof what, "case %d y", ci), t_close_scaled(what, y, yr, n);
+	snprintf(what, sizeof what, "case %d mean", ci), t_close_scaled(what, mean, meanr, L);
+	snprintf(what, sizeof what, "case %d rstd", ci), t_close_scaled(what, rstd, rstdr, L);
+	snprintf(what, sizeof what, "case %d dx", ci), t_close_scaled(what, dx, dxr, n);
 	double *want = malloc((n > C ? n : C) * 8);
 	if (c->affine) {
 		for (size_t i = 0; i < C; i++)
 			want[i] = dw0[i] + dwr[i];
-		snprintf(what, sizeof what, "case %d dgamma", ci), CLOSE(what, dw, want, C);
+		snprintf(what, sizeof what, "case %d dgamma", ci), t_close_scaled(what, dw, want, C);
 		for (size_t i = 0; i < C; i++)
 			want[i] = db0[i] + dbr[i];
-		snprintf(what, sizeof what, "case %d dbeta", ci), CLOSE(what, db, want, C);
+		snprintf(what, sizeof what, "case %d dbeta", ci), t_close_scaled(what, db, want, C);
 	}
 	if (dir) {
 		for (size_t i = 0; i < C; i++)
@@ -208,14 +189,14 @@ static void run_case(dim_ctx *ctx, int ci, const char *dir)
 	db = t_download(ctx, tdb.buf, C);
 	for (size_t i = 0; i < n; i++)
 		want[i] = 2 * dxr[i];
-	snprintf(what, sizeof what, "case %d dx (accumulate)", ci), CLOSE(what, dx, want, n);
+	snprintf(what, sizeof what, "case %d dx (accumulate)", ci), t_close_scaled(what, dx, want, n);
 	if (c->affine) {
 		for (size_t i = 0; i < C; i++)
 			want[i] = dw0[i] + 2 * dwr[i];
-		snprintf(what, sizeof what, "case %d dgamma twice", ci), CLOSE(what, dw, want, C);
+		snprintf(what, sizeof what, "case %d dgamma twice", ci), t_close_scaled(what, dw, want, C);
 		for (size_t i = 0; i < C; i++)
 			want[i] = db0[i] + 2 * dbr[i];
-		snprintf(what, sizeof what, "case %d dbeta twice", ci), CLOSE(what, db, want, C);
+		snprintf(what, sizeof what, "case %d dbeta twice", ci), t_close_scaled(what, db, want, C);
 	}
 	free(dx), free(dw), free(db), free(want), free(mean), free(rstd);
 	free(x), free(r), free(w), free(b), free(dw0), free(db0);

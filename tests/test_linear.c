@@ -47,27 +47,24 @@ static void ref_backward(size_t M, size_t I, size_t O, const double *dy, const d
 		}
 }
 
-static double *to_d(const float *x, size_t n)
-{
-	double *d = malloc(n * sizeof *d);
-	for (size_t i = 0; i < n; i++)
-		d[i] = x[i];
-	return d;
-}
+enum { FD_M = 3, FD_I = 5, FD_O = 4 };
+struct fd_lin {
+	double *x, *w, *b, *r, *y;
+};
 
-static double maxabs(const double *x, size_t n)
+static double fd_loss(void *user)
 {
-	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		m = fabs(x[i]) > m ? fabs(x[i]) : m;
-	return m;
+	struct fd_lin *u = user;
+	double l = 0;
+	ref_forward(FD_M, FD_I, FD_O, u->x, u->w, u->b, u->y);
+	for (int j = 0; j < FD_M * FD_O; j++)
+		l += u->r[j] * u->y[j];
+	return l;
 }
-
-#define CLOSE(what, got, want, n) t_close(what, got, want, n, 1e-4, 1e-5 * maxabs(want, n) + 1e-6)
 
 static void check_fd(void)
 {
-	enum { M = 3, I = 5, O = 4 };
+	enum { M = FD_M, I = FD_I, O = FD_O };
 	t_rng rng = {5};
 	double x[M * I], w[O * I], b[O], r[M * O], y[M * O], dx[M * I], dw[O * I], db[O];
 	t_fill_d(&rng, x, M * I, -1, 1), t_fill_d(&rng, w, O * I, -1, 1);
@@ -75,24 +72,8 @@ static void check_fd(void)
 	ref_backward(M, I, O, r, x, w, dx, dw, db);
 	double *vars[3] = {x, w, b}, *grads[3] = {dx, dw, db};
 	size_t sizes[3] = {M * I, O * I, O};
-	int bad = 0;
-	for (int v = 0; v < 3; v++)
-		for (size_t i = 0; i < sizes[v]; i++) {
-			double keep = vars[v][i], l[2];
-			for (int sgn = 0; sgn < 2; sgn++) {
-				vars[v][i] = keep + (sgn ? -1e-4 : 1e-4);
-				ref_forward(M, I, O, x, w, b, y);
-				l[sgn] = 0;
-				for (int j = 0; j < M * O; j++)
-					l[sgn] += r[j] * y[j];
-			}
-			vars[v][i] = keep;
-			double fd = (l[0] - l[1]) / 2e-4;
-			if (fabs(fd - grads[v][i]) > 1e-7 + 1e-7 * fabs(fd) && bad++ < 5)
-				fprintf(stderr, "fd: var %d [%zu] fd %.10g ref %.10g\n", v, i, fd,
-					grads[v][i]);
-		}
-	CHECK_MSG(bad == 0, "%d finite-difference mismatches", bad);
+	struct fd_lin u = {x, w, b, r, y};
+	t_check_fd("linear", vars, grads, sizes, 3, 1e-4, 1e-7, fd_loss, &u);
 }
 
 static void run_case(dim_ctx *ctx, int ci, const char *dir)
@@ -105,7 +86,7 @@ static void run_case(dim_ctx *ctx, int ci, const char *dir)
 	float *dw0 = malloc(nw * 4), *db0 = malloc(O * 4);
 	t_fill(&rng, x, nx, -1, 1), t_fill(&rng, w, nw, -0.5f, 0.5f), t_fill(&rng, b, O, -1, 1);
 	t_fill(&rng, r, ny, -1, 1), t_fill(&rng, dw0, nw, -1, 1), t_fill(&rng, db0, O, -1, 1);
-	double *xd = to_d(x, nx), *wd = to_d(w, nw), *bd = to_d(b, O), *rd = to_d(r, ny);
+	double *xd = t_to_d(x, nx), *wd = t_to_d(w, nw), *bd = t_to_d(b, O), *rd = t_to_d(r, ny);
 	double *yr = malloc(ny * 8), *dxr = malloc(nx * 8), *dwr = malloc(nw * 8), *dbr = malloc(O * 8);
 	ref_forward(M, I, O, xd, wd, c->bias ? bd : NULL, yr);
 	ref_backward(M, I, O, rd, xd, wd, dxr, dwr, dbr);
@@ -131,20 +112,20 @@ static void run_case(dim_ctx *ctx, int ci, const char *dir)
 		float *y = t_download(ctx, ty.buf, ny), *dx = t_download(ctx, tdx.buf, nx);
 		float *dw = t_download(ctx, tdw.buf, nw), *db = t_download(ctx, tdb.buf, O);
 		snprintf(what, sizeof what, "case %d pass %d y", ci, pass);
-		CLOSE(what, y, yr, ny);
+		t_close_scaled(what, y, yr, ny);
 		for (size_t i = 0; i < nx; i++)
 			want[i] = pass * dxr[i];
 		snprintf(what, sizeof what, "case %d pass %d dx", ci, pass);
-		CLOSE(what, dx, want, nx);
+		t_close_scaled(what, dx, want, nx);
 		for (size_t i = 0; i < nw; i++)
 			want[i] = dw0[i] + pass * dwr[i];
 		snprintf(what, sizeof what, "case %d pass %d dw", ci, pass);
-		CLOSE(what, dw, want, nw);
+		t_close_scaled(what, dw, want, nw);
 		if (c->bias) {
 			for (size_t i = 0; i < O; i++)
 				want[i] = db0[i] + pass * dbr[i];
 			snprintf(what, sizeof what, "case %d pass %d db", ci, pass);
-			CLOSE(what, db, want, O);
+			t_close_scaled(what, db, want, O);
 		}
 		if (pass == 1 && dir) {
 			char name[32];

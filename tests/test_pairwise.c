@@ -27,14 +27,6 @@ static double ref_loss(int N, int H, const double *a, const double *b, const dou
 	return s;
 }
 
-static double *to_d(const float *x, size_t n)
-{
-	double *d = malloc(n * 8);
-	for (size_t i = 0; i < n; i++)
-		d[i] = x[i];
-	return d;
-}
-
 static void one(dim_ctx *ctx, t_rng *rng, int N, int H, const char *dir)
 {
 	size_t nab = (size_t)N * H, no = nab * N;
@@ -43,7 +35,7 @@ static void one(dim_ctx *ctx, t_rng *rng, int N, int H, const char *dir)
 	t_fill(rng, b, nab, -1, 1);
 	t_fill(rng, bias, H, -1, 1);
 	t_fill(rng, r, no, -1, 1);
-	double *ad = to_d(a, nab), *bd = to_d(b, nab), *cd = to_d(bias, H), *rd = to_d(r, no);
+	double *ad = t_to_d(a, nab), *bd = t_to_d(b, nab), *cd = t_to_d(bias, H), *rd = t_to_d(r, no);
 	double *want = malloc(no * 8);
 	ref_forward(N, H, ad, bd, cd, want);
 

@@ -2,7 +2,11 @@
 /* Runtime: device listing and every selector form, buffers and views,
  * host<->device round trips, arenas (alignment, growth, reuse after reset with
  * no new device allocations), kernel launch with offsets. */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "runtime/internal.h"
 #include <strings.h>
 
 #include "testutil.h"
@@ -170,11 +174,78 @@ static void test_arena(dim_ctx *ctx)
 	CHECK(!strcmp(dim_shape_str(4, shapes[0], s, sizeof s), "[1, 3, 5, 7]"));
 }
 
+/* Views out of range are errors in every build (the check was an assert,
+ * compiled out in RelWithDebInfo), and buffer offsets past the kernels' int
+ * range go through sub-buffers (the limit lowered from 2^31 floats to 1000
+ * so that a small buffer reaches it). */
+static void test_views_and_offsets(dim_ctx *ctx)
+{
+	enum { N = 16384 };
+	float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+	t_rng rng = {11};
+	t_fill(&rng, x, N, -2, 2);
+	dim_buf b, v, bad;
+	CHECK_OK(ctx, dim_buf_create(ctx, N * sizeof *x, &b));
+	CHECK_OK(ctx, dim_write(ctx, b, 0, x, N * sizeof *x));
+
+	v = dim_buf_view(b, 40, 80);
+	bad = dim_buf_view(v, 0, 84);
+	CHECK(bad.mem == NULL && bad.bytes > 0);
+	CHECK(dim_buf_view(v, 81, 0).mem == NULL);
+	CHECK(dim_buf_view(v, SIZE_MAX - 2, 8).mem == NULL); /* off + bytes wraps */
+	CHECK(dim_buf_view(bad, 0, 4).mem == NULL);          /* a view of an invalid view */
+	CHECK(dim_buf_view(v, 80, 0).mem == b.mem);          /* empty view at the end: fine */
+	float z[21];
+	CHECK(dim_read(ctx, bad, 0, z, 4) == DIM_ERR_ARG);
+	CHECK(dim_fill_f32(ctx, bad, 1.0f) == DIM_ERR_ARG);
+	CHECK(strstr(dim_ctx_errmsg(ctx), "null buffer") != NULL);
+	CHECK(dim_gemm(ctx, DIM_NO_TRANS, DIM_NO_TRANS, 1, 1, 1, 1.0f, bad, 1, v, 1, 0.0f, v, 1) ==
+	      DIM_ERR_ARG);
+	dim_buf out;
+	CHECK(dim_buf_sub(ctx, v, 4, 80, &out) == DIM_ERR_ARG && out.mem == NULL);
+	CHECK(strstr(dim_ctx_errmsg(ctx), "84") == NULL &&
+	      strstr(dim_ctx_errmsg(ctx), "outside a 80-byte") != NULL);
+	CHECK_OK(ctx, dim_buf_sub(ctx, v, 4, 76, &out));
+	CHECK(out.mem == b.mem && out.off == 44 && out.bytes == 76);
+
+	/* y[9000..9000+n) += 2 * x[3000..3000+n) with both offsets past the limit
+	 * (2 and -1: exact products, so fused and separate multiply-adds agree) */
+	dim_kernel *k;
+	CHECK_OK(ctx, dim_kernel_get(ctx, "util", NULL, "util_axpy", &k));
+	ctx->karg_off_max = 1000;
+	const int n = 777;
+	dim_buf bx = dim_buf_view(b, 3000 * 4, n * 4), by = dim_buf_view(b, 9000 * 4, n * 4);
+	CHECK_OK(ctx, DIM_LAUNCH_1D(ctx, k, n, DIM_INT(n), DIM_FLOAT(2.0f), DIM_BUF(bx),
+				    DIM_BUF(by)));
+	/* and one view inside the limit beside one past it */
+	dim_buf sx = dim_buf_view(b, 10 * 4, n * 4), sy = dim_buf_view(b, 12001 * 4, n * 4);
+	CHECK_OK(ctx, DIM_LAUNCH_1D(ctx, k, n, DIM_INT(n), DIM_FLOAT(-1.0f), DIM_BUF(sx),
+				    DIM_BUF(sy)));
+	ctx->karg_off_max = 0;
+	CHECK_MSG(ctx->karg_subs == 3, "%llu sub-buffers made, 3 expected", ctx->karg_subs);
+	CHECK_OK(ctx, dim_read(ctx, b, 0, y, N * sizeof *y));
+	int bad_at = -1;
+	for (int i = 0; i < N && bad_at < 0; i++) {
+		float want = x[i];
+		if (i >= 9000 && i < 9000 + n)
+			want = 2.0f * x[i - 6000] + x[i];
+		else if (i >= 12001 && i < 12001 + n)
+			want = -1.0f * x[i - 11991] + x[i];
+		if (y[i] != want)
+			bad_at = i;
+	}
+	CHECK_MSG(bad_at < 0, "element %d after launches through sub-buffers", bad_at);
+	dim_buf_release(&b);
+	free(x);
+	free(y);
+}
+
 int main(void)
 {
 	dim_ctx *ctx = t_ctx();
 	test_select();
 	test_buffers(ctx);
+	test_views_and_offsets(ctx);
 	test_arena(ctx);
 	dim_ctx_destroy(ctx);
 	dim_ctx_destroy(NULL);

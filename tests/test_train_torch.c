@@ -101,10 +101,8 @@ int main(void)
 		fprintf(stderr, "skipped: Fashion-MNIST not installed at " DATA "\n");
 		return 77;
 	}
-	if (!t_torch_available()) {
-		fprintf(stderr, "skipped: no python3 with torch (CLDIM_TORCH_PYTHON)\n");
-		return 77;
-	}
+	if (!t_torch_available())
+		return t_torch_missing("checkpoint parity with PyTorch");
 	dim_ctx *ctx = t_ctx();
 	char *dir = t_tmpdir("torch-ckpt");
 	check_run(ctx, cli, dir, "local", "");

@@ -38,7 +38,7 @@ dim_status dim_model_prior_samples(dim_model *m, int N, const float *z)
 			return st;
 		m->z_n = N;
 	}
-	/* z ~ U[0, 1)^d, the prior of the paper (dim-spec §4), keyed by
+	/* z ~ U[0, 1)^d, the prior of the paper (docs/method.md §5), keyed by
 	 * (seed, step, index) so a resumed run draws the same samples. */
 	for (size_t i = 0; i < n; i++)
 		m->z_host[i] = z ? z[i]

@@ -16,20 +16,6 @@
 #define CKPT_PREFIX "ckpt-"
 #define CKPT_SUFFIX ".safetensors"
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[1024];
-	snprintf(tmp, sizeof tmp, "%s", dir);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 static long long ckpt_step(const char *name)
 {
 	size_t lp = strlen(CKPT_PREFIX), ls = strlen(CKPT_SUFFIX), n = strlen(name);
@@ -346,7 +332,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	if (o->batch % (K * A) || micro < 2)
 		return dim_fail(err, DIM_ERR_ARG, "--batch %d does not split into %d replica(s) x "
 				"%d micro-batch(es) of at least 2 images", o->batch, K, A);
-	if (lead && mkdir_p(o->out_dir))
+	if (lead && dim_mkdir_p(o->out_dir))
 		return dim_fail(err, DIM_ERR_IO, "cannot create output directory %s: %s", o->out_dir,
 				strerror(errno));
 

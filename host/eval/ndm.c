@@ -1,4 +1,4 @@
-/* Neural dependency measure (include/cldim/probe.h, dim-spec §7).
+/* Neural dependency measure (include/cldim/probe.h, docs/method.md §8).
  *
  * Each step the discriminator T scores a batch of B rows y (the joint) and
  * the same rows with every column permuted independently (the product of
@@ -110,7 +110,7 @@ dim_status dim_ndm_run(dim_ctx *ctx, const dim_ndm_opts *o, const float *y, size
 	return dv_train(ctx, o, d, ndm_batch, &src, "NDM", ndm);
 }
 
-/* MINE (dim-spec §7): T on [x ; y], joint pairs (x_i, y_i) against pairs
+/* MINE (docs/method.md §8): T on [x ; y], joint pairs (x_i, y_i) against pairs
  * with y from another row of the batch. */
 struct mine_src {
 	const float *x, *y;

@@ -1,4 +1,4 @@
-/* The paper's encoders (dim-spec §1) as tape forward functions. */
+/* The paper's encoders (docs/method.md §2) as tape forward functions. */
 #include <math.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* The encoders of the paper's CPC comparison (dim-spec §1.4, §8.3): strided
+/* The encoders of the paper's CPC comparison (docs/method.md §2): strided
  * crops with a convnet per crop, folded back into a 7x7 local map, and the
  * bottleneck ResNet they use.
  *

@@ -1,7 +1,7 @@
 /* Dropout with a counter-based mask (see op_dropout.h; kernel in
  * cl/dropout.cl). Forward and backward are the same kernel. */
 #include "cldim/op_dropout.h"
-#include "cldim/params.h"
+#include "cldim/base.h"
 
 /* Kernel parameters for d: keep when (u >> 32) >= *thresh, scale survivors. */
 static void mask_params(const dim_dropout_desc *d, uint32_t *thresh, float *scale)

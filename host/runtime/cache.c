@@ -35,16 +35,6 @@
 #define CACHE_EXT ".clbin"
 #define SECRET_NAME "secret"
 
-uint64_t dim_fnv1a(uint64_t h, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 void dim_cache_default_dir(char *buf, size_t n)
 {
 	const char *e = getenv("CLDIM_CACHE_DIR");
@@ -287,22 +277,6 @@ out_free:
 	return NULL;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[1024];
-	snprintf(tmp, sizeof tmp, "%s", dir);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* One warning per process: every kernel of a run would repeat it. */
 static void warn_once(const char *fmt, const char *a, const char *b)
 {
@@ -315,7 +289,7 @@ static void warn_once(const char *fmt, const char *a, const char *b)
 void dim_cache_store(const char *dir, const char *key, const unsigned char *bin, size_t size)
 {
 	char path[1200], tmp[1300];
-	if (mkdir_p(dir) != 0) {
+	if (dim_mkdir_p(dir) != 0) {
 		warn_once("kernel cache: cannot create %s: %s (kernels are not cached)", dir,
 			  strerror(errno));
 		return;

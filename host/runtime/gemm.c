@@ -62,7 +62,8 @@ static dim_status blas_fail(dim_ctx *ctx, CLBlastStatusCode s, const char *what,
 
 static CLBlastTranspose tr(dim_trans t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
 
-static int float_aligned(dim_buf b) { return (b.off & 3) == 0; }
+/* A view with memory (dim_buf_view out of range gives none) at a float offset. */
+static int float_aligned(dim_buf b) { return b.mem && (b.off & 3) == 0; }
 
 static int backend_by_name(const char *s)
 {
@@ -168,7 +169,7 @@ dim_status dim_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N
 	if (M == 0 || N == 0)
 		return DIM_OK;
 	if (!float_aligned(A) || !float_aligned(B) || !float_aligned(C))
-		return dim_fail(&ctx->err, DIM_ERR_ARG, "dim_gemm: operand not float-aligned");
+		return dim_fail(&ctx->err, DIM_ERR_ARG, "dim_gemm: operand not float-aligned or an invalid view");
 	if (K == 0) {
 		/* C = beta*C: let CLBlast handle it via a 1-deep product with alpha 0? It
 		 * rejects K == 0, so do it here. */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cldim/tuning.h"
 #include "internal.h"
 
 /* Few rows and many columns, B transposed (the M = 64 products x W^T of a
@@ -61,6 +62,35 @@ void dim_gemm_own_configure(dim_ctx *ctx)
 	ctx->gemm_own_kc = env_int("CLDIM_GEMM_KC", 0, 0, 1 << 16);
 	ctx->gemm_own_gm = env_int("CLDIM_GEMM_GM", 8, 1, 256);
 	ctx->gemm_own_swap_m = env_int("CLDIM_GEMM_SWAP_M", SWAP_M_DEFAULT, 0, 1 << 30);
+}
+
+void dim_gemm_own_shape_get(const dim_ctx *ctx, dim_gemm_own_shape *out)
+{
+	out->mr = ctx->gemm_own_mr;
+	out->nv = ctx->gemm_own_nv;
+	out->kc = ctx->gemm_own_kc;
+	out->gm = ctx->gemm_own_gm;
+	out->swap_m = ctx->gemm_own_swap_m;
+	out->pack_always = ctx->gemm_own_pack_always;
+}
+
+dim_status dim_gemm_use(dim_ctx *ctx, bool own, const dim_gemm_own_shape *s)
+{
+	if (own && s) {
+		if (s->mr < 1 || s->mr > 16 || s->nv < 1 || s->nv > 4 || s->kc < 0 ||
+		    s->kc > (1 << 16) || s->gm < 1 || s->gm > 256 || s->swap_m < 0)
+			return dim_fail(&ctx->err, DIM_ERR_ARG,
+					"own GEMM shape out of range (mr %d nv %d kc %d gm %d swap_m %d)",
+					s->mr, s->nv, s->kc, s->gm, s->swap_m);
+		ctx->gemm_own_mr = s->mr;
+		ctx->gemm_own_nv = s->nv;
+		ctx->gemm_own_kc = s->kc;
+		ctx->gemm_own_gm = s->gm;
+		ctx->gemm_own_swap_m = s->swap_m;
+		ctx->gemm_own_pack_always = s->pack_always;
+	}
+	ctx->gemm_backend = own ? DIM_GEMM_OWN : DIM_GEMM_CLBLAST;
+	return DIM_OK;
 }
 
 /* Fails unless the bytes [off, off + extent) of b's cl_mem exist. */

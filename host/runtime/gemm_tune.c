@@ -51,12 +51,8 @@ void dim_gemm_tuning_path(const dim_ctx *ctx, char *buf, size_t n)
 		buf[0] = '\0';
 		return;
 	}
-	uint64_t h = dim_fnv1a(DIM_FNV_INIT, ctx->dev.platform_name, strlen(ctx->dev.platform_name));
-	h = dim_fnv1a(h, "\n", 1);
-	h = dim_fnv1a(h, ctx->dev.name, strlen(ctx->dev.name));
-	h = dim_fnv1a(h, "\n", 1);
-	h = dim_fnv1a(h, ctx->dev.driver, strlen(ctx->dev.driver));
-	snprintf(buf, n, "%s/gemm-tune-%016llx.txt", dir, (unsigned long long)h);
+	snprintf(buf, n, "%s/gemm-tune-%016llx.txt", dir,
+		 (unsigned long long)dim_device_key(&ctx->dev));
 }
 
 static void put_params(FILE *f, const char *kernel, const char *const *names, const size_t *v,
@@ -67,8 +63,6 @@ static void put_params(FILE *f, const char *kernel, const char *const *names, co
 		fprintf(f, " %s=%zu", names[i], v[i]);
 	fputc('\n', f);
 }
-
-static int mkdir_p(const char *path);
 
 dim_status dim_gemm_tuning_save(dim_ctx *ctx, const dim_gemm_tuning *t)
 {
@@ -82,7 +76,7 @@ dim_status dim_gemm_tuning_save(dim_ctx *ctx, const dim_gemm_tuning *t)
 	char *slash = strrchr(dir, '/');
 	if (slash) {
 		*slash = '\0';
-		if (mkdir_p(dir))
+		if (dim_mkdir_p(dir))
 			return dim_fail(&ctx->err, DIM_ERR_IO, "%s: cannot create directory: %s",
 					dir, strerror(errno));
 	}
@@ -107,23 +101,6 @@ dim_status dim_gemm_tuning_save(dim_ctx *ctx, const dim_gemm_tuning *t)
 		return dim_fail(&ctx->err, DIM_ERR_IO, "%s: cannot write: %s", path, strerror(e));
 	}
 	return DIM_OK;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[1100];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (access(buf, F_OK) && mkdir(buf, 0755) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (access(buf, F_OK) && mkdir(buf, 0755) && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 /* Parse "NAME=VALUE ..." into v by names; every name must appear once. */

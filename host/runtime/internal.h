@@ -59,9 +59,16 @@ struct dim_ctx {
 	/* own GEMM (gemm_own.c): tile shape, packing scratch grown on demand */
 	int gemm_own_mr, gemm_own_nv, gemm_own_kc, gemm_own_gm, gemm_own_swap_m;
 	bool gemm_own_pack_always;
+	/* largest buffer offset (in floats) passed to a kernel as is; further
+	 * views go through a sub-buffer (program.c). 0: INT_MAX. Tests lower it. */
+	size_t karg_off_max;
+	unsigned long long karg_subs; /* sub-buffers made for that so far */
 	cl_mem gemm_pack;
 	size_t gemm_pack_bytes;
 };
+
+/* Sub-buffers one launch may make for views past karg_off_max. */
+#define DIM_LAUNCH_MAX_SUBS 16
 
 /* Build or load program `name` with `options`; cached in ctx. */
 dim_status dim_program_get(dim_ctx *ctx, const char *name, const char *options,
@@ -78,9 +85,9 @@ uint64_t dim_siphash24(const unsigned char key[16], const void *a, size_t na, co
 unsigned char *dim_cache_load(const char *dir, const char *key_text, size_t *size, int *rejected);
 void dim_cache_store(const char *dir, const char *key_text, const unsigned char *bin, size_t size);
 
-/* 64-bit FNV-1a over bytes, chained from h (start with DIM_FNV_INIT). */
-#define DIM_FNV_INIT 0xcbf29ce484222325ull
-uint64_t dim_fnv1a(uint64_t h, const void *data, size_t n);
+/* Hash of a device's platform name, device name and driver version: the key
+ * of its per-device files (GEMM tuning, bench record). */
+uint64_t dim_device_key(const dim_device_info *d);
 
 void dim_gemm_release(dim_ctx *ctx);
 

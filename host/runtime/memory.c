@@ -57,11 +57,33 @@ void dim_buf_release(dim_buf *b)
 	}
 }
 
+static bool view_fits(dim_buf b, size_t off, size_t bytes)
+{
+	return b.mem && off <= b.bytes && bytes <= b.bytes - off;
+}
+
 dim_buf dim_buf_view(dim_buf b, size_t off, size_t bytes)
 {
-	assert(off + bytes <= b.bytes);
+	if (!view_fits(b, off, bytes)) {
+		/* An invalid view: no memory but a size, which dim_launch, the
+		 * copies and dim_gemm reject with DIM_ERR_ARG. */
+		dim_buf bad = {NULL, off, bytes ? bytes : 1};
+		return bad;
+	}
 	dim_buf v = {b.mem, b.off + off, bytes};
 	return v;
+}
+
+dim_status dim_buf_sub(dim_ctx *ctx, dim_buf b, size_t off, size_t bytes, dim_buf *out)
+{
+	if (!view_fits(b, off, bytes)) {
+		*out = dim_buf_view(b, off, bytes);
+		return dim_fail(&ctx->err, DIM_ERR_ARG, "%zu bytes at offset %zu are outside a "
+				"%zu-byte buffer view%s", bytes, off, b.bytes,
+				b.mem ? "" : " (itself invalid)");
+	}
+	*out = dim_buf_view(b, off, bytes);
+	return DIM_OK;
 }
 
 static dim_status check_range(dim_ctx *ctx, dim_buf b, size_t off, size_t bytes, const char *what)
@@ -121,6 +143,9 @@ dim_status dim_fill_f32(dim_ctx *ctx, dim_buf dst, float value)
 {
 	if (!dst.bytes)
 		return DIM_OK;
+	if (!dst.mem)
+		return dim_fail(&ctx->err, DIM_ERR_ARG, "dim_fill_f32: null buffer of %zu bytes (an "
+				"out-of-range dim_buf_view?)", dst.bytes);
 	if ((dst.off | dst.bytes) & 3)
 		return dim_fail(&ctx->err, DIM_ERR_ARG, "dim_fill_f32: view not float-aligned");
 	cl_int rc = clEnqueueFillBuffer(ctx->queue, dst.mem, &value, sizeof value, dst.off,

@@ -1,5 +1,6 @@
 /* Programs and kernels: built on first use, memoised per context, loaded from
  * or stored to the on-disk binary cache (cache.c). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,7 +135,7 @@ static dim_status build_program(dim_ctx *ctx, const char *name, const char *opts
 	if (!src)
 		return dim_fail(&ctx->err, DIM_ERR_ARG, "no OpenCL program named '%s' (cl/%s.cl)",
 				name, name);
-	/* OpenCL C 1.2 everywhere (see DESIGN.md, Portability). */
+	/* OpenCL C 1.2 everywhere (docs/design.md, "Portability and numerics"). */
 	size_t on = strlen(opts_in) + 32;
 	char *opts = malloc(on);
 	char *key = NULL;
@@ -281,7 +282,60 @@ dim_status dim_kernel_get(dim_ctx *ctx, const char *program, const char *options
 size_t dim_kernel_max_wg(const dim_kernel *k) { return k->max_wg; }
 const char *dim_kernel_name(const dim_kernel *k) { return k->name; }
 
-static dim_status set_args(dim_ctx *ctx, dim_kernel *k, int nargs, const dim_arg *args)
+/* Kernels take a buffer as two arguments, the cl_mem and an int offset in
+ * floats. A view further than INT_MAX floats (8 GiB) into its cl_mem is
+ * passed as a sub-buffer that starts at the device-aligned byte at or below
+ * the view, with the small remainder as the offset; dim_launch releases the
+ * sub-buffers once the kernel is enqueued (OpenCL keeps them alive until it
+ * has run). ctx->karg_off_max lowers the limit for the tests. */
+struct launch_subs {
+	cl_mem mem[DIM_LAUNCH_MAX_SUBS];
+	int n;
+};
+
+static size_t arg_off_max(const dim_ctx *ctx)
+{
+	return ctx->karg_off_max ? ctx->karg_off_max : (size_t)INT_MAX;
+}
+
+static dim_status sub_buffer(dim_ctx *ctx, dim_kernel *k, int i, cl_mem *mem, size_t *off,
+			     struct launch_subs *subs)
+{
+	size_t align = ctx->dev.mem_align_bytes ? ctx->dev.mem_align_bytes : 128;
+	size_t origin = *off / align * align, size = 0;
+	cl_int rc = clGetMemObjectInfo(*mem, CL_MEM_SIZE, sizeof size, &size, NULL);
+	if (rc != CL_SUCCESS)
+		return dim_cl_fail(ctx, rc, "clGetMemObjectInfo(CL_MEM_SIZE)");
+	if (origin >= size || (*off - origin) / 4 > arg_off_max(ctx))
+		return dim_fail(&ctx->err, DIM_ERR_ARG, "%s arg %d: offset %zu outside its %zu-byte "
+				"buffer", k->name, i, *off, size);
+	if (subs->n == DIM_LAUNCH_MAX_SUBS)
+		return dim_fail(&ctx->err, DIM_ERR_ARG, "%s: more than %d buffer views past 8 GiB "
+				"in one launch", k->name, DIM_LAUNCH_MAX_SUBS);
+	cl_buffer_region r = {origin, size - origin};
+	cl_mem sub = clCreateSubBuffer(*mem, 0, CL_BUFFER_CREATE_TYPE_REGION, &r, &rc);
+	if (rc != CL_SUCCESS) {
+		char what[128];
+		snprintf(what, sizeof what, "clCreateSubBuffer(%s arg %d, origin %zu)", k->name, i,
+			 origin);
+		return dim_cl_fail(ctx, rc, what);
+	}
+	subs->mem[subs->n++] = sub;
+	ctx->karg_subs++;
+	*mem = sub;
+	*off -= origin;
+	return DIM_OK;
+}
+
+static void release_subs(struct launch_subs *subs)
+{
+	for (int i = 0; i < subs->n; i++)
+		clReleaseMemObject(subs->mem[i]);
+	subs->n = 0;
+}
+
+static dim_status set_args(dim_ctx *ctx, dim_kernel *k, int nargs, const dim_arg *args,
+			   struct launch_subs *subs)
 {
 	cl_uint idx = 0;
 	for (int i = 0; i < nargs; i++) {
@@ -289,14 +343,25 @@ static dim_status set_args(dim_ctx *ctx, dim_kernel *k, int nargs, const dim_arg
 		cl_int rc = CL_SUCCESS;
 		switch (a->kind) {
 		case DIM_ARG_BUF: {
-			if (a->v.buf.off & 3)
+			cl_mem mem = a->v.buf.mem;
+			size_t off = a->v.buf.off;
+			if (off & 3)
 				return dim_fail(&ctx->err, DIM_ERR_ARG,
 						"%s arg %d: buffer offset %zu is not float-aligned",
-						k->name, i, a->v.buf.off);
-			cl_int off = (cl_int)(a->v.buf.off / 4);
-			rc = clSetKernelArg(k->kernel, idx++, sizeof(cl_mem), &a->v.buf.mem);
+						k->name, i, off);
+			if (!mem && a->v.buf.bytes)
+				return dim_fail(&ctx->err, DIM_ERR_ARG,
+						"%s arg %d: null buffer of %zu bytes (an out-of-range "
+						"dim_buf_view?)", k->name, i, a->v.buf.bytes);
+			if (mem && off / 4 > arg_off_max(ctx)) {
+				dim_status st = sub_buffer(ctx, k, i, &mem, &off, subs);
+				if (st)
+					return st;
+			}
+			cl_int foff = (cl_int)(off / 4);
+			rc = clSetKernelArg(k->kernel, idx++, sizeof(cl_mem), &mem);
 			if (rc == CL_SUCCESS)
-				rc = clSetKernelArg(k->kernel, idx++, sizeof off, &off);
+				rc = clSetKernelArg(k->kernel, idx++, sizeof foff, &foff);
 			break;
 		}
 		case DIM_ARG_MEM:
@@ -346,19 +411,25 @@ dim_status dim_launch(dim_ctx *ctx, dim_kernel *k, int work_dim, const size_t *g
 	size_t g[3];
 	if (ctx->mem_failed) /* the error that set it is already in ctx->err */
 		return DIM_ERR_DEVICE_MEM;
-	dim_status st = set_args(ctx, k, nargs, args);
-	if (st)
+	struct launch_subs subs = {.n = 0};
+	dim_status st = set_args(ctx, k, nargs, args, &subs);
+	if (st) {
+		release_subs(&subs);
 		return st;
+	}
 	for (int d = 0; d < work_dim; d++) {
 		g[d] = global[d];
-		if (g[d] == 0)
+		if (g[d] == 0) {
+			release_subs(&subs);
 			return DIM_OK; /* nothing to do */
+		}
 		if (local && local[d])
 			g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
 	}
 	cl_event ev = NULL;
 	cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k->kernel, (cl_uint)work_dim, NULL, g, local,
 					   0, NULL, ctx->profile ? &ev : NULL);
+	release_subs(&subs);
 	if (rc != CL_SUCCESS) {
 		char what[160];
 		snprintf(what, sizeof what, "launching %s (global %zu x %zu)", k->name, g[0],

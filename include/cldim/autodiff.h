@@ -7,7 +7,7 @@
  * reverse. Shapes are fixed for a run, so the first step sizes the arena and
  * dim_tape_begin rewinds it: later steps allocate no device memory.
  *
- * Gradient contract (DESIGN.md): parameter gradients accumulate (+=), only
+ * Gradient contract (docs/design.md): parameter gradients accumulate (+=), only
  * dim_params_zero_grad clears them. A var used by several consumers gets the
  * sum of their gradients: a backward function asks dim_tape_grad for the
  * gradient tensor of each input and is told whether to write (=, first

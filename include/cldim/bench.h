@@ -61,6 +61,12 @@ typedef struct dim_bench_step_result {
 dim_status dim_bench_step(dim_ctx *ctx, const dim_config *cfg, int batch, int warmup, int reps,
 			  dim_bench_step_result *out);
 
+/* Store a device's training images/s (and extraction images/s) as its bench
+ * record (atomically: temp file + rename). The runtime reads the records
+ * (dim_bench_record_load, dim_bench_recorded_best in cldim/tuning.h). */
+dim_status dim_bench_record_save(const dim_device_info *d, double train_img_s,
+				 double extract_img_s, int batch, dim_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -176,7 +176,7 @@ typedef struct dim_transform {
  * flip, bilinear, mean .5 std .5 (pixels in [-1, 1], DIM's normalisation). */
 void dim_transform_init(dim_transform *t, int out_c, int out_h, int out_w);
 
-/* The paper's preprocessing (dim-spec.md section 6) for a format at a given
+/* The paper's preprocessing (docs/method.md §7) for a format at a given
  * input size; train = 1 adds the training augmentation:
  *   cifar10/100: none (size 32), [-1,1]
  *   stl10: resize 96->size, + hflip when training, [-1,1]

@@ -8,7 +8,7 @@
  * The encoder and both critics share one Adam (as in the official code, where
  * the MI nets live in the encoder's module); the prior discriminator has its
  * own Adam and steps after the encoder, on σ(Y) from the same forward pass.
- * Method choices are in README.md ("Method"). */
+ * The method and its deviations from the paper are in docs/method.md. */
 #ifndef CLDIM_DIM_H
 #define CLDIM_DIM_H
 
@@ -39,7 +39,7 @@ typedef struct dim_config {
 	uint64_t seed;
 } dim_config;
 
-/* The paper's defaults (dim-spec §5, §6): dcgan32, Y 64, D 2048, JSD,
+/* The paper's defaults (docs/method.md §6): dcgan32, Y 64, D 2048, JSD,
  * DIM(L) preset α=0 β=1 γ=0.1, Adam lr 1e-4 betas (0.5, 0.999). */
 dim_config dim_config_default(void);
 

@@ -5,14 +5,14 @@
  * PyTorch's (tools/pytorch/cldim_torch.py defines the same modules), so a
  * checkpoint loads into the PyTorch reference by name.
  *
- * Encoders (dim-spec §1): "dcgan28" (MNIST/Fashion-MNIST, M = 128x7x7),
+ * Encoders (docs/method.md §2): "dcgan28" (MNIST/Fashion-MNIST, M = 128x7x7),
  * "dcgan32" (CIFAR basic32x32, M = 128x8x8), "dcgan64" (M = 256x8x8),
  * "alexnet64" (STL-10 / Tiny ImageNet, M = 384x15x15). Every hidden layer is
  * conv/linear without bias -> BatchNorm -> ReLU [-> max pool]; Y is a linear
  * layer with bias, no BN and no activation.
  *
- * The strided-crop and ResNet encoders of the CPC comparison (dim-spec §1.4,
- * §8.3; host/models/resnet.c): "foldalex64" (16x16 crops, stride 8, AlexNet
+ * The strided-crop and ResNet encoders of the CPC comparison (docs/method.md §2;
+ * host/models/resnet.c): "foldalex64" (16x16 crops, stride 8, AlexNet
  * convs per crop, M = 192x7x7), "foldresnet19_32" (8x8 crops, stride 4,
  * bottleneck ResNet per crop, M = 1024x7x7) and "resnet19_32" (the same
  * ResNet on the whole 32x32 image, M = 512x8x8). */

@@ -1,7 +1,7 @@
 /* cldim — strided crops (unfold) and their fold back into a map.
  *
- * The strided-crop encoders of the DIM paper's CPC comparison (dim-spec
- * §1.4: foldalex64x64, foldresnet19_32x32) cut each image into overlapping
+ * The strided-crop encoders of the DIM paper's CPC comparison
+ * (docs/method.md §2: foldalex64x64, foldresnet19_32x32) cut each image into overlapping
  * k x k crops with stride s, run a convnet on every crop as its own batch
  * row, and fold the crops' final feature vectors back into a gh x gw map:
  *

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "cldim/base.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -42,12 +43,7 @@ size_t dim_params_numel(const dim_params *ps, bool trainable_only);
 
 dim_status dim_params_zero_grad(dim_params *ps);
 
-/* Counter-based generator: the value at (seed, stream, index) never depends on
- * how many values were drawn before, so initialisation and sampling are
- * reproducible regardless of order or thread count. */
-uint64_t dim_rng_u64(uint64_t seed, uint64_t stream, uint64_t index);
-double dim_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index); /* [0,1) */
-double dim_rng_normal(uint64_t seed, uint64_t stream, uint64_t index);
+/* The counter-based generator (dim_rng_u64, ...) is in cldim/base.h. */
 
 /* Initialisations with PyTorch's distributions. fan_in = in * kh * kw.
  * Conv2d/Linear weight: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), +).

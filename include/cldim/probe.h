@@ -1,4 +1,4 @@
-/* cldim — evaluating frozen features (dim-spec §7): linear and non-linear
+/* cldim — evaluating frozen features (docs/method.md §8): linear and non-linear
  * classifier probes trained on the device with the tape, k-nearest-neighbour
  * classification and search (cosine), and the neural dependency measure.
  *
@@ -62,7 +62,7 @@ dim_status dim_knn_accuracy(dim_ctx *ctx, int d, int k, int classes, const float
 			    const int32_t *ytr, size_t ntr, const float *xte, const int32_t *yte,
 			    size_t nte, double *acc);
 
-/* Neural dependency measure (dim-spec §7): a discriminator T (MLP
+/* Neural dependency measure (docs/method.md §8): a discriminator T (MLP
  * d -> 1000 -> 200 -> 1, ReLU) trained with Adam to maximise the
  * Donsker-Varadhan bound  E_P[T(y)] - log mean exp T(y~),  where y~ is the
  * batch with every factor (column) shuffled independently across the batch.
@@ -79,7 +79,7 @@ typedef struct dim_ndm_opts {
 
 dim_ndm_opts dim_ndm_defaults(void);
 
-/* MINE estimate of I(X; Y) (dim-spec §7): the same discriminator and DV
+/* MINE estimate of I(X; Y) (docs/method.md §8): the same discriminator and DV
  * training as NDM on rows [x ; y] — joint pairs against x paired with the y
  * of another image of the batch — read on the held-out 20%. x: n rows of dx
  * (e.g. pixels), y: n rows of dy (e.g. the representation). */

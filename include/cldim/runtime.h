@@ -21,6 +21,7 @@
 #endif
 #include <CL/cl.h>
 
+#include "cldim/base.h"
 #include "cldim/status.h"
 
 #ifdef __cplusplus
@@ -68,22 +69,7 @@ dim_status dim_device_select(const char *selector, const dim_device_info *list, 
 /* Device listing as text (one block per device), for `cldim devices`. */
 void dim_devices_print(FILE *f, const dim_device_info *list, int count);
 
-/* ------------------------------------------------------------------ logging */
-
-enum { DIM_LOG_ERROR = 0, DIM_LOG_WARN = 1, DIM_LOG_INFO = 2, DIM_LOG_DEBUG = 3 };
-void dim_log_set_level(int level);
-int dim_log_level(void);
-/* Called (from the logging thread) before each message is printed, e.g. to
- * end a progress bar's line; NULL: none. */
-void dim_log_set_before(void (*fn)(void *user), void *user);
-void dim_log(int level, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
-
-/* Monotonic clock in seconds. */
-double dim_now(void);
+/* Logging (dim_log) and the clock (dim_now) are in cldim/base.h. */
 
 /* ------------------------------------------------------------------ context */
 
@@ -169,8 +155,12 @@ typedef struct dim_buf {
 
 dim_status dim_buf_create(dim_ctx *ctx, size_t bytes, dim_buf *out);
 void dim_buf_release(dim_buf *b);
-/* Sub-view [off, off+bytes) of b (asserts that it fits). */
+/* Sub-view [off, off+bytes) of b. When it does not fit (or b is invalid)
+ * the result is an invalid view (mem NULL, bytes > 0) that dim_launch,
+ * dim_read/dim_write/dim_copy and dim_gemm reject with DIM_ERR_ARG; use
+ * dim_buf_sub to get the error at once, with a message in the context. */
 dim_buf dim_buf_view(dim_buf b, size_t off, size_t bytes);
+dim_status dim_buf_sub(dim_ctx *ctx, dim_buf b, size_t off, size_t bytes, dim_buf *out);
 
 /* Blocking host <-> device copies; `off` is a byte offset inside the view. */
 dim_status dim_write(dim_ctx *ctx, dim_buf dst, size_t off, const void *src, size_t bytes);

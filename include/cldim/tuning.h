@@ -7,7 +7,8 @@
  *     by every dim_ctx_create on that device. CLDIM_GEMM_TUNING=0 skips it.
  *  2. Bench records: `cldim bench` stores each device's training images/s in
  *     the cache directory; `--device auto` then picks the best recorded device
- *     (host/bench/record.c). CLDIM_BENCH_RECORDS=0 ignores them.
+ *     (host/runtime/records.c reads them, host/bench/record.c writes them).
+ *     CLDIM_BENCH_RECORDS=0 ignores them.
  *
  * Files (in dim_cache_default_dir, or the context's cache dir):
  *   gemm-tune-<16 hex>.txt  and  bench-<16 hex>.json, the hex being a hash
@@ -58,6 +59,23 @@ bool dim_gemm_tuning_applied(const dim_ctx *ctx, dim_gemm_tuning *out);
 /* "Xgemm MWG=64 NWG=64 ...; XgemmDirect ...; GemmRoutine ..." or "default". */
 void dim_gemm_tuning_describe(const dim_gemm_tuning *t, char *buf, size_t n);
 
+/* ---- the own GEMM's tile shape (host/runtime/gemm_own.c) ----
+ * For experiments on the kernel (tools/bench/gemm_variants.c); the defaults
+ * come from the CLDIM_GEMM_* switches when the context is made. */
+typedef struct dim_gemm_own_shape {
+	int mr, nv;        /* rows per work-item (1..16), float4 column groups (1..4) */
+	int kc;            /* k-block (0: none, else up to 65536) */
+	int gm;            /* work-group rows (1..256) */
+	int swap_m;        /* M from which the operands are swapped (0: never) */
+	bool pack_always;  /* pack both operands even when they could be read in place */
+} dim_gemm_own_shape;
+
+void dim_gemm_own_shape_get(const dim_ctx *ctx, dim_gemm_own_shape *out);
+/* From now on ctx's dim_gemm runs the own kernel with shape s (own = true,
+ * s may be NULL to keep the current one) or CLBlast (own = false). A shape
+ * out of range is DIM_ERR_ARG. */
+dim_status dim_gemm_use(dim_ctx *ctx, bool own, const dim_gemm_own_shape *s);
+
 /* ---- the search (`cldim bench --tune`) ---- */
 
 typedef struct dim_gemm_shape {
@@ -92,12 +110,11 @@ typedef struct dim_gemm_tune_result {
  * so this tunes CLBlast whatever backend dim_gemm uses. Does not save. */
 dim_status dim_gemm_tune(dim_ctx *ctx, const dim_gemm_tune_opts *o, dim_gemm_tune_result *r);
 
-/* ---- bench records (host/bench/record.c) ---- */
+/* ---- bench records (read here, host/runtime/records.c; written by
+ * dim_bench_record_save in cldim/bench.h) ---- */
 
 void dim_bench_record_path(const dim_device_info *d, char *buf, size_t n);
-/* Store / read a device's training images/s (and extraction images/s). */
-dim_status dim_bench_record_save(const dim_device_info *d, double train_img_s,
-				 double extract_img_s, int batch, dim_error *err);
+/* Read a device's training images/s (and extraction images/s). */
 bool dim_bench_record_load(const dim_device_info *d, double *train_img_s, double *extract_img_s);
 /* Index of the device with the best recorded training images/s, or -1 when
  * records are off, missing for the device the plain "auto" rule would pick

@@ -7,6 +7,20 @@
 #include <unistd.h>
 
 int t_failures;
+int t_skipped;
+
+int t_result(void)
+{
+	if (t_failures) {
+		fprintf(stderr, "%d check(s) failed\n", t_failures);
+		return 1;
+	}
+	if (t_skipped) {
+		fprintf(stderr, "skipped: %d part(s) of this test could not run here\n", t_skipped);
+		return 77;
+	}
+	return 0;
+}
 
 dim_ctx *t_ctx(void)
 {
@@ -202,11 +216,35 @@ int t_dump(const char *dir, const char *name, const float *x, size_t n)
 	return t_write_file(path, x, n * sizeof *x);
 }
 
+static int torch_required(void)
+{
+	const char *e = getenv("CLDIM_REQUIRE_TORCH");
+	return e && !strcmp(e, "1");
+}
+
+int t_torch_missing(const char *what)
+{
+	if (torch_required()) {
+		fprintf(stderr, "FAILED: %s needs python3 with torch and numpy (CLDIM_TORCH_PYTHON=%s), "
+			"and CLDIM_REQUIRE_TORCH=1 makes its absence an error\n", what,
+			getenv("CLDIM_TORCH_PYTHON") ? getenv("CLDIM_TORCH_PYTHON") : "");
+		return 1;
+	}
+	fprintf(stderr, "skipped: %s (no python3 with torch)\n", what);
+	return 77;
+}
+
 int t_torch_run(const char *script, const char *dir, const char *args)
 {
 	if (!t_torch_available()) {
-		fprintf(stderr, "skipped: PyTorch parity for %s (no python3 with torch)\n", script);
-		return 77;
+		char what[256];
+		snprintf(what, sizeof what, "PyTorch parity %s", script);
+		if (t_torch_missing(what) == 77) {
+			t_skipped++;
+			return 77;
+		}
+		t_failures++;
+		return 1;
 	}
 	const char *src = getenv("CLDIM_SOURCE_DIR");
 	char cmd[4096];

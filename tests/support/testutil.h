@@ -56,7 +56,14 @@ extern int t_failures;
 		}                                                                           \
 	} while (0)
 
-#define T_RESULT() (t_failures ? (fprintf(stderr, "%d check(s) failed\n", t_failures), 1) : 0)
+/* Parts of the test that could not run here (t_torch_run without PyTorch). */
+extern int t_skipped;
+
+/* The test's exit code: 1 when a check failed, else 77 ("skipped" to CTest,
+ * via SKIP_RETURN_CODE) when a part was skipped, else 0. A test that skipped
+ * its PyTorch parity never reports a pass. */
+int t_result(void);
+#define T_RESULT() t_result()
 
 /* A context on the default device, or exit(77) with a message when this
  * machine has no OpenCL platform. Tests only. */
@@ -83,6 +90,27 @@ int t_close(const char *what, const float *got, const double *want, size_t n, do
 int t_close_ff(const char *what, const float *got, const float *want, size_t n, double rtol,
 	       double atol);
 
+/* ---- numeric references (tests/support/numcheck.c) ---- */
+
+/* max |x[i]| (0 for n == 0). */
+double t_maxabs(const double *x, size_t n);
+/* A malloc'd double copy of x. */
+double *t_to_d(const float *x, size_t n);
+/* t_close with the op tests' tolerance for results of a whole op: rtol 1e-4
+ * and atol 1e-5 * max|want| + 1e-6 (the error of a sum scales with its largest
+ * terms, not with each output). */
+int t_close_scaled(const char *what, const float *got, const double *want, size_t n);
+
+/* Finite-difference check of a double-precision reference gradient. For each
+ * variable array vars[v] (sizes[v] entries) and each entry i, the central
+ * difference (L(x + h) - L(x - h)) / 2h, with L = loss(user) evaluated after
+ * setting vars[v][i], is compared to grads[v][i]; a mismatch is
+ * |fd - g| > tol * (1 + |fd|). Prints the first five mismatches and counts
+ * one failure naming `what` if there were any. Returns the mismatch count. */
+typedef double (*t_loss_fn)(void *user);
+int t_check_fd(const char *what, double *const *vars, double *const *grads, const size_t *sizes,
+	       int nvars, double h, double tol, t_loss_fn loss, void *user);
+
 /* Upload / download helpers that allocate a fresh buffer (tests only). */
 dim_buf t_upload(dim_ctx *ctx, const float *x, size_t n);
 float *t_download(dim_ctx *ctx, dim_buf b, size_t n);
@@ -107,7 +135,13 @@ int t_run(const char *cmd, char *out, size_t n);
  * with Debian's python3 (CLDIM_TORCH_PYTHON) and that directory as argument.
  * The script recomputes with torch and compares (tests/py/torchcheck.py).
  * t_torch_run returns 0 when it passed, 1 when it failed, 77 when PyTorch is
- * not available (the caller prints "skipped" for that part). */
+ * not available: then the part counts as skipped (t_skipped), so the test
+ * ends with 77 and CTest reports it skipped, not passed. With
+ * CLDIM_REQUIRE_TORCH=1 in the environment (CI) a missing PyTorch is a
+ * failure instead. */
 int t_torch_available(void);
+/* For a test that is all PyTorch parity: the exit code when PyTorch is
+ * missing (77, or 1 under CLDIM_REQUIRE_TORCH=1), after saying why. */
+int t_torch_missing(const char *what);
 int t_dump(const char *dir, const char *name, const float *x, size_t n);
 int t_torch_run(const char *script, const char *dir, const char *args);

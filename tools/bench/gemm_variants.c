@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 
 #include "cldim/bench.h"
-#include "../../host/runtime/internal.h"
+#include "cldim/tuning.h"
 
 struct shape { const char *what; int ta, tb, M, N, K; };
 static const struct shape shapes[] = {
@@ -81,13 +81,14 @@ int main(int argc, char **argv)
 		size_t lda = g->ta ? g->M : g->K, ldb = g->tb ? g->K : g->N;
 		for (int r = -1; r < reps; r++)
 			for (int v = 0; v < nv; v++) {
-				ctx->gemm_backend = cfg[v][0] ? DIM_GEMM_OWN : DIM_GEMM_CLBLAST;
-				ctx->gemm_own_mr = cfg[v][0];
-				ctx->gemm_own_nv = cfg[v][1];
-				ctx->gemm_own_pack_always = cfg[v][2];
-				ctx->gemm_own_kc = cfg[v][3];
-				ctx->gemm_own_gm = cfg[v][4];
-				ctx->gemm_own_swap_m = getenv("GV_SWAP_M") ? atoi(getenv("GV_SWAP_M")) : 0;
+				dim_gemm_own_shape sh = {
+					.mr = cfg[v][0], .nv = cfg[v][1], .pack_always = cfg[v][2],
+					.kc = cfg[v][3], .gm = cfg[v][4],
+					.swap_m = getenv("GV_SWAP_M") ? atoi(getenv("GV_SWAP_M")) : 0};
+				if (dim_gemm_use(ctx, cfg[v][0] != 0, &sh)) {
+					fprintf(stderr, "%s\n", dim_ctx_errmsg(ctx));
+					return 1;
+				}
 				dim_finish(ctx);
 				double t0 = dim_now(), u0 = cpu_now();
 				if (dim_gemm(ctx, g->ta, g->tb, g->M, g->N, g->K, 1, a, lda, b, ldb, 0,

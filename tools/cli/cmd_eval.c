@@ -1,4 +1,4 @@
-/* cldim eval: the paper's protocol on frozen features (dim-spec §7) for a
+/* cldim eval: the paper's protocol on frozen features (docs/method.md §8) for a
  * checkpoint and its baselines (raw pixels, a randomly initialised encoder of
  * the same architecture): linear probe, the paper's non-linear probe and
  * k-NN per representation, and the NDM of Y. Table on stdout (md or json). */
@@ -18,7 +18,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cldim eval --checkpoint C [--data PATH] [options]\n\n"
-		"Frozen-feature evaluation (dim-spec §7): for each representation, a linear probe\n"
+		"Frozen-feature evaluation (docs/method.md §8): for each representation, a linear probe\n"
 		"(softmax regression on standardised features), the paper's non-linear probe\n"
 		"(Linear(d->200) -> Dropout 0.1 -> BN1d -> ReLU -> Linear(200->classes), Adam 1e-4,\n"
 		"betas (0.5, 0.999), batch 64) and cosine k-NN, trained on the train split and\n"

@@ -33,7 +33,7 @@ struct dataset_defaults {
 	int channels, size, epochs, mi_units;
 };
 
-/* The paper's settings per dataset (dim-spec §1, §6, §9). The IDX datasets
+/* The paper's settings per dataset (docs/method.md §7). The IDX datasets
  * (MNIST, Fashion-MNIST: not in the paper) use the 28x28 DCGAN encoder and a
  * 512-wide local critic so the embedded default trains in minutes on a CPU. */
 static const struct dataset_defaults defaults[] = {

@@ -6,8 +6,8 @@ library, with the same parameter names and layouts, so that a cldim checkpoint
 features, losses and gradients. Used by the parity tests and by people who
 want to take a cldim-trained encoder into PyTorch.
 
-Method choices are documented in README.md ("Method"); they follow
-../shared/dim-spec.md (official DIM code, commit bac4765, where it is sound).
+Method choices and every deviation from the paper and the official code are
+in docs/method.md (official DIM code, commit bac4765, where it is sound).
 """
 import json
 import math
@@ -98,7 +98,7 @@ class Encoder(nn.Module):
         return out
 
 
-# Strided-crop and ResNet encoders of the CPC comparison (dim-spec §1.4, §8.3;
+# Strided-crop and ResNet encoders of the CPC comparison (docs/method.md §2;
 # host/models/resnet.c). Bottleneck blocks: 1x1 / 3x3 (stride) / 1x1, out =
 # 4*mid, BN after each conv, ReLU after the add; 1x1-conv+BN shortcut when the
 # shape changes. Block list: (mid, stride).

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "cldim/runtime.h"
+#include "cldim/base.h"
 
 static int log_level = DIM_LOG_INFO;
 static void (*log_before)(void *user);
