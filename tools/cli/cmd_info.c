@@ -52,6 +52,8 @@ static dim_status print_json(const char *path, const dim_checkpoint_summary *s, 
 	dim_json_kv_string(&j, "encoder", c->encoder);
 	dim_json_kv_int(&j, "in_channels", c->in_channels);
 	dim_json_kv_int(&j, "y_dim", c->y_dim);
+	if (s->encoder_only)
+		goto end_config; /* the critics and Adam are not in the file */
 	dim_json_kv_string(&j, "local_critic",
 			   c->local_critic == DIM_CRITIC_CONCAT ? "concat" : "dot");
 	dim_json_kv_int(&j, "mi_units", c->mi_units);
@@ -66,6 +68,7 @@ static dim_status print_json(const char *path, const dim_checkpoint_summary *s, 
 	dim_json_key(&j, "beta2"); dim_json_float(&j, c->beta2);
 	dim_json_key(&j, "adam_eps"); dim_json_float(&j, c->adam_eps);
 	dim_json_key(&j, "seed"); dim_json_uint(&j, c->seed);
+end_config:
 	dim_json_end_object(&j);
 	dim_json_key(&j, "progress");
 	dim_json_begin_object(&j);
