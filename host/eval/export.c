@@ -123,14 +123,27 @@ out_free:
 	return st;
 }
 
+/* Reads the safetensors header only (not the data): whether its metadata
+ * names the export format. The loaders then check the file in full. */
 bool dim_is_encoder_file(const char *path)
 {
-	dim_st_file *f;
-	if (dim_st_load(NULL, path, &f))
+	FILE *f = fopen(path, "rb");
+	unsigned char head[8];
+	bool yes = false;
+	if (!f)
 		return false;
-	const char *fmt = dim_st_meta_get(f, "format");
-	bool yes = fmt && !strcmp(fmt, ENC_FORMAT);
-	dim_st_close(f);
+	if (fread(head, 1, 8, f) == 8) {
+		uint64_t n = 0;
+		for (int i = 7; i >= 0; i--)
+			n = n << 8 | head[i];
+		char *h = n && n < ((uint64_t)1 << 27) ? malloc(n + 1) : NULL;
+		if (h && fread(h, 1, n, f) == n) {
+			h[n] = 0;
+			yes = strstr(h, "\"" ENC_FORMAT "\"") != NULL;
+		}
+		free(h);
+	}
+	fclose(f);
 	return yes;
 }
 
