@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cldim/checkpoint.h"
+#include "cldim/encode.h"
 #include "cldim/io.h"
 #include "dim_internal.h"
 
@@ -46,12 +47,47 @@ static size_t numel_of(const dim_st_info *t)
 	return n;
 }
 
+/* An exported encoder: every tensor is the encoder's; BatchNorm running
+ * statistics and num_batches_tracked are buffers, the rest parameters. */
+static dim_status summarize_encoder(const char *path, dim_checkpoint_summary *out,
+				    dim_error *err)
+{
+	dim_status st = dim_encoder_file_read_config(path, &out->cfg, &out->ts, err);
+	if (st)
+		return st;
+	dim_st_file *f;
+	if ((st = dim_st_load(err, path, &f)))
+		return st;
+	out->encoder_only = 1;
+	struct stat sb;
+	if (stat(path, &sb) == 0)
+		out->file_bytes = (long long)sb.st_size;
+	const char *v = dim_st_meta_get(f, "cldim_version");
+	snprintf(out->version, sizeof out->version, "%s", v ? v : "unknown");
+	dim_checkpoint_group *g = &out->groups[0];
+	for (int i = 0; i < dim_st_count(f); i++) {
+		const dim_st_info *t = dim_st_at(f, i);
+		bool buffer = strstr(t->name, ".running_") || strstr(t->name, ".num_batches_tracked");
+		g->tensors++;
+		if (buffer) {
+			g->buffers += (long long)numel_of(t);
+		} else {
+			g->params += (long long)numel_of(t);
+			g->trainable_tensors++;
+		}
+	}
+	dim_st_close(f);
+	return DIM_OK;
+}
+
 dim_status dim_checkpoint_summarize(const char *path, dim_checkpoint_summary *out,
 				    dim_error *err)
 {
 	memset(out, 0, sizeof *out);
 	for (int g = 0; g < DIM_CKPT_GROUPS; g++)
 		out->groups[g].name = group_names[g];
+	if (dim_is_encoder_file(path))
+		return summarize_encoder(path, out, err);
 
 	/* Checks the format tag and that every cfg.* and position key is there. */
 	dim_status st = dim_checkpoint_read_config(path, &out->cfg, &out->ts, err);

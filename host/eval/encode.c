@@ -56,13 +56,17 @@ dim_status dim_featurizer_load(dim_ctx *ctx, const char *checkpoint, dim_featuri
 	dim_config cfg;
 	dim_train_state ts;
 	dim_featurizer *f;
-	dim_status st = dim_checkpoint_read_config(checkpoint, &cfg, &ts, dim_ctx_error(ctx));
+	bool enc_only = dim_is_encoder_file(checkpoint);
+	dim_status st = enc_only ? dim_encoder_file_read_config(checkpoint, &cfg, &ts,
+								 dim_ctx_error(ctx))
+				 : dim_checkpoint_read_config(checkpoint, &cfg, &ts, dim_ctx_error(ctx));
 	if (st)
 		return st;
 	st = featurizer_new(ctx, &cfg, &f);
 	if (st)
 		return st;
-	st = dim_checkpoint_load(f->model, checkpoint, &f->ts);
+	st = enc_only ? dim_encoder_file_load(f->model, checkpoint, &f->ts)
+		      : dim_checkpoint_load(f->model, checkpoint, &f->ts);
 	if (st) {
 		dim_featurizer_destroy(f);
 		return st;

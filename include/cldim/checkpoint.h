@@ -56,10 +56,12 @@ typedef struct dim_checkpoint_summary {
 	char version[32];       /* cldim version that wrote it */
 	long long file_bytes;
 	dim_checkpoint_group groups[DIM_CKPT_GROUPS];
+	int encoder_only;       /* an exported encoder (dim_featurizer_export): cfg has
+				 * the encoder fields only, ts the provenance */
 } dim_checkpoint_summary;
 
 /* DIM_ERR_IO when path cannot be read, DIM_ERR_FORMAT when it is not a cldim
- * checkpoint (the message names the file and the problem). */
+ * checkpoint or exported encoder (the message names the file and the problem). */
 dim_status dim_checkpoint_summarize(const char *path, dim_checkpoint_summary *out,
 				    dim_error *err);
 

@@ -54,13 +54,32 @@ dim_status dim_repr_parse(const char *s, dim_repr *out, dim_error *err);
 
 typedef struct dim_featurizer dim_featurizer;
 
-/* Load a checkpoint written by `cldim train` / dim_checkpoint_save. */
+/* Load a checkpoint written by `cldim train` / dim_checkpoint_save, or an
+ * encoder written by dim_featurizer_export. */
 dim_status dim_featurizer_load(dim_ctx *ctx, const char *checkpoint, dim_featurizer **out);
 /* A randomly initialised model of cfg's architecture (PyTorch's default
  * initialisation from `seed`; BatchNorm running stats 0 / 1). */
 dim_status dim_featurizer_random(dim_ctx *ctx, const dim_config *cfg, uint64_t seed,
 				 dim_featurizer **out);
 void dim_featurizer_destroy(dim_featurizer *f); /* NULL is a no-op */
+
+/* Exported encoders ("cldim export"): the encoder alone in one safetensors
+ * file, format "cldim-encoder-1". Tensors under the PyTorch module's names
+ * (tools/pytorch/cldim_torch.py make_encoder: "conv0.weight", "bn0.running_mean",
+ * "bn0.num_batches_tracked" (int64 scalar: the training steps), ..., "y.bias"),
+ * so torch's load_state_dict(strict=True) takes the file as it is; metadata:
+ * cfg.encoder, cfg.in_channels, cfg.y_dim, input_size, "architecture" (the
+ * layer geometry as JSON, dim_encoder_arch_json), step, dataset,
+ * dataset_format and the training options ("config"). dim_featurizer_load
+ * accepts such a file as well as a full checkpoint; its config then has only
+ * the encoder fields set (critics of the smallest size, never used). */
+dim_status dim_featurizer_export(dim_featurizer *f, const char *path);
+/* Whether path is an exported encoder (false also when it cannot be read). */
+bool dim_is_encoder_file(const char *path);
+dim_status dim_encoder_file_read_config(const char *path, dim_config *cfg, dim_train_state *ts,
+					dim_error *err);
+/* Load the encoder's weights and buffers into m (made from the file's config). */
+dim_status dim_encoder_file_load(dim_model *m, const char *path, dim_train_state *ts);
 
 const dim_config *dim_featurizer_config(const dim_featurizer *f);
 /* Provenance stored in the checkpoint (dataset, format, step); zeroed for a

@@ -152,6 +152,29 @@ dim_status dim_mlp_build(dim_mlp *m, dim_params *ps, const char *prefix, int nla
 			 const int *dims, uint64_t seed);
 dim_var *dim_mlp_forward(dim_tape *t, const dim_mlp *m, dim_var *x);
 
+/* Layer geometry of a built encoder, one row per layer in forward order (for
+ * `cldim info --arch`, the README table and exported encoders' metadata).
+ * Shapes are C,H,W (vectors: {F, 0, 0}); rows with per_crop run on each
+ * strided crop as its own batch row. role names the representations a row's
+ * output is: "M", "conv", "fc", "Y" (comma-separated), or "". */
+#define DIM_ENC_MAX_ROWS 32
+typedef struct dim_enc_row {
+	char name[40];      /* PyTorch module name (conv0, fc0, blocks.2, y) or crops / fold */
+	char kind[16];      /* conv | fc | linear | bottleneck | crops | fold */
+	int k, stride, pad; /* 0 where not applicable; crops: crop side and stride */
+	int pool_k, pool_s; /* max pool after the ReLU (0: none) */
+	int mid;            /* bottleneck width */
+	int in[3], out[3];
+	int bias, bn, per_crop, shortcut;
+	char role[24];
+} dim_enc_row;
+
+/* Fills at most cap rows; returns how many the encoder has. */
+int dim_encoder_describe(const dim_encoder *e, dim_enc_row *rows, int cap);
+/* The same as one JSON object (encoder, in_channels, input_size, y_dim, M,
+ * conv, fc, bn_eps, bn_momentum, layers[]); *out is malloc'd. */
+dim_status dim_encoder_arch_json(const dim_encoder *e, char **out, dim_error *err);
+
 #ifdef __cplusplus
 }
 #endif

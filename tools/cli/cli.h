@@ -39,5 +39,6 @@ int cmd_info(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_neighbors(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -9,15 +9,22 @@
 #include "cldim/io.h"
 #include "cldim/train.h"
 #include "cli.h"
+#include "info_arch.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: cldim info [--json] CHECKPOINT|RUN_DIR\n\n"
+	fprintf(f, "usage: cldim info [--json] CHECKPOINT|RUN_DIR|ENCODER_FILE\n"
+		   "       cldim info --arch NAME|all [--channels C] [--device SEL]\n\n"
 		   "Print a checkpoint's configuration (cfg.* metadata and the stored training\n"
 		   "options), training progress, parameter counts per network and the optimizer\n"
-		   "state. A run directory means the checkpoint its 'latest' file names.\n\n"
-		   "  --json     one JSON object on stdout (the options as the string\n"
-		   "             \"options_json\", exactly as stored)\n");
+		   "state. A run directory means the checkpoint its 'latest' file names; an\n"
+		   "encoder written by cldim export shows its architecture and provenance.\n\n"
+		   "  --json       one JSON object on stdout (the options as the string\n"
+		   "               \"options_json\", exactly as stored)\n"
+		   "  --arch NAME  the layer geometry of an encoder (or all) as a Markdown table:\n"
+		   "               kernel, stride, padding, pooling, input and output shapes and\n"
+		   "               which outputs are M, conv, fc and Y (builds it on a device)\n"
+		   "  --channels C input channels for --arch (3)\n");
 }
 
 static long long total_of(const dim_checkpoint_summary *s, int field)
@@ -37,6 +44,7 @@ static dim_status print_json(const char *path, const dim_checkpoint_summary *s, 
 	dim_json_init(&j, stdout, 2);
 	dim_json_begin_object(&j);
 	dim_json_kv_string(&j, "path", path);
+	dim_json_kv_string(&j, "kind", s->encoder_only ? "encoder" : "checkpoint");
 	dim_json_kv_int(&j, "file_bytes", s->file_bytes);
 	dim_json_kv_string(&j, "cldim_version", s->version);
 	dim_json_key(&j, "config");
@@ -44,6 +52,8 @@ static dim_status print_json(const char *path, const dim_checkpoint_summary *s, 
 	dim_json_kv_string(&j, "encoder", c->encoder);
 	dim_json_kv_int(&j, "in_channels", c->in_channels);
 	dim_json_kv_int(&j, "y_dim", c->y_dim);
+	if (s->encoder_only)
+		goto end_config; /* the critics and Adam are not in the file */
 	dim_json_kv_string(&j, "local_critic",
 			   c->local_critic == DIM_CRITIC_CONCAT ? "concat" : "dot");
 	dim_json_kv_int(&j, "mi_units", c->mi_units);
@@ -58,6 +68,7 @@ static dim_status print_json(const char *path, const dim_checkpoint_summary *s, 
 	dim_json_key(&j, "beta2"); dim_json_float(&j, c->beta2);
 	dim_json_key(&j, "adam_eps"); dim_json_float(&j, c->adam_eps);
 	dim_json_key(&j, "seed"); dim_json_uint(&j, c->seed);
+end_config:
 	dim_json_end_object(&j);
 	dim_json_key(&j, "progress");
 	dim_json_begin_object(&j);
@@ -95,11 +106,30 @@ static dim_status print_json(const char *path, const dim_checkpoint_summary *s, 
 	return st;
 }
 
+static void print_encoder(const char *path, const dim_checkpoint_summary *s)
+{
+	const dim_config *c = &s->cfg;
+	const dim_checkpoint_group *g = &s->groups[0];
+	printf("encoder     %s (%.1f MiB, exported by cldim %s)\n", path,
+	       (double)s->file_bytes / 1048576.0, s->version);
+	printf("model       encoder %s, %d input channel(s), Y %d (no critics, no optimizer "
+	       "state)\n", c->encoder, c->in_channels, c->y_dim);
+	printf("trained     %lld steps on %s (%s)\n", s->ts.step,
+	       s->ts.dataset[0] ? s->ts.dataset : "-", s->ts.format[0] ? s->ts.format : "-");
+	printf("tensors     %d: %lld parameters, %lld buffer values\n", g->tensors, g->params,
+	       g->buffers);
+	printf("options     %s\n", s->ts.config_json);
+}
+
 static void print_text(const char *path, const dim_checkpoint_summary *s)
 {
 	const dim_config *c = &s->cfg;
 	const dim_train_state *ts = &s->ts;
 	const dim_checkpoint_group *gc = &s->groups[2];
+	if (s->encoder_only) {
+		print_encoder(path, s);
+		return;
+	}
 	printf("checkpoint  %s (%.1f MiB, written by cldim %s)\n", path,
 	       (double)s->file_bytes / 1048576.0, s->version);
 	if (c->local_critic == DIM_CRITIC_CONCAT)
@@ -143,17 +173,35 @@ int cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"arch", required_argument, NULL, 'a'},
+		{"channels", required_argument, NULL, 'C'},
+		{"device", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int json = 0, c;
+	const char *arch = NULL, *device = NULL;
+	long channels = 3;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
+		case 'a': arch = optarg; break;
+		case 'C':
+			if (!cli_int("info", "--channels", optarg, 1, 16, &channels))
+				return 2;
+			break;
+		case 'd': device = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (arch) {
+		if (optind != argc || json) {
+			fprintf(stderr, "cldim info: --arch takes no checkpoint and no --json\n");
+			return 2;
+		}
+		return info_arch(arch, (int)channels, device);
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "cldim info: expected one checkpoint file or run directory\n");

@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{"extract", cmd_extract, "encode a dataset or image folder into features.npy"},
 	{"eval", cmd_eval, "linear/MLP probes, k-NN and NDM on frozen features, with baselines"},
 	{"neighbors", cmd_neighbors, "picture of nearest neighbours in feature space"},
+	{"export", cmd_export, "write a checkpoint's encoder alone (PyTorch names, for C/Python)"},
 	{"data", cmd_data, "describe a dataset, contact sheet, loader benchmark"},
 	{"bench", cmd_bench, "measure device peak and DIM GEMMs (md|csv|json)"},
 };

@@ -3,7 +3,8 @@
 The same encoders, critics, prior discriminator and MI estimators as the C
 library, with the same parameter names and layouts, so that a cldim checkpoint
 (.safetensors) loads into it with load_checkpoint() and gives the same
-features, losses and gradients. Used by the parity tests and by people who
+features, losses and gradients; load_encoder(path) turns a checkpoint or an
+exported encoder (`cldim export`) into a plain nn.Module in one call. Used by the parity tests and by people who
 want to take a cldim-trained encoder into PyTorch.
 
 Method choices and every deviation from the paper and the official code are
@@ -428,16 +429,56 @@ def load_safetensors(path):
 
 
 def load_checkpoint(model, path):
-    """Load cldim tensors into a DIM (or Encoder) module by name. Returns the
-    metadata dict. Optimizer state (opt.*) is ignored."""
+    """Load cldim tensors into a DIM, Encoder (make_encoder) or other module by
+    name. Returns the metadata dict. Optimizer state (opt.*) is ignored.
+
+    The file is a full checkpoint (`cldim train`: the encoder's tensors named
+    "encoder.<name>") or an exported encoder (`cldim export`: "<name>", as in
+    the Encoder's own state_dict, num_batches_tracked included). A bare
+    Encoder takes its tensors from either: the "encoder." prefix is added
+    when the file holds the name only with it."""
     tensors, meta = load_safetensors(path)
     state = model.state_dict()
-    missing = [k for k in state if k not in tensors and not k.endswith("num_batches_tracked")]
-    if missing:
-        raise KeyError(f"{path}: missing tensors {missing[:5]}")
-    for k, v in state.items():
+
+    def source(k):
         if k in tensors:
-            if tuple(tensors[k].shape) != tuple(v.shape):
-                raise ValueError(f"{path}: {k} has shape {tuple(tensors[k].shape)}, model wants {tuple(v.shape)}")
-            v.copy_(tensors[k].to(v.dtype))
+            return k
+        if "encoder." + k in tensors:
+            return "encoder." + k
+        if k.startswith("encoder.") and k[len("encoder."):] in tensors:
+            return k[len("encoder."):]
+        return None
+
+    missing = [k for k in state if source(k) is None and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise KeyError(f"{path}: missing tensors {missing[:5]} (the file has "
+                       f"{sorted(tensors)[:5]}...; format {meta.get('format', '?')})")
+    for k, v in state.items():
+        src = source(k)
+        if src is None:
+            continue
+        if tuple(tensors[src].shape) != tuple(v.shape):
+            raise ValueError(f"{path}: {src} has shape {tuple(tensors[src].shape)}, model "
+                             f"wants {tuple(v.shape)}")
+        v.copy_(tensors[src].to(v.dtype))
     return meta
+
+
+def load_encoder(path):
+    """One call from a cldim file to a plain torch.nn.Module: the encoder of an
+    exported encoder (`cldim export`) or of a full checkpoint, built from the
+    architecture in its metadata (make_encoder), weights and BatchNorm buffers
+    loaded, in eval mode. model(x) returns dict(M=, conv=, fc=, Y=) for x of
+    shape [N, C, S, S] preprocessed as in training; model.cldim_meta holds the
+    file's metadata."""
+    _, meta = load_safetensors(path)
+    try:
+        name = meta["cfg.encoder"]
+        in_channels, y_dim = int(meta["cfg.in_channels"]), int(meta["cfg.y_dim"])
+    except KeyError as e:
+        raise KeyError(f"{path}: not a cldim checkpoint or exported encoder (no {e} "
+                       f"metadata)") from None
+    model = make_encoder(name, in_channels, y_dim)
+    meta = load_checkpoint(model, path)
+    model.cldim_meta = meta
+    return model.eval()
