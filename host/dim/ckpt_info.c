@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 
 #include "cldim/checkpoint.h"
-#include "cldim/encode.h"
 #include "cldim/io.h"
 #include "dim_internal.h"
 

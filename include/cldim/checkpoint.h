@@ -65,6 +65,16 @@ typedef struct dim_checkpoint_summary {
 dim_status dim_checkpoint_summarize(const char *path, dim_checkpoint_summary *out,
 				    dim_error *err);
 
+/* Exported encoders (written by dim_featurizer_export, cldim/encode.h): the
+ * encoder's tensors alone, metadata "format" = DIM_ENCODER_FILE_FORMAT. */
+#define DIM_ENCODER_FILE_FORMAT "cldim-encoder-1"
+/* Whether path is an exported encoder (false also when it cannot be read). */
+bool dim_is_encoder_file(const char *path);
+dim_status dim_encoder_file_read_config(const char *path, dim_config *cfg, dim_train_state *ts,
+					dim_error *err);
+/* Load the encoder's weights and buffers into m (made from the file's config). */
+dim_status dim_encoder_file_load(dim_model *m, const char *path, dim_train_state *ts);
+
 #ifdef __cplusplus
 }
 #endif

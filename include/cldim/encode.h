@@ -74,12 +74,8 @@ void dim_featurizer_destroy(dim_featurizer *f); /* NULL is a no-op */
  * accepts such a file as well as a full checkpoint; its config then has only
  * the encoder fields set (critics of the smallest size, never used). */
 dim_status dim_featurizer_export(dim_featurizer *f, const char *path);
-/* Whether path is an exported encoder (false also when it cannot be read). */
-bool dim_is_encoder_file(const char *path);
-dim_status dim_encoder_file_read_config(const char *path, dim_config *cfg, dim_train_state *ts,
-					dim_error *err);
-/* Load the encoder's weights and buffers into m (made from the file's config). */
-dim_status dim_encoder_file_load(dim_model *m, const char *path, dim_train_state *ts);
+/* Reading such a file: dim_is_encoder_file, dim_encoder_file_read_config and
+ * dim_encoder_file_load in cldim/checkpoint.h. */
 
 const dim_config *dim_featurizer_config(const dim_featurizer *f);
 /* Provenance stored in the checkpoint (dataset, format, step); zeroed for a
