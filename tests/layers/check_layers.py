@@ -183,7 +183,11 @@ def nm_symbols(obj, *flags):
 
 
 def check_symbols(root, build, layers, exceptions, used, checked, problems):
-    objdir = os.path.join(build, "CMakeFiles", "cldim.dir")
+    # the library's objects: the object library cldim_objs (one PIC build for
+    # the static and the shared library), or cldim.dir in older trees
+    objdir = os.path.join(build, "CMakeFiles", "cldim_objs.dir")
+    if not os.path.isdir(objdir):
+        objdir = os.path.join(build, "CMakeFiles", "cldim.dir")
     if not os.path.isdir(objdir):
         problems.append(f"{objdir}: no library objects (build the project first)")
         return
