@@ -265,6 +265,7 @@ int cmd_data(int argc, char **argv)
 	dim_dataset *ds = NULL;
 	dim_transform t;
 	dim_error err = {0};
+	cli_remove_temps_on_signal(); /* the contact sheet is written atomically */
 	int rc = parse(argc, argv, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
