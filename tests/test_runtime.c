@@ -170,12 +170,56 @@ static void test_arena(dim_ctx *ctx)
 	CHECK(!strcmp(dim_shape_str(4, shapes[0], s, sizeof s), "[1, 3, 5, 7]"));
 }
 
+/* CLDIM_MAX_WG caps every kernel's work-group limit; a launch above it is
+ * refused as a driver would; a bad value fails the context. */
+static void test_wg_cap(void)
+{
+	dim_ctx *ctx = t_ctx_with("CLDIM_MAX_WG", "32");
+	dim_kernel *k;
+	CHECK(dim_ctx_device(ctx)->max_wg <= 32);
+	CHECK_OK(ctx, dim_kernel_get(ctx, "util", NULL, "util_axpy", &k));
+	CHECK(dim_kernel_max_wg(k) >= 1 && dim_kernel_max_wg(k) <= 32);
+	float x[100], y[100];
+	t_rng rng = {11};
+	t_fill(&rng, x, 100, -1, 1);
+	dim_buf bx = t_upload(ctx, x, 100), by = t_upload(ctx, x, 100);
+	size_t global = 128, local = 64;
+	dim_status st = DIM_LAUNCH(ctx, k, 1, &global, &local, DIM_INT(100), DIM_FLOAT(1.0f),
+				   DIM_BUF(bx), DIM_BUF(by));
+	CHECK(st == DIM_ERR_ARG && strstr(dim_ctx_errmsg(ctx), "exceeds the kernel's limit"));
+	/* the 1-D helper picks a group within the cap */
+	CHECK_OK(ctx, DIM_LAUNCH_1D(ctx, k, 100, DIM_INT(100), DIM_FLOAT(1.0f), DIM_BUF(bx),
+				    DIM_BUF(by)));
+	CHECK_OK(ctx, dim_read(ctx, by, 0, y, sizeof y));
+	for (int i = 0; i < 100; i++)
+		if (y[i] != 2.0f * x[i]) {
+			CHECK_MSG(0, "capped axpy element %d: %g vs %g", i, y[i], 2.0f * x[i]);
+			break;
+		}
+	dim_buf_release(&bx);
+	dim_buf_release(&by);
+	dim_ctx_destroy(ctx);
+
+	static const char *const bad[] = {"0", "abc", "64k", "-4", "99999999"};
+	for (int i = 0; i < 5; i++) {
+		dim_error err = {0};
+		dim_ctx *c = NULL;
+		setenv("CLDIM_MAX_WG", bad[i], 1);
+		st = dim_ctx_create(&c, NULL, &err);
+		unsetenv("CLDIM_MAX_WG");
+		CHECK_MSG(st == DIM_ERR_ARG && c == NULL && strstr(err.msg, "CLDIM_MAX_WG"),
+			  "CLDIM_MAX_WG=%s accepted", bad[i]);
+		dim_ctx_destroy(c);
+	}
+}
+
 int main(void)
 {
 	dim_ctx *ctx = t_ctx();
 	test_select();
 	test_buffers(ctx);
 	test_arena(ctx);
+	test_wg_cap();
 	dim_ctx_destroy(ctx);
 	dim_ctx_destroy(NULL);
 	return T_RESULT();

@@ -54,6 +54,25 @@ static bool env_flag(const char *name, bool def)
 	return v && *v ? strcmp(v, "0") != 0 : def;
 }
 
+/* CLDIM_MAX_WG=n: cap every work-group size at n, as a GPU driver with a
+ * smaller limit would (NVIDIA 1024, AMD 256, some 64), so the tests can show
+ * that no kernel relies on the limit of the device they run on. Unset or
+ * empty: no cap (*cap = 0). */
+static dim_status env_max_wg(size_t *cap, dim_error *err)
+{
+	const char *v = getenv("CLDIM_MAX_WG");
+	char *end = NULL;
+	*cap = 0;
+	if (!v || !*v)
+		return DIM_OK;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*end || n < 1 || n > 1u << 20 || v[0] == '-')
+		return dim_fail(err, DIM_ERR_ARG,
+				"CLDIM_MAX_WG=%s: expected a work-group size from 1 to 1048576", v);
+	*cap = n;
+	return DIM_OK;
+}
+
 dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *err)
 {
 	dim_ctx_options defaults = {0};
@@ -71,6 +90,10 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	st = dim_device_select(opt->device, list, count, &chosen, err);
 	if (st)
 		goto out_free_list;
+	size_t wg_cap;
+	st = env_max_wg(&wg_cap, err);
+	if (st)
+		goto out_free_list;
 
 	dim_ctx *ctx = calloc(1, sizeof *ctx);
 	if (!ctx) {
@@ -78,6 +101,8 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 		goto out_free_list;
 	}
 	ctx->dev = list[chosen];
+	if (wg_cap && (!ctx->dev.max_wg || ctx->dev.max_wg > wg_cap))
+		ctx->dev.max_wg = wg_cap; /* dim_kernel_get caps each kernel by this */
 	ctx->profile = opt->profile;
 	ctx->profile_trace = opt->profile && env_flag("CLDIM_PROFILE_TRACE", false);
 	ctx->vec16 = env_flag("CLDIM_VEC16", (ctx->dev.type & DIM_DEV_CPU) != 0);
