@@ -96,3 +96,50 @@ if(CLDIM_FUZZ)
     set_tests_properties(${name} PROPERTIES LABELS "fuzz" TIMEOUT 120)
   endforeach()
 endif()
+
+# The simulated-GPU stage (issue 14): with -DCLDIM_OCLGRIND=ON the op tests,
+# the MI estimator tests, the DIM step parity test, extraction and a 3-step
+# `cldim train` run again under Oclgrind (an OpenCL 1.2 GPU simulator) through
+# tests/oclgrind/run.sh, which fails on any Oclgrind diagnostic (invalid read
+# or write, data race, barrier divergence, API misuse), with the GPU kernel
+# forms (CLDIM_VEC16=0), the CLBlast GEMM and the tests' small shapes
+# (CLDIM_TEST_SMALL=1). Off by default: the plain `ctest` stays as fast as
+# before; .ci/run turns it on and runs `ctest -L oclgrind`.
+if(CLDIM_OCLGRIND)
+  find_program(CLDIM_OCLGRIND_EXE oclgrind REQUIRED)
+  set(ocl_run ${CMAKE_SOURCE_DIR}/tests/oclgrind/run.sh)
+  set(ocl_env ${CLDIM_TEST_ENV} "OCLGRIND=${CLDIM_OCLGRIND_EXE}")
+  set(CLDIM_OCLGRIND_TESTS
+    activation batchnorm conv crops dropout gemm layernorm linear loss optim pairwise
+    permute pool tensor mi mi_sanity dim_parity eval_extract)
+  foreach(t IN LISTS CLDIM_OCLGRIND_TESTS)
+    add_test(NAME oclgrind_${t} COMMAND ${ocl_run} $<TARGET_FILE:test_${t}>
+      WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    set_tests_properties(oclgrind_${t} PROPERTIES LABELS "oclgrind" TIMEOUT 600
+      SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
+  endforeach()
+  add_test(NAME oclgrind_train COMMAND ${CMAKE_SOURCE_DIR}/tests/oclgrind/train.sh
+    $<TARGET_FILE:cldim_cli> WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(oclgrind_train PROPERTIES LABELS "oclgrind" TIMEOUT 600
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
+
+  # The stage's own tests: a test-only program with broken kernels. The runner
+  # must report the out-of-bounds write and the race (--expect), fail a plain
+  # run of them (WILL_FAIL), and pass the clean control kernel.
+  add_executable(oclgrind_bad_kernel ${CMAKE_SOURCE_DIR}/tests/oclgrind/bad_kernel.c)
+  target_link_libraries(oclgrind_bad_kernel PRIVATE cldim_testsupport)
+  target_compile_options(oclgrind_bad_kernel PRIVATE ${CLDIM_WARN})
+  foreach(mode oob race clean)
+    add_test(NAME oclgrind_stage_${mode} COMMAND ${ocl_run}
+      $<TARGET_FILE:oclgrind_bad_kernel> ${mode})
+    set_tests_properties(oclgrind_stage_${mode} PROPERTIES LABELS "oclgrind" TIMEOUT 120
+      ENVIRONMENT "${ocl_env}")
+  endforeach()
+  set_tests_properties(oclgrind_stage_oob oclgrind_stage_race PROPERTIES WILL_FAIL TRUE)
+  add_test(NAME oclgrind_catches_oob COMMAND ${ocl_run} --expect invalid-access
+    $<TARGET_FILE:oclgrind_bad_kernel> oob)
+  add_test(NAME oclgrind_catches_race COMMAND ${ocl_run} --expect data-race
+    $<TARGET_FILE:oclgrind_bad_kernel> race)
+  set_tests_properties(oclgrind_catches_oob oclgrind_catches_race PROPERTIES
+    LABELS "oclgrind" TIMEOUT 120 ENVIRONMENT "${ocl_env}")
+endif()

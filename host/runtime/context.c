@@ -73,6 +73,26 @@ static dim_status env_max_wg(size_t *cap, dim_error *err)
 	return DIM_OK;
 }
 
+/* CLDIM_ARENA_CHUNK=bytes: the largest default chunk of an arena (a request
+ * larger than that still gets a chunk of its own size). For simulators and
+ * small devices: Oclgrind's race detector keeps about 48 bytes of state per
+ * byte of every buffer, so 64 MiB activation chunks that a small test uses a
+ * few KiB of would cost gigabytes. Unset or empty: no cap. */
+static dim_status env_arena_chunk(size_t *cap, dim_error *err)
+{
+	const char *v = getenv("CLDIM_ARENA_CHUNK");
+	char *end = NULL;
+	*cap = 0;
+	if (!v || !*v)
+		return DIM_OK;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (*end || v[0] == '-' || n < 4096 || n > (1ull << 40))
+		return dim_fail(err, DIM_ERR_ARG,
+				"CLDIM_ARENA_CHUNK=%s: expected a size in bytes from 4096 to 2^40", v);
+	*cap = (size_t)n;
+	return DIM_OK;
+}
+
 dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *err)
 {
 	dim_ctx_options defaults = {0};
@@ -90,8 +110,10 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	st = dim_device_select(opt->device, list, count, &chosen, err);
 	if (st)
 		goto out_free_list;
-	size_t wg_cap;
+	size_t wg_cap, chunk_cap;
 	st = env_max_wg(&wg_cap, err);
+	if (!st)
+		st = env_arena_chunk(&chunk_cap, err);
 	if (st)
 		goto out_free_list;
 
@@ -103,6 +125,7 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	ctx->dev = list[chosen];
 	if (wg_cap && (!ctx->dev.max_wg || ctx->dev.max_wg > wg_cap))
 		ctx->dev.max_wg = wg_cap; /* dim_kernel_get caps each kernel by this */
+	ctx->arena_chunk_max = chunk_cap;
 	ctx->profile = opt->profile;
 	ctx->profile_trace = opt->profile && env_flag("CLDIM_PROFILE_TRACE", false);
 	ctx->vec16 = env_flag("CLDIM_VEC16", (ctx->dev.type & DIM_DEV_CPU) != 0);

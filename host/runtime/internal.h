@@ -38,6 +38,7 @@ struct dim_ctx {
 	bool vec16;         /* dim_ctx_vec16; CLDIM_VEC16=0|1 overrides */
 	bool fma;           /* dim_ctx_use_fma; CLDIM_FMA=0 turns it off */
 	dim_buf scratch;         /* dim_ctx_scratch, grown on demand */
+	size_t arena_chunk_max;  /* CLDIM_ARENA_CHUNK; 0 = no cap */
 	/* phases (profile.c) */
 	char phase_names[16][32];
 	double phase_seconds[16];

@@ -60,8 +60,11 @@ dim_status dim_devices_list(dim_device_info **out, int *count, dim_error *err);
 /* Pick one device. Selector forms: NULL/"" (CLDIM_DEVICE, then "auto"),
  * "auto" (first GPU, else accelerator, else CPU), an index "2", "P:D",
  * "cpu" | "gpu" | "accelerator", or a case-insensitive substring of the
- * device name, vendor or platform name. No match: DIM_ERR_NO_DEVICE; several
- * matches of a substring: DIM_ERR_AMBIGUOUS; the message lists the devices. */
+ * platform's name, vendor or version, else (when no platform matches) of the
+ * device's name or vendor: "intel" picks Intel's OpenCL runtime even when
+ * PoCL runs on an Intel CPU, "pocl" picks PoCL. No match: DIM_ERR_NO_DEVICE;
+ * several devices matching at the same level: DIM_ERR_AMBIGUOUS; the message
+ * lists the devices. */
 dim_status dim_device_select(const char *selector, const dim_device_info *list, int count,
 			     int *chosen, dim_error *err);
 
@@ -97,7 +100,10 @@ typedef struct dim_ctx_options {
  * with a smaller limit would; the tests run the ops under 64 and 256): the
  * device's max_wg in dim_ctx_device and every dim_kernel_max_wg are capped,
  * and dim_launch refuses a larger group. A value that is not a number from 1
- * to 1048576 fails the creation with DIM_ERR_ARG. */
+ * to 1048576 fails the creation with DIM_ERR_ARG.
+ * CLDIM_ARENA_CHUNK=bytes caps the default chunk size of the context's arenas
+ * (for simulators such as Oclgrind, whose cost grows with every byte of every
+ * buffer); 4096 to 2^40, else DIM_ERR_ARG. */
 dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *err);
 void dim_ctx_destroy(dim_ctx *ctx); /* NULL is a no-op */
 

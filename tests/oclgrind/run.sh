@@ -42,6 +42,9 @@ trap 'rm -f "$log"' EXIT
 export CLDIM_VEC16="${CLDIM_VEC16:-0}" CLDIM_GEMM="${CLDIM_GEMM:-clblast}"
 # Small shapes in the tests that have large ones (see tests/support/testutil.h).
 export CLDIM_TEST_SMALL=1
+# Small arena chunks: Oclgrind's race detector keeps ~48 bytes of state per
+# byte of every buffer, used or not (64 MiB chunks cost 3 GiB each).
+export CLDIM_ARENA_CHUNK="${CLDIM_ARENA_CHUNK:-262144}"
 # shellcheck disable=SC2086 # CLDIM_OCLGRIND_ARGS is a list of options
 "$oclgrind" --data-races --check-api --max-errors 16 --log "$log" \
 	${CLDIM_OCLGRIND_ARGS:-} "$@"
