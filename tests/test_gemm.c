@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=300 */
+/* cldim-test: labels=opencl;op timeout=300 */
 /* GEMM wrapper vs a double-precision reference: all four transpose
  * combinations, odd sizes, non-zero offsets inside a larger buffer, padded
  * leading dimensions, beta != 0, beta == 0 over NaN garbage, and the batched

@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=300 */
+/* cldim-test: labels=opencl;op timeout=300 */
 /* linear: OpenCL vs a double-precision reference (y, dx, dW, db), the
  * reference vs central finite differences, accumulation on a second backward,
  * PyTorch parity (tests/py/check_linear.py), and the tape wrappers (dim_t_linear,
@@ -345,8 +345,9 @@ int main(void)
 	check_tape_sum(ctx, 0);
 	check_tape_sum(ctx, 1);
 	{
-		/* the one-element-per-work-item kernels (GPUs) on this device too */
-		dim_ctx *c1 = t_ctx_with("CLDIM_VEC16", "0");
+		/* the other form of the element kernels on this device too: one
+		 * element per work-item (GPUs) on a CPU, float16 chunks on a GPU */
+		dim_ctx *c1 = t_ctx_with("CLDIM_VEC16", dim_ctx_vec16(ctx) ? "0" : "1");
 		for (int i = 0; i < NCASES; i++)
 			run_case(c1, i, NULL);
 		dim_ctx_destroy(c1);

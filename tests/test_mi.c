@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=300 */
+/* cldim-test: labels=opencl;op timeout=300 */
 /* MI estimators (JSD, NCE, DV) over S [N, N, L]: forward loss / estimate and
  * backward dS against a plain double reference written from the formulas;
  * the reference gradient against central finite differences; very large,
