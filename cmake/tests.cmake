@@ -46,8 +46,10 @@ foreach(src IN LISTS CLDIM_TESTS)
   file(STRINGS ${src} head LIMIT_COUNT 1)
   set(labels "unit")
   set(timeout 120)
-  if(head MATCHES "labels=([a-z;_-]+)")
-    set(labels "${CMAKE_MATCH_1}")
+  # file(STRINGS) escapes the list separator: "labels=opencl\;slow"
+  string(REPLACE "\\;" "," head "${head}")
+  if(head MATCHES "labels=([a-z,_-]+)")
+    string(REPLACE "," ";" labels "${CMAKE_MATCH_1}")
   endif()
   if(head MATCHES "timeout=([0-9]+)")
     set(timeout "${CMAKE_MATCH_1}")
@@ -68,6 +70,14 @@ foreach(src IN LISTS CLDIM_TESTS)
     set_tests_properties(${name} PROPERTIES RESOURCE_LOCK opencl)
   endif()
 endforeach()
+
+# Every label of a multi-label head applies (they were cut at the first ';',
+# so `-LE slow` and `-L '^op$'` missed tests): check one that has several.
+get_test_property(test_bench_tune LABELS bench_tune_labels)
+if(NOT "slow" IN_LIST bench_tune_labels OR NOT "opencl" IN_LIST bench_tune_labels)
+  message(FATAL_ERROR "cmake/tests.cmake: test_bench_tune labels '${bench_tune_labels}', "
+    "expected opencl;cli;slow")
+endif()
 
 # Python-driven checks (parity with PyTorch, CLI behaviour): tests/*_test.py
 file(GLOB CLDIM_PY_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/py/test_*.py)
