@@ -117,6 +117,7 @@ endif()
 # before; .ci/run turns it on and runs `ctest -L oclgrind`.
 if(CLDIM_OCLGRIND)
   find_program(CLDIM_OCLGRIND_EXE oclgrind REQUIRED)
+  set(CLDIM_OCLGRIND_TIMEOUT 600 CACHE STRING "Timeout of each Oclgrind test (seconds)")
   set(ocl_run ${CMAKE_SOURCE_DIR}/tests/oclgrind/run.sh)
   # PyTorch parity is off here (the PoCL run has it; it costs ~20 s of
   # Python start-up per test) except in the DIM step test, whose oracle it is.
@@ -130,13 +131,19 @@ if(CLDIM_OCLGRIND)
   foreach(t IN LISTS CLDIM_OCLGRIND_TESTS)
     add_test(NAME oclgrind_${t} COMMAND ${ocl_run} $<TARGET_FILE:test_${t}>
       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-    set_tests_properties(oclgrind_${t} PROPERTIES LABELS "oclgrind" TIMEOUT 600
+    set_tests_properties(oclgrind_${t} PROPERTIES LABELS "oclgrind" TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
       SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
   endforeach()
-  set_tests_properties(oclgrind_dim_parity PROPERTIES ENVIRONMENT "${ocl_env_torch}")
+  # Whole-model tests: memory checks only (CLDIM_OCLGRIND_RACES=0). The race
+  # detector keeps ~48 bytes per byte of every buffer, gigabytes for a model's
+  # weights and gradients; every kernel they run is race-checked in its op test.
+  set_tests_properties(oclgrind_dim_parity PROPERTIES
+    ENVIRONMENT "${ocl_env_torch};CLDIM_OCLGRIND_RACES=0")
+  set_tests_properties(oclgrind_eval_extract PROPERTIES
+    ENVIRONMENT "${ocl_env};CLDIM_OCLGRIND_RACES=0")
   add_test(NAME oclgrind_train COMMAND ${CMAKE_SOURCE_DIR}/tests/oclgrind/train.sh
     $<TARGET_FILE:cldim_cli> WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-  set_tests_properties(oclgrind_train PROPERTIES LABELS "oclgrind" TIMEOUT 600
+  set_tests_properties(oclgrind_train PROPERTIES LABELS "oclgrind" TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
     SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
 
   # The stage's own tests: a test-only program with broken kernels. The runner
