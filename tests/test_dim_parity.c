@@ -61,12 +61,13 @@ int main(void)
 		return 77;
 	}
 	t_rng rng = {2024};
-	/* t_small (simulated GPU): batch 3 and two of the five configurations,
-	 * one per local critic (every kernel of the step runs in each) */
-	const int small = t_small(), N = small ? 3 : 5, nconf = small ? 2 : 5;
+	/* t_small (simulated GPU, minutes per configuration): batch 3 and one
+	 * configuration, NCE with the concat critic (the dot critic's kernels run
+	 * in the stage's training run) */
+	const int small = t_small(), N = small ? 3 : 5, nconf = small ? 1 : 5;
 	static const char *const est_all[] = {"jsd", "nce", "dv", "jsd", "nce"};
 	static const char *const critic_all[] = {"dot", "dot", "dot", "concat", "concat"};
-	static const int pick_small[] = {2, 4}, pick_all[] = {0, 1, 2, 3, 4};
+	static const int pick_small[] = {4}, pick_all[] = {0, 1, 2, 3, 4};
 	for (int ci = 0; ci < nconf; ci++) {
 		const int e = small ? pick_small[ci] : pick_all[ci];
 		const char *const *est = est_all, *const *critic = critic_all;
