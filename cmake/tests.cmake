@@ -125,13 +125,22 @@ if(CLDIM_OCLGRIND)
   set(ocl_env ${ocl_env_torch})
   list(FILTER ocl_env EXCLUDE REGEX "^CLDIM_TORCH_PYTHON=")
   list(APPEND ocl_env "CLDIM_TORCH_PYTHON=")
+  # Label "oclgrind": the op and MI tests (minutes in all). Label
+  # "oclgrind-model": the whole-model runs (DIM step parity, extraction, 3
+  # training steps), tens of minutes on Oclgrind: dcgan28's 6.4 M-weight layer
+  # makes every parameter-sized kernel (init, zeroing, Adam) millions of
+  # simulated work-items. `ctest -L oclgrind` (a regex) runs both.
   set(CLDIM_OCLGRIND_TESTS
     activation batchnorm conv crops dropout gemm layernorm linear loss optim pairwise
     permute pool tensor mi mi_sanity dim_parity eval_extract)
   foreach(t IN LISTS CLDIM_OCLGRIND_TESTS)
     add_test(NAME oclgrind_${t} COMMAND ${ocl_run} $<TARGET_FILE:test_${t}>
       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-    set_tests_properties(oclgrind_${t} PROPERTIES LABELS "oclgrind" TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
+    set(lab oclgrind)
+    if(t MATCHES "^(dim_parity|eval_extract)$")
+      set(lab oclgrind-model)
+    endif()
+    set_tests_properties(oclgrind_${t} PROPERTIES LABELS "${lab}" TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
       SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
   endforeach()
   # Whole-model tests: memory checks only (CLDIM_OCLGRIND_RACES=0). The race
@@ -143,7 +152,8 @@ if(CLDIM_OCLGRIND)
     ENVIRONMENT "${ocl_env};CLDIM_OCLGRIND_RACES=0")
   add_test(NAME oclgrind_train COMMAND ${CMAKE_SOURCE_DIR}/tests/oclgrind/train.sh
     $<TARGET_FILE:cldim_cli> WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-  set_tests_properties(oclgrind_train PROPERTIES LABELS "oclgrind" TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
+  set_tests_properties(oclgrind_train PROPERTIES LABELS "oclgrind-model"
+    TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
     SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
 
   # The stage's own tests: a test-only program with broken kernels. The runner
