@@ -46,8 +46,10 @@ foreach(src IN LISTS CLDIM_TESTS)
   file(STRINGS ${src} head LIMIT_COUNT 1)
   set(labels "unit")
   set(timeout 120)
-  if(head MATCHES "labels=([a-z;_-]+)")
-    set(labels "${CMAKE_MATCH_1}")
+  # file(STRINGS) escapes the list separator: "labels=opencl\;slow"
+  string(REPLACE "\\;" "," head "${head}")
+  if(head MATCHES "labels=([a-z,_-]+)")
+    string(REPLACE "," ";" labels "${CMAKE_MATCH_1}")
   endif()
   if(head MATCHES "timeout=([0-9]+)")
     set(timeout "${CMAKE_MATCH_1}")
@@ -68,6 +70,14 @@ foreach(src IN LISTS CLDIM_TESTS)
     set_tests_properties(${name} PROPERTIES RESOURCE_LOCK opencl)
   endif()
 endforeach()
+
+# Every label of a multi-label head applies (they were cut at the first ';',
+# so `-LE slow` and `-L '^op$'` missed tests): check one that has several.
+get_test_property(test_bench_tune LABELS bench_tune_labels)
+if(NOT "slow" IN_LIST bench_tune_labels OR NOT "opencl" IN_LIST bench_tune_labels)
+  message(FATAL_ERROR "cmake/tests.cmake: test_bench_tune labels '${bench_tune_labels}', "
+    "expected opencl;cli;slow")
+endif()
 
 # Python-driven checks (parity with PyTorch, CLI behaviour): tests/*_test.py
 file(GLOB CLDIM_PY_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/py/test_*.py)
@@ -108,4 +118,73 @@ if(CLDIM_TORCH_PYTHON)
     COMMAND ${CLDIM_TORCH_PYTHON} ${CMAKE_SOURCE_DIR}/tests/layers/test_check_layers.py)
   set_tests_properties(layers_check layers_check_selftest PROPERTIES
     LABELS "unit;mpi" TIMEOUT 120 SKIP_RETURN_CODE 77 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+
+# The simulated-GPU stage (issue 14): with -DCLDIM_OCLGRIND=ON the op tests,
+# the MI estimator tests, the DIM step parity test, extraction and a 3-step
+# `cldim train` run again under Oclgrind (an OpenCL 1.2 GPU simulator) through
+# tests/oclgrind/run.sh, which fails on any Oclgrind diagnostic (invalid read
+# or write, data race, barrier divergence, API misuse), with the GPU kernel
+# forms (CLDIM_VEC16=0), the CLBlast GEMM and the tests' small shapes
+# (CLDIM_TEST_SMALL=1). Off by default: the plain `ctest` stays as fast as
+# before; .ci/run turns it on and runs `ctest -L oclgrind`.
+if(CLDIM_OCLGRIND)
+  find_program(CLDIM_OCLGRIND_EXE oclgrind REQUIRED)
+  set(CLDIM_OCLGRIND_TIMEOUT 600 CACHE STRING "Timeout of each Oclgrind test (seconds)")
+  set(ocl_run ${CMAKE_SOURCE_DIR}/tests/oclgrind/run.sh)
+  # PyTorch parity is off here (the PoCL run has it; it costs ~20 s of
+  # Python start-up per test) except in the DIM step test, whose oracle it is.
+  set(ocl_env_torch ${CLDIM_TEST_ENV} "OCLGRIND=${CLDIM_OCLGRIND_EXE}")
+  set(ocl_env ${ocl_env_torch})
+  list(FILTER ocl_env EXCLUDE REGEX "^CLDIM_TORCH_PYTHON=")
+  list(APPEND ocl_env "CLDIM_TORCH_PYTHON=")
+  # Label "oclgrind": the op and MI tests (minutes in all). Label
+  # "oclgrind-model": the whole-model runs (DIM step parity, extraction, 3
+  # training steps), tens of minutes on Oclgrind: dcgan28's 6.4 M-weight layer
+  # makes every parameter-sized kernel (init, zeroing, Adam) millions of
+  # simulated work-items. `ctest -L oclgrind` (a regex) runs both.
+  set(CLDIM_OCLGRIND_TESTS
+    activation batchnorm conv crops dropout gemm layernorm linear loss optim pairwise
+    permute pool tensor mi mi_sanity dim_parity eval_extract)
+  foreach(t IN LISTS CLDIM_OCLGRIND_TESTS)
+    add_test(NAME oclgrind_${t} COMMAND ${ocl_run} $<TARGET_FILE:test_${t}>
+      WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    set(lab oclgrind)
+    if(t MATCHES "^(dim_parity|eval_extract)$")
+      set(lab oclgrind-model)
+    endif()
+    set_tests_properties(oclgrind_${t} PROPERTIES LABELS "${lab}" TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
+      SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
+  endforeach()
+  # Whole-model tests: memory checks only (CLDIM_OCLGRIND_RACES=0). The race
+  # detector keeps ~48 bytes per byte of every buffer, gigabytes for a model's
+  # weights and gradients; every kernel they run is race-checked in its op test.
+  set_tests_properties(oclgrind_dim_parity PROPERTIES
+    ENVIRONMENT "${ocl_env_torch};CLDIM_OCLGRIND_RACES=0")
+  set_tests_properties(oclgrind_eval_extract PROPERTIES
+    ENVIRONMENT "${ocl_env};CLDIM_OCLGRIND_RACES=0")
+  add_test(NAME oclgrind_train COMMAND ${CMAKE_SOURCE_DIR}/tests/oclgrind/train.sh
+    $<TARGET_FILE:cldim_cli> WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(oclgrind_train PROPERTIES LABELS "oclgrind-model"
+    TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
+
+  # The stage's own tests: a test-only program with broken kernels. The runner
+  # must report the out-of-bounds write and the race (--expect), fail a plain
+  # run of them (WILL_FAIL), and pass the clean control kernel.
+  add_executable(oclgrind_bad_kernel ${CMAKE_SOURCE_DIR}/tests/oclgrind/bad_kernel.c)
+  target_link_libraries(oclgrind_bad_kernel PRIVATE cldim_testsupport)
+  target_compile_options(oclgrind_bad_kernel PRIVATE ${CLDIM_WARN})
+  foreach(mode oob race clean)
+    add_test(NAME oclgrind_stage_${mode} COMMAND ${ocl_run}
+      $<TARGET_FILE:oclgrind_bad_kernel> ${mode})
+    set_tests_properties(oclgrind_stage_${mode} PROPERTIES LABELS "oclgrind" TIMEOUT 120
+      ENVIRONMENT "${ocl_env}")
+  endforeach()
+  set_tests_properties(oclgrind_stage_oob oclgrind_stage_race PROPERTIES WILL_FAIL TRUE)
+  add_test(NAME oclgrind_catches_oob COMMAND ${ocl_run} --expect invalid-access
+    $<TARGET_FILE:oclgrind_bad_kernel> oob)
+  add_test(NAME oclgrind_catches_race COMMAND ${ocl_run} --expect data-race
+    $<TARGET_FILE:oclgrind_bad_kernel> race)
+  set_tests_properties(oclgrind_catches_oob oclgrind_catches_race PROPERTIES
+    LABELS "oclgrind" TIMEOUT 120 ENVIRONMENT "${ocl_env}")
 endif()

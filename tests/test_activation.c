@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=300 */
+/* cldim-test: labels=opencl;op timeout=300 */
 /* Activations (relu, leaky_relu, sigmoid, tanh, softplus): OpenCL vs a double
  * reference, the reference's derivative vs central finite differences, the
  * accumulate flag, the tape wrappers, and PyTorch parity. */

@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl;python timeout=120 */
+/* cldim-test: labels=opencl;python;op timeout=120 */
 /* Strided crops (unfold) and fold: exact against a double reference of the
  * index map, backward against finite differences of the reference loss
  * sum(g * unfold(x)), a second backward proving accumulation, the tape

@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=300 */
+/* cldim-test: labels=opencl;op timeout=300 */
 /* Log-softmax + cross-entropy with ignored labels (-1): OpenCL vs a double
  * reference (loss, log-softmax, gradient), the reference gradient vs finite
  * differences, large logits (stability), the accumulate flag, the tape

@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=300 */
+/* cldim-test: labels=opencl;op timeout=300 */
 /* MI estimators on a known MI: correlated Gaussian pairs x, y in R^d,
  * y = rho x + sqrt(1 - rho^2) eps, true MI = -d/2 log(1 - rho^2).
  *
@@ -142,7 +142,10 @@ int main(void)
 
 	static const double rhos[] = {0.5, 0.8, 0.95};
 	const double logn = log((double)N);
-	for (int k = 0; k < 3; k++) {
+	/* t_small (simulated GPU, ~4 launches per training step): only the
+	 * InfoNCE saturation check below; test_mi covers every estimator's
+	 * kernels at N = 64 there */
+	for (int k = 0; k < (t_small() ? 0 : 3); k++) {
 		double prev = -INFINITY;
 		for (int r = 0; r < 3; r++) {
 			double truth = -0.5 * D * log(1 - rhos[r] * rhos[r]);

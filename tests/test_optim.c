@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=300 */
+/* cldim-test: labels=opencl;op timeout=300 */
 /* Adam and SGD over a parameter group: 10 steps compared step by step with a
  * double-precision reference and with torch.optim (betas (0.5, 0.999) as DIM
  * uses, with and without weight decay; SGD with momentum), one kernel launch

@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=120 */
+/* cldim-test: labels=opencl;op timeout=120 */
 /* pairwise: out[n*N+m] = b[n] + a[m] + bias. Forward and backward against a
  * double reference; the reference's gradient against central finite
  * differences of L = sum(r * out); accumulate flags; dbias accumulates; and

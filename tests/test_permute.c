@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=120 */
+/* cldim-test: labels=opencl;op timeout=120 */
 /* permute_to_rows / permute_from_rows: exact against the index map, each the
  * inverse of the other, accumulate adds, the tape wrapper's backward is the
  * inverse permute, and PyTorch's x.flatten(2).permute(0, 2, 1) agrees. */

@@ -1,4 +1,4 @@
-/* cldim-test: labels=opencl timeout=300 */
+/* cldim-test: labels=opencl;op timeout=300 */
 /* Max / average / global average pooling: OpenCL vs double references
  * (scatter-form backward, so the device's gather is checked independently),
  * the references vs finite differences, ties (first maximum wins), the

@@ -2,6 +2,7 @@
 /* Runtime: device listing and every selector form, buffers and views,
  * host<->device round trips, arenas (alignment, growth, reuse after reset with
  * no new device allocations), kernel launch with offsets. */
+#define _GNU_SOURCE /* strcasestr */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +36,16 @@ static void test_select(void)
 	memcpy(sub, list[0].name, strnlen(list[0].name, 5));
 	for (char *c = sub; *c; c++)
 		*c = (char)((*c >= 'a' && *c <= 'z') ? *c - 32 : (*c >= 'A' && *c <= 'Z') ? *c + 32 : *c);
-	int nmatch = 0;
-	for (int i = 0; i < n; i++)
-		nmatch += strncasecmp(list[i].name, sub, 5) == 0;
+	/* it picks a device that has it in a name (platform matches first, so
+	 * it need not be list[0]), or it is ambiguous; never "no device" */
 	dim_status st = dim_device_select(sub, list, n, &chosen, &err);
-	CHECK(nmatch > 1 ? st == DIM_ERR_AMBIGUOUS : st == DIM_OK);
+	CHECK_MSG(st == DIM_ERR_AMBIGUOUS ||
+			  (st == DIM_OK && (strcasestr(list[chosen].name, sub) ||
+					    strcasestr(list[chosen].vendor, sub) ||
+					    strcasestr(list[chosen].platform_name, sub) ||
+					    strcasestr(list[chosen].platform_vendor, sub) ||
+					    strcasestr(list[chosen].platform_version, sub))),
+		  "selector %s: %s", sub, dim_status_name(st));
 
 	st = dim_device_select("99", list, n, &chosen, &err);
 	CHECK(st == DIM_ERR_NO_DEVICE && strstr(err.msg, "no device with index 99"));
@@ -67,6 +73,50 @@ static void test_select(void)
 	CHECK_OK_ERR(&err, dim_device_select("0:1", two, 2, &chosen, &err));
 	CHECK(chosen == 1);
 	free(list);
+}
+
+/* Intel's OpenCL runtime beside PoCL on an Intel CPU: both devices carry the
+ * CPU's name, PoCL's vendor is GenuineIntel. A platform match comes first. */
+static void test_select_two_runtimes(void)
+{
+	dim_device_info l[2];
+	memset(l, 0, sizeof l);
+	for (int i = 0; i < 2; i++) {
+		l[i].index = i;
+		l[i].platform_index = i;
+		l[i].type = DIM_DEV_CPU;
+	}
+	snprintf(l[0].platform_name, sizeof l[0].platform_name, "Intel(R) OpenCL");
+	snprintf(l[0].platform_vendor, sizeof l[0].platform_vendor, "Intel(R) Corporation");
+	snprintf(l[0].platform_version, sizeof l[0].platform_version, "OpenCL 3.0 LINUX");
+	snprintf(l[0].name, sizeof l[0].name, "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz");
+	snprintf(l[0].vendor, sizeof l[0].vendor, "Intel(R) Corporation");
+	snprintf(l[1].platform_name, sizeof l[1].platform_name, "Portable Computing Language");
+	snprintf(l[1].platform_vendor, sizeof l[1].platform_vendor, "The pocl project");
+	snprintf(l[1].platform_version, sizeof l[1].platform_version,
+		 "OpenCL 3.0 PoCL 3.1+debian  Linux, None+Asserts, RELOC, LLVM 15.0.6");
+	snprintf(l[1].name, sizeof l[1].name,
+		 "pthread-icelake-server-Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz");
+	snprintf(l[1].vendor, sizeof l[1].vendor, "GenuineIntel");
+	dim_error err = {0};
+	int chosen = -1;
+	CHECK_OK_ERR(&err, dim_device_select("intel", l, 2, &chosen, &err));
+	CHECK(chosen == 0);
+	chosen = -1;
+	CHECK_OK_ERR(&err, dim_device_select("Intel(R) OpenCL", l, 2, &chosen, &err));
+	CHECK(chosen == 0);
+	chosen = -1;
+	CHECK_OK_ERR(&err, dim_device_select("pocl", l, 2, &chosen, &err));
+	CHECK(chosen == 1);
+	chosen = -1;
+	CHECK_OK_ERR(&err, dim_device_select("portable", l, 2, &chosen, &err));
+	CHECK(chosen == 1);
+	/* only the device names match, and both do: ambiguous */
+	CHECK(dim_device_select("xeon", l, 2, &chosen, &err) == DIM_ERR_AMBIGUOUS);
+	CHECK(strstr(err.msg, "matches 2 devices") != NULL);
+	/* both platforms' versions: ambiguous at the platform level */
+	CHECK(dim_device_select("linux", l, 2, &chosen, &err) == DIM_ERR_AMBIGUOUS);
+	CHECK(dim_device_select("nvidia", l, 2, &chosen, &err) == DIM_ERR_NO_DEVICE);
 }
 
 static void test_buffers(dim_ctx *ctx)
@@ -238,15 +288,89 @@ static void test_views_and_offsets(dim_ctx *ctx)
 	dim_buf_release(&b);
 	free(x);
 	free(y);
+
+/* CLDIM_MAX_WG caps every kernel's work-group limit; a launch above it is
+ * refused as a driver would; a bad value fails the context. */
+static void test_wg_cap(void)
+{
+	dim_ctx *ctx = t_ctx_with("CLDIM_MAX_WG", "32");
+	dim_kernel *k;
+	CHECK(dim_ctx_device(ctx)->max_wg <= 32);
+	CHECK_OK(ctx, dim_kernel_get(ctx, "util", NULL, "util_axpy", &k));
+	CHECK(dim_kernel_max_wg(k) >= 1 && dim_kernel_max_wg(k) <= 32);
+	float x[100], y[100];
+	t_rng rng = {11};
+	t_fill(&rng, x, 100, -1, 1);
+	dim_buf bx = t_upload(ctx, x, 100), by = t_upload(ctx, x, 100);
+	size_t global = 128, local = 64;
+	dim_status st = DIM_LAUNCH(ctx, k, 1, &global, &local, DIM_INT(100), DIM_FLOAT(1.0f),
+				   DIM_BUF(bx), DIM_BUF(by));
+	CHECK(st == DIM_ERR_ARG && strstr(dim_ctx_errmsg(ctx), "exceeds the kernel's limit"));
+	/* the 1-D helper picks a group within the cap */
+	CHECK_OK(ctx, DIM_LAUNCH_1D(ctx, k, 100, DIM_INT(100), DIM_FLOAT(1.0f), DIM_BUF(bx),
+				    DIM_BUF(by)));
+	CHECK_OK(ctx, dim_read(ctx, by, 0, y, sizeof y));
+	for (int i = 0; i < 100; i++)
+		if (y[i] != 2.0f * x[i]) {
+			CHECK_MSG(0, "capped axpy element %d: %g vs %g", i, y[i], 2.0f * x[i]);
+			break;
+		}
+	dim_buf_release(&bx);
+	dim_buf_release(&by);
+	dim_ctx_destroy(ctx);
+
+	static const char *const bad[] = {"0", "abc", "64k", "-4", "99999999"};
+	for (int i = 0; i < 5; i++) {
+		dim_error err = {0};
+		dim_ctx *c = NULL;
+		setenv("CLDIM_MAX_WG", bad[i], 1);
+		st = dim_ctx_create(&c, NULL, &err);
+		unsetenv("CLDIM_MAX_WG");
+		CHECK_MSG(st == DIM_ERR_ARG && c == NULL && strstr(err.msg, "CLDIM_MAX_WG"),
+			  "CLDIM_MAX_WG=%s accepted", bad[i]);
+		dim_ctx_destroy(c);
+	}
+}
+
+/* CLDIM_ARENA_CHUNK caps an arena's default chunk; a larger request still
+ * gets a chunk of its own size; a bad value fails the context. */
+static void test_arena_chunk_cap(void)
+{
+	dim_ctx *ctx = t_ctx_with("CLDIM_ARENA_CHUNK", "65536");
+	dim_arena *a;
+	dim_buf b;
+	CHECK_OK(ctx, dim_arena_create(ctx, "capped", (size_t)64 << 20, &a));
+	CHECK_OK(ctx, dim_arena_alloc(a, 1000, &b));
+	CHECK(dim_arena_capacity(a) == 65536);
+	CHECK_OK(ctx, dim_arena_alloc(a, 200000, &b));
+	CHECK(dim_arena_chunks(a) == 2 && b.bytes == 200000);
+	CHECK(dim_arena_capacity(a) >= 65536 + 200000 && dim_arena_capacity(a) < 65536 + 300000);
+	dim_arena_destroy(a);
+	dim_ctx_destroy(ctx);
+
+	static const char *const bad[] = {"100", "1x", "-65536"};
+	for (int i = 0; i < 3; i++) {
+		dim_error err = {0};
+		dim_ctx *c = NULL;
+		setenv("CLDIM_ARENA_CHUNK", bad[i], 1);
+		dim_status st = dim_ctx_create(&c, NULL, &err);
+		unsetenv("CLDIM_ARENA_CHUNK");
+		CHECK_MSG(st == DIM_ERR_ARG && c == NULL && strstr(err.msg, "CLDIM_ARENA_CHUNK"),
+			  "CLDIM_ARENA_CHUNK=%s accepted", bad[i]);
+		dim_ctx_destroy(c);
+	}
 }
 
 int main(void)
 {
 	dim_ctx *ctx = t_ctx();
 	test_select();
+	test_select_two_runtimes();
 	test_buffers(ctx);
 	test_views_and_offsets(ctx);
 	test_arena(ctx);
+	test_wg_cap();
+	test_arena_chunk_cap();
 	dim_ctx_destroy(ctx);
 	dim_ctx_destroy(NULL);
 	return T_RESULT();

@@ -55,6 +55,45 @@ static bool env_flag(const char *name, bool def)
 	return v && *v ? strcmp(v, "0") != 0 : def;
 }
 
+/* CLDIM_MAX_WG=n: cap every work-group size at n, as a GPU driver with a
+ * smaller limit would (NVIDIA 1024, AMD 256, some 64), so the tests can show
+ * that no kernel relies on the limit of the device they run on. Unset or
+ * empty: no cap (*cap = 0). */
+static dim_status env_max_wg(size_t *cap, dim_error *err)
+{
+	const char *v = getenv("CLDIM_MAX_WG");
+	char *end = NULL;
+	*cap = 0;
+	if (!v || !*v)
+		return DIM_OK;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*end || n < 1 || n > 1u << 20 || v[0] == '-')
+		return dim_fail(err, DIM_ERR_ARG,
+				"CLDIM_MAX_WG=%s: expected a work-group size from 1 to 1048576", v);
+	*cap = n;
+	return DIM_OK;
+}
+
+/* CLDIM_ARENA_CHUNK=bytes: the largest default chunk of an arena (a request
+ * larger than that still gets a chunk of its own size). For simulators and
+ * small devices: Oclgrind's race detector keeps about 48 bytes of state per
+ * byte of every buffer, so 64 MiB activation chunks that a small test uses a
+ * few KiB of would cost gigabytes. Unset or empty: no cap. */
+static dim_status env_arena_chunk(size_t *cap, dim_error *err)
+{
+	const char *v = getenv("CLDIM_ARENA_CHUNK");
+	char *end = NULL;
+	*cap = 0;
+	if (!v || !*v)
+		return DIM_OK;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (*end || v[0] == '-' || n < 4096 || n > (1ull << 40))
+		return dim_fail(err, DIM_ERR_ARG,
+				"CLDIM_ARENA_CHUNK=%s: expected a size in bytes from 4096 to 2^40", v);
+	*cap = (size_t)n;
+	return DIM_OK;
+}
+
 dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *err)
 {
 	dim_ctx_options defaults = {0};
@@ -72,6 +111,12 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	st = dim_device_select(opt->device, list, count, &chosen, err);
 	if (st)
 		goto out_free_list;
+	size_t wg_cap, chunk_cap;
+	st = env_max_wg(&wg_cap, err);
+	if (!st)
+		st = env_arena_chunk(&chunk_cap, err);
+	if (st)
+		goto out_free_list;
 
 	dim_ctx *ctx = calloc(1, sizeof *ctx);
 	if (!ctx) {
@@ -79,6 +124,9 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 		goto out_free_list;
 	}
 	ctx->dev = list[chosen];
+	if (wg_cap && (!ctx->dev.max_wg || ctx->dev.max_wg > wg_cap))
+		ctx->dev.max_wg = wg_cap; /* dim_kernel_get caps each kernel by this */
+	ctx->arena_chunk_max = chunk_cap;
 	ctx->profile = opt->profile;
 	ctx->profile_trace = opt->profile && env_flag("CLDIM_PROFILE_TRACE", false);
 	ctx->vec16 = env_flag("CLDIM_VEC16", (ctx->dev.type & DIM_DEV_CPU) != 0);

@@ -300,13 +300,25 @@ dim_status dim_device_select(const char *selector, const dim_device_info *list, 
 		}
 	}
 
+	/* A name selector matches the platform (its name, vendor or version:
+	 * "intel" for Intel's runtime, "pocl") before the device (its name or
+	 * vendor): with Intel's runtime and PoCL on one Intel CPU, both devices
+	 * are called "...Intel(R) Xeon..." but only one platform is Intel's.
+	 * Ambiguous only when several devices match at the first level that
+	 * matches any. */
 	int found = -1, nfound = 0;
-	for (int i = 0; i < count; i++)
-		if (ci_contains(list[i].name, sel) || ci_contains(list[i].vendor, sel) ||
-		    ci_contains(list[i].platform_name, sel)) {
-			if (found < 0)
-				found = i;
-			nfound++;
+	for (int level = 0; level < 2 && !nfound; level++)
+		for (int i = 0; i < count; i++) {
+			const dim_device_info *d = &list[i];
+			int hit = level == 0 ? ci_contains(d->platform_name, sel) ||
+						       ci_contains(d->platform_vendor, sel) ||
+						       ci_contains(d->platform_version, sel)
+					     : ci_contains(d->name, sel) || ci_contains(d->vendor, sel);
+			if (hit) {
+				if (found < 0)
+					found = i;
+				nfound++;
+			}
 		}
 	if (nfound == 1) {
 		*chosen = found;
@@ -318,7 +330,8 @@ dim_status dim_device_select(const char *selector, const dim_device_info *list, 
 				nfound, avail);
 	return dim_fail(err, DIM_ERR_NO_DEVICE,
 			"--device %s matches no device (selectors: auto, cpu, gpu, accelerator, "
-			"an index, P:D, or part of a name or vendor); available devices:%s",
+			"an index, P:D, or part of a platform, device or vendor name); available "
+			"devices:%s",
 			sel, avail);
 }
 

@@ -42,6 +42,7 @@ struct dim_ctx {
 	bool mem_failed;
 	size_t mem_limit;   /* CLDIM_DEVICE_MEM_LIMIT_MIB (0: none) */
 	dim_buf scratch;         /* dim_ctx_scratch, grown on demand */
+	size_t arena_chunk_max;  /* CLDIM_ARENA_CHUNK; 0 = no cap */
 	/* phases (profile.c) */
 	char phase_names[16][32];
 	double phase_seconds[16];

@@ -187,6 +187,8 @@ dim_status dim_arena_create(dim_ctx *ctx, const char *name, size_t chunk_bytes, 
 	a->ctx = ctx;
 	snprintf(a->name, sizeof a->name, "%s", name ? name : "arena");
 	a->chunk_bytes = chunk_bytes ? chunk_bytes : ((size_t)64 << 20);
+	if (ctx->arena_chunk_max && a->chunk_bytes > ctx->arena_chunk_max)
+		a->chunk_bytes = ctx->arena_chunk_max; /* CLDIM_ARENA_CHUNK */
 	if (ctx->dev.max_alloc && a->chunk_bytes > ctx->dev.max_alloc)
 		a->chunk_bytes = (size_t)ctx->dev.max_alloc;
 	a->align = ctx->dev.mem_align_bytes ? ctx->dev.mem_align_bytes : 128;

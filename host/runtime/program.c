@@ -273,6 +273,8 @@ dim_status dim_kernel_get(dim_ctx *ctx, const char *program, const char *options
 	if (clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg,
 				     NULL) != CL_SUCCESS || !wg)
 		wg = ctx->dev.max_wg ? ctx->dev.max_wg : 64;
+	if (ctx->dev.max_wg && wg > ctx->dev.max_wg)
+		wg = ctx->dev.max_wg; /* CLDIM_MAX_WG (context.c) */
 	dk->max_wg = wg;
 	p->kernels[p->nkernels++] = dk;
 	*out = dk;
@@ -417,6 +419,7 @@ dim_status dim_launch(dim_ctx *ctx, dim_kernel *k, int work_dim, const size_t *g
 		release_subs(&subs);
 		return st;
 	}
+	size_t group = 1;
 	for (int d = 0; d < work_dim; d++) {
 		g[d] = global[d];
 		if (g[d] == 0) {
@@ -425,6 +428,16 @@ dim_status dim_launch(dim_ctx *ctx, dim_kernel *k, int work_dim, const size_t *g
 		}
 		if (local && local[d])
 			g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
+		if (local)
+			group *= local[d] ? local[d] : 1;
+	}
+	/* What a driver answers with CL_INVALID_WORK_GROUP_SIZE; checked here so
+	 * that a CLDIM_MAX_WG cap below the device's limit is enforced too. */
+	if (group > k->max_wg) {
+		release_subs(&subs);
+		return dim_fail(&ctx->err, DIM_ERR_ARG,
+				"launching %s: work-group of %zu items exceeds the kernel's limit "
+				"of %zu on %s", k->name, group, k->max_wg, ctx->dev.name);
 	}
 	cl_event ev = NULL;
 	cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k->kernel, (cl_uint)work_dim, NULL, g, local,

@@ -61,8 +61,11 @@ dim_status dim_devices_list(dim_device_info **out, int *count, dim_error *err);
 /* Pick one device. Selector forms: NULL/"" (CLDIM_DEVICE, then "auto"),
  * "auto" (first GPU, else accelerator, else CPU), an index "2", "P:D",
  * "cpu" | "gpu" | "accelerator", or a case-insensitive substring of the
- * device name, vendor or platform name. No match: DIM_ERR_NO_DEVICE; several
- * matches of a substring: DIM_ERR_AMBIGUOUS; the message lists the devices. */
+ * platform's name, vendor or version, else (when no platform matches) of the
+ * device's name or vendor: "intel" picks Intel's OpenCL runtime even when
+ * PoCL runs on an Intel CPU, "pocl" picks PoCL. No match: DIM_ERR_NO_DEVICE;
+ * several devices matching at the same level: DIM_ERR_AMBIGUOUS; the message
+ * lists the devices. */
 dim_status dim_device_select(const char *selector, const dim_device_info *list, int count,
 			     int *chosen, dim_error *err);
 
@@ -82,6 +85,14 @@ typedef struct dim_ctx_options {
 	bool profile;           /* record per-kernel device time */
 } dim_ctx_options;
 
+/* CLDIM_MAX_WG=n caps every work-group size of the context at n (as a driver
+ * with a smaller limit would; the tests run the ops under 64 and 256): the
+ * device's max_wg in dim_ctx_device and every dim_kernel_max_wg are capped,
+ * and dim_launch refuses a larger group. A value that is not a number from 1
+ * to 1048576 fails the creation with DIM_ERR_ARG.
+ * CLDIM_ARENA_CHUNK=bytes caps the default chunk size of the context's arenas
+ * (for simulators such as Oclgrind, whose cost grows with every byte of every
+ * buffer); 4096 to 2^40, else DIM_ERR_ARG. */
 dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *err);
 void dim_ctx_destroy(dim_ctx *ctx); /* NULL is a no-op */
 
@@ -227,6 +238,8 @@ typedef struct dim_kernel dim_kernel;
  * may be NULL). Built on first use, then memoised in the context. */
 dim_status dim_kernel_get(dim_ctx *ctx, const char *program, const char *options,
 			  const char *name, dim_kernel **out);
+/* The largest work-group the kernel can run with on this device (capped by
+ * CLDIM_MAX_WG); dim_launch fails with DIM_ERR_ARG above it. */
 size_t dim_kernel_max_wg(const dim_kernel *k);
 
 /* The largest power of two <= cap that divides n (n > 0): a work-group size

@@ -47,6 +47,12 @@ dim_ctx *t_ctx_with(const char *name, const char *value)
 	return ctx;
 }
 
+int t_small(void)
+{
+	const char *v = getenv("CLDIM_TEST_SMALL");
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 uint64_t t_rand_u64(t_rng *r)
 {
 	uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);

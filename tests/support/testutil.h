@@ -74,6 +74,11 @@ dim_ctx *t_ctx(void);
  * for the one-element-per-work-item kernels); the variable is unset after. */
 dim_ctx *t_ctx_with(const char *name, const char *value);
 
+/* Whether CLDIM_TEST_SMALL is set (not "0"): the run is on a slow simulated
+ * device (tests/oclgrind/run.sh sets it), so tests with large cases skip
+ * those and keep the small ones, which still cover every code path. */
+int t_small(void);
+
 /* Deterministic pseudo-random numbers for test data (splitmix64). */
 typedef struct t_rng { uint64_t s; } t_rng;
 uint64_t t_rand_u64(t_rng *r);
