@@ -118,6 +118,7 @@ if(CLDIM_TORCH_PYTHON)
     COMMAND ${CLDIM_TORCH_PYTHON} ${CMAKE_SOURCE_DIR}/tests/layers/test_check_layers.py)
   set_tests_properties(layers_check layers_check_selftest PROPERTIES
     LABELS "unit;mpi" TIMEOUT 120 SKIP_RETURN_CODE 77 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+endif()
 
 # The simulated-GPU stage (issue 14): with -DCLDIM_OCLGRIND=ON the op tests,
 # the MI estimator tests, the DIM step parity test, extraction and a 3-step

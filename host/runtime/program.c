@@ -410,7 +410,7 @@ size_t dim_local_pow2(size_t n, size_t cap)
 dim_status dim_launch(dim_ctx *ctx, dim_kernel *k, int work_dim, const size_t *global,
 		      const size_t *local, int nargs, const dim_arg *args)
 {
-	size_t g[3];
+	size_t g[3] = {1, 1, 1};
 	if (ctx->mem_failed) /* the error that set it is already in ctx->err */
 		return DIM_ERR_DEVICE_MEM;
 	struct launch_subs subs = {.n = 0};
