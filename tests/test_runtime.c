@@ -288,6 +288,7 @@ static void test_views_and_offsets(dim_ctx *ctx)
 	dim_buf_release(&b);
 	free(x);
 	free(y);
+}
 
 /* CLDIM_MAX_WG caps every kernel's work-group limit; a launch above it is
  * refused as a driver would; a bad value fails the context. */
