@@ -105,6 +105,30 @@ int main(void)
 	CHECK(res.heldout_acc[1] < res.heldout_acc[0]); /* 10 underfits */
 	CHECK(res.converged && res.total_iters > res.iters);
 
+	/* the default grid: the path stops after two values in a row below the best */
+	o = dim_logreg_defaults();
+	CHECK_OK(ctx, dim_logreg_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &res));
+	double bacc = -1;
+	int below = 0, fitted = 0;
+	for (int i = 0; i < o.ngrid; i++) { /* the default grid is in decreasing order */
+		fprintf(stderr, "  l2 %g: held-out %.4f\n", o.grid[i], res.heldout_acc[i]);
+		if (res.heldout_acc[i] < 0) {
+			CHECK_MSG(below >= 2, "l2 %g skipped after %d values below the best",
+				  o.grid[i], below);
+			continue;
+		}
+		CHECK_MSG(below < 2, "l2 %g fitted after two values below the best", o.grid[i]);
+		fitted++;
+		if (res.heldout_acc[i] > bacc) {
+			bacc = res.heldout_acc[i];
+			below = 0;
+		} else if (res.heldout_acc[i] < bacc) {
+			below++;
+		}
+	}
+	CHECK(fitted >= 1 && res.heldout_acc[0] >= 0);
+	CHECK(res.converged);
+
 	/* bad input */
 	o.ngrid = 0;
 	CHECK(dim_logreg_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &res) == DIM_ERR_ARG);

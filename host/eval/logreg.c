@@ -401,7 +401,10 @@ dim_status dim_logreg_run(dim_ctx *ctx, const dim_logreg_opts *o, int d, int cla
 				order[j - 1] = tmp;
 			}
 		double best_acc = -1;
-		for (int i = 0; i < o->ngrid; i++) {
+		int worse = 0;
+		for (int i = 0; i < o->ngrid; i++)
+			out->heldout_acc[i] = -1;
+		for (int i = 0; i < o->ngrid && worse < 2; i++) {
 			int gi = order[i];
 			p.lambda = o->grid[gi];
 			if ((st = lbfgs(&p, o, x, &fit)))
@@ -417,6 +420,9 @@ dim_status dim_logreg_run(dim_ctx *ctx, const dim_logreg_opts *o, int d, int cla
 				best_acc = acc;
 				lambda = p.lambda;
 				memcpy(best, x, np * sizeof *x);
+				worse = 0;
+			} else {
+				worse += acc < best_acc;
 			}
 		}
 		memcpy(x, best, np * sizeof *x);

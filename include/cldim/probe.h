@@ -69,8 +69,9 @@ dim_status dim_probe_run(dim_ctx *ctx, const dim_probe_opts *o, int d, int class
  * into a fit part and a held-out part of `holdout` of the rows; each value of
  * `grid` is fitted on the fit part (largest first, each warm-started from the
  * previous) and scored on the held-out part; the best held-out accuracy wins
- * (ties: the larger penalty). The chosen penalty is then refitted on all
- * train rows. */
+ * (ties: the larger penalty). Once two values in a row score below the best,
+ * the smaller ones are skipped (held-out accuracy -1). The chosen penalty is
+ * then refitted on all train rows, warm-started. */
 #define DIM_LOGREG_MAX_GRID 16
 
 typedef struct dim_logreg_opts {
@@ -88,7 +89,8 @@ typedef struct dim_logreg_opts {
 typedef struct dim_logreg_result {
 	double train_acc, test_acc; /* fractions in [0, 1] */
 	double l2;                  /* the penalty of the final fit */
-	double heldout_acc[DIM_LOGREG_MAX_GRID]; /* per grid value (selection only) */
+	double heldout_acc[DIM_LOGREG_MAX_GRID]; /* per grid value (selection only;
+						  * -1: skipped) */
 	double loss;                /* final objective (with the penalty) */
 	double grad_max;            /* max |gradient| at the end */
 	int iters, evals;           /* of the final fit */
