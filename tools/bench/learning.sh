@@ -79,8 +79,10 @@ import json, re, sys
 path, bench, dry, preset, est, epochs, seed, trl, mlp, done, twall, ewall, out = sys.argv[1:]
 ev = json.load(open(path))
 rows = {(r["model"], r["repr"]): r for r in ev["rows"]}
-m = re.search(r"done: (\d+) steps in ([\d.]+) s \(([\d.]+) images/s\)", done)
-steps, ips = m.group(1), float(m.group(3))
+# the done line's images/s is the latest window's rate; the row has the mean
+m = re.search(r"done: (\d+) steps in ([\d.]+) s", done)
+cfg = re.search(r'"batch":(\d+)', open(f"{out}/train.log").read())
+ips = int(m.group(1)) * int(cfg.group(1) if cfg else 64) / float(m.group(2))
 
 
 def acc(model, repr_, key):
