@@ -17,7 +17,8 @@ dim_logreg_opts dim_logreg_defaults(void)
 {
 	dim_logreg_opts o = {.l2 = -1, .holdout = 0.1, .max_iter = 500, .history = 10,
 			     .gtol = 1e-5, .ftol = 1e-10, .standardize = 1, .seed = 1};
-	static const double grid[] = {1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5};
+	static const double grid[] = {1,    3e-1, 1e-1, 3e-2, 1e-2, 3e-3,
+				     1e-3, 3e-4, 1e-4, 3e-5, 1e-5};
 	o.ngrid = (int)(sizeof grid / sizeof grid[0]);
 	memcpy(o.grid, grid, sizeof grid);
 	return o;
@@ -426,6 +427,9 @@ dim_status dim_logreg_run(dim_ctx *ctx, const dim_logreg_opts *o, int d, int cla
 			}
 		}
 		memcpy(x, best, np * sizeof *x);
+		if (lambda == o->grid[order[0]] || lambda == o->grid[order[o->ngrid - 1]])
+			dim_log(DIM_LOG_WARN, "linear probe: the chosen l2 %g is at the end of the "
+				"grid; the best penalty may lie beyond it", lambda);
 	}
 	p.m = ntr;
 	p.lambda = lambda;

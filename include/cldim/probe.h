@@ -99,7 +99,7 @@ typedef struct dim_logreg_result {
 	char stop[16];              /* the rule that stopped the final fit */
 } dim_logreg_result;
 
-/* l2 chosen from 1e-1, 3e-2, ..., 1e-5 on 10% of the train rows; at most 500
+/* l2 chosen from 1, 3e-1, ..., 1e-5 on 10% of the train rows; at most 500
  * iterations per fit; gtol 1e-5, ftol 1e-10; history 10; standardised. */
 dim_logreg_opts dim_logreg_defaults(void);
 

@@ -35,7 +35,7 @@ static void usage(FILE *f)
 		"  --repr R           all (conv, fc, Y; default) | conv | fc | Y | local\n"
 		"  --epochs N         non-linear probe epochs (10; the paper trains 1000)\n"
 		"  --mlp-epochs N     the same (overrides --epochs)\n"
-		"  --linear-l2 X      linear probe penalty (default: chosen from 1e-1 .. 1e-5)\n"
+		"  --linear-l2 X      linear probe penalty (default: chosen from 1 .. 1e-5)\n"
 		"  --linear-iters N   L-BFGS iteration limit per fit (500)\n"
 		"  --mlp-lr X         non-linear probe learning rate (1e-4, the paper's)\n"
 		"  --k N              neighbours for k-NN (10)\n"
