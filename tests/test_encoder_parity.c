@@ -1,6 +1,7 @@
 /* cldim-test: labels=opencl;python timeout=600 */
-/* The strided-crop and ResNet encoders (host/models/resnet.c): shapes of M,
- * conv, fc and Y, parameter counts, and parity with the PyTorch modules of
+/* The 28x28 encoders (host/models/encoder.c: the official basic28x28 and
+ * dcgan28) and the strided-crop and ResNet encoders (host/models/resnet.c):
+ * shapes of M, conv, fc and Y, parameter counts, and parity with the PyTorch modules of
  * tools/pytorch/cldim_torch.py on the same weights and batch: the forward
  * outputs, every parameter gradient of L = sum(gM*M) + sum(gfc*fc) +
  * sum(gY*Y), and the BN running statistics after one training forward. */
@@ -13,14 +14,16 @@
 
 struct expect {
 	const char *name;
-	int size, m[3], fc;
+	int channels, size, m[3], conv[3], fc;
 	size_t trainable; /* PyTorch's sum(p.numel() for p in parameters()) */
 };
 
 static const struct expect encoders[] = {
-	{"foldalex64", 64, {192, 7, 7}, 4096, 17921024},
-	{"foldresnet19_32", 32, {1024, 7, 7}, 1024, 54884224},
-	{"resnet19_32", 32, {512, 8, 8}, 1024, 20281216},
+	{"basic28", 1, 28, {128, 7, 7}, {128, 7, 7}, 1024, 6696960},
+	{"dcgan28", 1, 28, {128, 7, 7}, {256, 3, 3}, 1024, 3084224},
+	{"foldalex64", 3, 64, {192, 7, 7}, {192, 7, 7}, 4096, 17921024},
+	{"foldresnet19_32", 3, 32, {1024, 7, 7}, {1024, 7, 7}, 1024, 54884224},
+	{"resnet19_32", 3, 32, {512, 8, 8}, {512, 8, 8}, 1024, 20281216},
 };
 
 /* Values of every parameter and buffer, and with_grad: gradients as grad.<name>. */
@@ -88,13 +91,14 @@ static void check_encoder(dim_ctx *ctx, dim_tape *t, t_rng *rng, const struct ex
 	dim_params ps;
 	dim_encoder e;
 	CHECK_OK(ctx, dim_params_init(&ps, ctx, x->name));
-	dim_status st = dim_encoder_build(&e, &ps, x->name, 3, 64, 11);
+	dim_status st = dim_encoder_build(&e, &ps, x->name, x->channels, 64, 11);
 	CHECK_OK(ctx, st);
 	if (st)
 		goto out_free_params;
 	CHECK_MSG(dim_encoder_input_size(x->name) == x->size && e.input_size == x->size,
 		  "%s: input size %d", x->name, e.input_size);
-	CHECK_MSG(!memcmp(e.m_shape, x->m, sizeof x->m) && !memcmp(e.conv_shape, x->m, sizeof x->m),
+	CHECK_MSG(!memcmp(e.m_shape, x->m, sizeof x->m) &&
+			  !memcmp(e.conv_shape, x->conv, sizeof x->conv),
 		  "%s: M %dx%dx%d conv %dx%dx%d", x->name, e.m_shape[0], e.m_shape[1],
 		  e.m_shape[2], e.conv_shape[0], e.conv_shape[1], e.conv_shape[2]);
 	CHECK_MSG(e.fc_dim == x->fc, "%s: fc %d", x->name, e.fc_dim);
@@ -112,12 +116,16 @@ static void check_encoder(dim_ctx *ctx, dim_tape *t, t_rng *rng, const struct ex
 
 	dim_buf bx, bm, bf, by;
 	dim_tape_begin(t, true);
-	dim_var *vx = random_input(t, rng, dir, "x", 4, (int[]){N, 3, x->size, x->size}, &bx);
+	dim_var *vx = random_input(t, rng, dir, "x", 4,
+				   (int[]){N, x->channels, x->size, x->size}, &bx);
 	dim_encoder_out o;
 	st = dim_encoder_forward(t, &e, vx, &o);
 	CHECK_OK(ctx, st);
 	int mshape[4] = {N, x->m[0], x->m[1], x->m[2]};
-	CHECK(!st && o.M && !memcmp(o.M->val.shape, mshape, sizeof mshape) && o.conv == o.M);
+	int cshape[4] = {N, x->conv[0], x->conv[1], x->conv[2]};
+	CHECK(!st && o.M && !memcmp(o.M->val.shape, mshape, sizeof mshape) && o.conv &&
+	      !memcmp(o.conv->val.shape, cshape, sizeof cshape) &&
+	      (o.conv == o.M) == !memcmp(x->m, x->conv, sizeof x->m));
 	CHECK(!st && o.fc && o.fc->val.ndim == 2 && o.fc->val.shape[1] == x->fc);
 	CHECK(!st && o.Y && o.Y->val.ndim == 2 && o.Y->val.shape[0] == N && o.Y->val.shape[1] == 64);
 	dim_var *gm = random_input(t, rng, dir, "gM", 4, mshape, &bm);
@@ -132,17 +140,19 @@ static void check_encoder(dim_ctx *ctx, dim_tape *t, t_rng *rng, const struct ex
 	if (loss) {
 		CHECK_OK(ctx, dim_tape_backward(t, loss, 1.0f));
 		dump_var(ctx, dir, "M", o.M);
+		dump_var(ctx, dir, "conv", o.conv);
 		dump_var(ctx, dir, "fc", o.fc);
 		dump_var(ctx, dir, "Y", o.Y);
 		snprintf(path, sizeof path, "%s/after.safetensors", dir);
 		dump_params(ctx, &ps, path, true);
 		char args[96];
-		snprintf(args, sizeof args, "%s %d", x->name, N);
+		snprintf(args, sizeof args, "%s %d %d", x->name, N, x->channels);
 		t_torch_run("check_encoder.py", dir, args);
 	}
 	/* a wrong input size is a clear error */
 	dim_tape_begin(t, false);
-	dim_tensor bad = {.buf = bx, .ndim = 4, .shape = {1, 3, x->size / 2, x->size / 2}};
+	dim_tensor bad = {.buf = bx, .ndim = 4,
+			  .shape = {1, x->channels, x->size / 2, x->size / 2}};
 	CHECK(dim_encoder_forward(t, &e, dim_tape_input(t, &bad), &o) == DIM_ERR_ARG);
 	t_rmtree(dir);
 	free(dir);

@@ -86,7 +86,7 @@ static void interrupt_run(const char *dir, int sig)
 	dim_config cfg;
 	dim_train_state ts;
 	CHECK_OK_ERR(&err, dim_checkpoint_read_config(ckpt, &cfg, &ts, &err));
-	CHECK(ts.step >= 1 && cfg.mi_units == 64 && !strcmp(cfg.encoder, "dcgan28"));
+	CHECK(ts.step >= 1 && cfg.mi_units == 64 && !strcmp(cfg.encoder, "basic28"));
 	char want[64];
 	snprintf(want, sizeof want, "interrupted at step %lld", ts.step);
 	CHECK_MSG(file_has(log, want), "checkpoint step %lld not the interrupted step; log %s",

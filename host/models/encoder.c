@@ -22,6 +22,10 @@ struct encoder_spec {
 };
 
 static const struct encoder_spec specs[] = {
+	/* the official basic28x28 (configs/convnets.py): M = conv = 128x7x7 */
+	{"basic28", 28, 1, 3, {{1, 64, 5, 2, 2, 0, 0}, {1, 128, 5, 2, 2, 0, 0},
+			       {0, 1024, 0, 0, 0, 0, 0}}},
+	/* basic32x32's k4 s2 p1 stack on 28x28: M = 128x7x7, conv = 256x3x3 */
 	{"dcgan28", 28, 1, 4, {{1, 64, 4, 2, 1, 0, 0}, {1, 128, 4, 2, 1, 0, 0},
 			       {1, 256, 4, 2, 1, 0, 0}, {0, 1024, 0, 0, 0, 0, 0}}},
 	{"dcgan32", 32, 1, 4, {{1, 64, 4, 2, 1, 0, 0}, {1, 128, 4, 2, 1, 0, 0},
@@ -35,9 +39,9 @@ static const struct encoder_spec specs[] = {
 				 {0, 4096, 0, 0, 0, 0, 0}}},
 };
 
-const char *const dim_encoder_names[] = {"dcgan28",    "dcgan32",         "dcgan64",
-					 "alexnet64",  "foldalex64",      "foldresnet19_32",
-					 "resnet19_32", NULL};
+const char *const dim_encoder_names[] = {"basic28",    "dcgan28",         "dcgan32",
+					 "dcgan64",    "alexnet64",       "foldalex64",
+					 "foldresnet19_32", "resnet19_32",  NULL};
 
 int dim_encoder_input_size(const char *name)
 {
@@ -89,7 +93,7 @@ dim_status dim_encoder_build(dim_encoder *e, dim_params *ps, const char *name, i
 		return dim_resnet_build(e, ps, name, in_channels, y_dim, seed);
 	if (!sp)
 		return dim_fail(err, DIM_ERR_ARG,
-				"unknown encoder '%s' (known: dcgan28, dcgan32, dcgan64, alexnet64, "
+				"unknown encoder '%s' (known: basic28, dcgan28, dcgan32, dcgan64, alexnet64, "
 				"foldalex64, foldresnet19_32, resnet19_32)",
 				name);
 	if (in_channels < 1 || in_channels > 16 || y_dim < 1 || y_dim > 65536)

@@ -25,7 +25,7 @@ typedef enum dim_local_critic {
 } dim_local_critic;
 
 typedef struct dim_config {
-	char encoder[32];      /* dcgan28 | dcgan32 | dcgan64 | alexnet64 */
+	char encoder[32];      /* basic28 | dcgan28 | dcgan32 | dcgan64 | alexnet64 | ... */
 	int in_channels;       /* image channels (1 for Fashion-MNIST, 3 otherwise) */
 	int y_dim;             /* global vector size (64) */
 	int mi_units;          /* embedding width D of the local critic (2048) */

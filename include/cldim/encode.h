@@ -8,7 +8,7 @@
  * do not depend on the other samples of the batch or on the batch size.
  *
  * Representations (docs/method.md §8):
- *   conv   the last convolutional map, flattened C*H*W (dcgan28: 256*3*3)
+ *   conv   the last convolutional map, flattened C*H*W (basic28: 128*7*7)
  *   fc     the last hidden fully connected layer (1024 or 4096)
  *   Y      the global vector, pre-sigmoid (64)
  *   local  the local map M averaged over its locations (C of M)

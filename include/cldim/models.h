@@ -5,7 +5,9 @@
  * PyTorch's (tools/pytorch/cldim_torch.py defines the same modules), so a
  * checkpoint loads into the PyTorch reference by name.
  *
- * Encoders (docs/method.md §2): "dcgan28" (MNIST/Fashion-MNIST, M = 128x7x7),
+ * Encoders (docs/method.md §2): "basic28" (the official basic28x28 for MNIST-like
+ * data: two 5x5 stride-2 convs 64, 128 -> fc 1024 -> Y; M = conv = 128x7x7),
+ * "dcgan28" (basic32x32's k4 s2 p1 stack on 28x28: M = 128x7x7, conv 256x3x3),
  * "dcgan32" (CIFAR basic32x32, M = 128x8x8), "dcgan64" (M = 256x8x8),
  * "alexnet64" (STL-10 / Tiny ImageNet, M = 384x15x15). Every hidden layer is
  * conv/linear without bias -> BatchNorm -> ReLU [-> max pool]; Y is a linear

@@ -48,6 +48,65 @@ dim_status dim_probe_run(dim_ctx *ctx, const dim_probe_opts *o, int d, int class
 			 const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
 			 const int32_t *yte, size_t nte, dim_probe_result *out);
 
+/* The linear probe solved to convergence: multinomial logistic regression
+ * (softmax of x W^T + b) on standardised features, minimising
+ *     mean cross-entropy + (l2 / 2) * ||W||^2      (the bias is not penalised)
+ * with full-batch L-BFGS (memory `history`, Armijo backtracking). Logits and
+ * the weight gradient are two dim_gemm calls over the standardised train rows,
+ * held on the device in blocks; the objective, the bias and the L-BFGS state
+ * are double precision on the host.
+ *
+ * Stopping rule, checked once per iteration, first to hold wins:
+ *   "gradient"   max |gradient| <= gtol: converged;
+ *   "objective"  the objective fell by <= ftol * max(1, |objective|) over the
+ *                iteration: converged (stalled);
+ *   "precision"  no step along a descent direction lowers the objective as
+ *                computed (fp32 GEMMs): converged to working precision;
+ *   "iterations" max_iter reached: NOT converged (result.converged = 0).
+ * The rule that fired, the iteration count and max |gradient| are reported.
+ *
+ * l2 < 0 chooses the penalty: the train rows are split (seeded permutation)
+ * into a fit part and a held-out part of `holdout` of the rows; each value of
+ * `grid` is fitted on the fit part (largest first, each warm-started from the
+ * previous) and scored on the held-out part; the best held-out accuracy wins
+ * (ties: the larger penalty). Once two values in a row score below the best,
+ * the smaller ones are skipped (held-out accuracy -1). The chosen penalty is
+ * then refitted on all train rows, warm-started. */
+#define DIM_LOGREG_MAX_GRID 16
+
+typedef struct dim_logreg_opts {
+	double l2;         /* penalty; < 0: choose from grid on held-out train rows */
+	double grid[DIM_LOGREG_MAX_GRID];
+	int ngrid;
+	double holdout;    /* fraction of train rows held out for the choice */
+	int max_iter;      /* L-BFGS iterations per fit */
+	int history;       /* L-BFGS memory */
+	double gtol, ftol; /* stopping rule (above) */
+	int standardize;   /* z-score with the train rows' mean/std */
+	uint64_t seed;     /* held-out split */
+} dim_logreg_opts;
+
+typedef struct dim_logreg_result {
+	double train_acc, test_acc; /* fractions in [0, 1] */
+	double l2;                  /* the penalty of the final fit */
+	double heldout_acc[DIM_LOGREG_MAX_GRID]; /* per grid value (selection only;
+						  * -1: skipped) */
+	double loss;                /* final objective (with the penalty) */
+	double grad_max;            /* max |gradient| at the end */
+	int iters, evals;           /* of the final fit */
+	int total_iters;            /* all fits, selection included */
+	int converged;              /* the final fit stopped by a convergence rule */
+	char stop[16];              /* the rule that stopped the final fit */
+} dim_logreg_result;
+
+/* l2 chosen from 1, 3e-1, ..., 1e-5 on 10% of the train rows; at most 500
+ * iterations per fit; gtol 1e-5, ftol 1e-10; history 10; standardised. */
+dim_logreg_opts dim_logreg_defaults(void);
+
+dim_status dim_logreg_run(dim_ctx *ctx, const dim_logreg_opts *o, int d, int classes,
+			  const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
+			  const int32_t *yte, size_t nte, dim_logreg_result *out);
+
 /* Cosine k-nearest neighbours of each query among the base rows:
  * idx[q * k + j], sim[q * k + j] (may be NULL), most similar first. A row
  * of zeros has similarity 0 to everything. With exclude_self, base row i is

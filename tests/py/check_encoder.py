@@ -1,7 +1,7 @@
-"""Encoder parity: cldim's strided-crop / ResNet encoders against the PyTorch
+"""Encoder parity: cldim's 28x28, strided-crop and ResNet encoders against the PyTorch
 modules of tools/pytorch/cldim_torch.py on the same weights (before.safetensors)
 and batch: M, fc, Y, every parameter gradient of sum(gM*M) + sum(gfc*fc) +
-sum(gY*Y), and the BN running statistics. Args: DIR encoder N.
+sum(gY*Y), and the BN running statistics. Args: DIR encoder N [channels].
 
 These nets are deep (up to 19 convs, each followed by batch norm over a small
 batch), so fp32 rounding grows along the way: PyTorch's own fp32 result
@@ -21,8 +21,9 @@ import cldim_torch as ct  # noqa: E402
 from torchcheck import load  # noqa: E402
 
 d, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ch = int(sys.argv[4]) if len(sys.argv) > 4 else 3
 s = ct.encoder_input(name)
-enc = ct.make_encoder(name, in_channels=3, y_dim=64).double()
+enc = ct.make_encoder(name, in_channels=ch, y_dim=64).double()
 before, _ = ct.load_safetensors(f"{d}/before.safetensors")
 state = enc.state_dict()
 names = {k for k in state if not k.endswith("num_batches_tracked")}
@@ -36,7 +37,7 @@ for k in names:
 enc32 = copy.deepcopy(enc).float()
 enc.train()
 enc32.train()
-x = load(d, "x", (n, 3, s, s))
+x = load(d, "x", (n, ch, s, s))
 
 
 def run(e, dtype):
@@ -45,7 +46,7 @@ def run(e, dtype):
                for k in ("M", "fc", "Y"))
     ps = dict(e.named_parameters())
     grads = torch.autograd.grad(loss, list(ps.values()))
-    res = {k: out[k] for k in ("M", "fc", "Y")}
+    res = {k: out[k] for k in ("M", "conv", "fc", "Y")}
     res.update({f"grad {k}": g for k, g in zip(ps, grads)})
     res.update({f"buffer {k}": v for k, v in e.state_dict().items()
                 if k.endswith("running_mean") or k.endswith("running_var")})

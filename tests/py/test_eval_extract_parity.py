@@ -52,8 +52,8 @@ try:
                    check=True)
     ckpt = os.path.join(run, open(os.path.join(run, "latest")).read().strip())
 
-    model = cldim_torch.DIM("dcgan28", in_channels=1, y_dim=64, mi_units=16,
-                           global_critic=False)  # the default preset is DIM(L)
+    model = cldim_torch.DIM("basic28", in_channels=1, y_dim=64, mi_units=16,
+                           global_critic=False)  # the IDX defaults: basic28, DIM(L)
     cldim_torch.load_checkpoint(model, ckpt)
     model.eval()
     x = torch.from_numpy(((test / 255.0 - 0.5) / 0.5).astype(np.float32)).reshape(N, 1, S, S)

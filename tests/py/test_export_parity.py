@@ -62,8 +62,8 @@ try:
     idx(os.path.join(data, "t10k-labels-idx1-ubyte"), np.arange(N) % 10)
 
     rundir = os.path.join(tmp, "run")
-    run("train", "--data", data, "--steps", "3", "--batch", "8", "--mi-units", "16",
-        "--out", rundir, "--quiet", "--ckpt-every", "0")
+    run("train", "--data", data, "--encoder", "dcgan28", "--steps", "3", "--batch", "8",
+        "--mi-units", "16", "--out", rundir, "--quiet", "--ckpt-every", "0")
     ckpt = os.path.join(rundir, open(os.path.join(rundir, "latest")).read().strip())
     enc = os.path.join(tmp, "enc.safetensors")
     run("export", "--checkpoint", rundir, "--out", enc)

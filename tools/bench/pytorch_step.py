@@ -46,8 +46,8 @@ def main():
     torch.backends.cudnn.allow_tf32 = bool(a.tf32)
     torch.manual_seed(0)
     dev = torch.device(a.device)
-    size = {"dcgan28": 28, "dcgan32": 32, "dcgan64": 64, "alexnet64": 64}[a.encoder]
-    cin = 1 if a.encoder == "dcgan28" else 3
+    size = {"basic28": 28, "dcgan28": 28, "dcgan32": 32, "dcgan64": 64, "alexnet64": 64}[a.encoder]
+    cin = 1 if size == 28 else 3
     m = DIM(a.encoder, cin, 64, a.mi_units, "jsd", 0.0, 1.0, 0.1, global_critic=False).to(dev)
     for mod in m.modules():
         if isinstance(mod, MI1x1):

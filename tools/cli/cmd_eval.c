@@ -19,7 +19,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cldim eval --checkpoint C [--data PATH] [options]\n\n"
 		"Frozen-feature evaluation (docs/method.md §8): for each representation, a linear probe\n"
-		"(softmax regression on standardised features), the paper's non-linear probe\n"
+		"(softmax regression on standardised features with an L2 penalty chosen on 10%% of\n"
+		"the train rows, solved to convergence by full-batch L-BFGS), the paper's non-linear probe\n"
 		"(Linear(d->200) -> Dropout 0.1 -> BN1d -> ReLU -> Linear(200->classes), Adam 1e-4,\n"
 		"betas (0.5, 0.999), batch 64) and cosine k-NN, trained on the train split and\n"
 		"scored on the test split; beside DIM, the same for raw pixels and a randomly\n"
@@ -32,9 +33,10 @@ static void usage(FILE *f)
 		"  --train-limit N    first N train images (10000; 0 = all)\n"
 		"  --test-limit N     first N test images (0 = all)\n"
 		"  --repr R           all (conv, fc, Y; default) | conv | fc | Y | local\n"
-		"  --epochs N         probe epochs, both probes (10; the paper trains 1000)\n"
-		"  --linear-epochs N  override for the linear probe\n"
-		"  --mlp-epochs N     override for the non-linear probe\n"
+		"  --epochs N         non-linear probe epochs (10; the paper trains 1000)\n"
+		"  --mlp-epochs N     the same (overrides --epochs)\n"
+		"  --linear-l2 X      linear probe penalty (default: chosen from 1 .. 1e-5)\n"
+		"  --linear-iters N   L-BFGS iteration limit per fit (500)\n"
 		"  --mlp-lr X         non-linear probe learning rate (1e-4, the paper's)\n"
 		"  --k N              neighbours for k-NN (10)\n"
 		"  --ndm-steps N      NDM discriminator steps (300; 0 = no NDM)\n"
@@ -51,7 +53,8 @@ struct row {
 	const char *model;
 	char repr[16];
 	int dim;
-	dim_probe_result lin, mlp;
+	dim_logreg_result lin;
+	dim_probe_result mlp;
 	double knn;
 	double seconds;
 };
@@ -72,7 +75,8 @@ static void feats_free(struct feats *f)
 
 struct eval_cfg {
 	dim_ctx *ctx;
-	dim_probe_opts lin, mlp;
+	dim_logreg_opts lin;
+	dim_probe_opts mlp;
 	int k, classes;
 };
 
@@ -85,8 +89,8 @@ static dim_status evaluate(struct eval_cfg *c, const char *model, const char *re
 	snprintf(r->repr, sizeof r->repr, "%s", repr);
 	r->dim = d;
 	double t0 = dim_now();
-	dim_status st = dim_probe_run(c->ctx, &c->lin, d, c->classes, xtr, ytr, ntr, xte, yte, nte,
-				      &r->lin);
+	dim_status st = dim_logreg_run(c->ctx, &c->lin, d, c->classes, xtr, ytr, ntr, xte, yte, nte,
+				       &r->lin);
 	if (!st)
 		st = dim_probe_run(c->ctx, &c->mlp, d, c->classes, xtr, ytr, ntr, xte, yte, nte,
 				   &r->mlp);
@@ -95,9 +99,10 @@ static dim_status evaluate(struct eval_cfg *c, const char *model, const char *re
 				      &r->knn);
 	r->seconds = dim_now() - t0;
 	if (!st && !cli_quiet)
-		fprintf(stderr, "  %-8s %-5s d=%-5d linear %5.2f%%  mlp %5.2f%%  %d-NN %5.2f%%  "
-			"(%.0f s)\n", model, repr, d, 100 * r->lin.test_acc, 100 * r->mlp.test_acc,
-			c->k, 100 * r->knn, r->seconds);
+		fprintf(stderr, "  %-8s %-5s d=%-5d linear %5.2f%% (l2 %g, %d iterations, stop: "
+			"%s)  mlp %5.2f%%  %d-NN %5.2f%%  (%.0f s)\n", model, repr, d,
+			100 * r->lin.test_acc, r->lin.l2, r->lin.iters, r->lin.stop,
+			100 * r->mlp.test_acc, c->k, 100 * r->knn, r->seconds);
 	return st;
 }
 
@@ -112,7 +117,7 @@ static int max_label(const int32_t *y, size_t n)
 int cmd_eval(int argc, char **argv)
 {
 	enum { O_CKPT = 256, O_DATA, O_FORMAT, O_TRS, O_TES, O_TRL, O_TEL, O_REPR, O_EPOCHS,
-	       O_LEP, O_MEP, O_MLR, O_K, O_NDM, O_NOBASE, O_SEED, O_BATCH, O_THREADS, O_JSON,
+	       O_LL2, O_LIT, O_MEP, O_MLR, O_K, O_NDM, O_NOBASE, O_SEED, O_BATCH, O_THREADS, O_JSON,
 	       O_DEVICE, O_QUIET };
 	static const struct option opts[] = {
 		{"checkpoint", required_argument, NULL, O_CKPT},
@@ -124,7 +129,8 @@ int cmd_eval(int argc, char **argv)
 		{"test-limit", required_argument, NULL, O_TEL},
 		{"repr", required_argument, NULL, O_REPR},
 		{"epochs", required_argument, NULL, O_EPOCHS},
-		{"linear-epochs", required_argument, NULL, O_LEP},
+		{"linear-l2", required_argument, NULL, O_LL2},
+		{"linear-iters", required_argument, NULL, O_LIT},
 		{"mlp-epochs", required_argument, NULL, O_MEP},
 		{"mlp-lr", required_argument, NULL, O_MLR}, {"k", required_argument, NULL, O_K},
 		{"ndm-steps", required_argument, NULL, O_NDM},
@@ -138,9 +144,9 @@ int cmd_eval(int argc, char **argv)
 	};
 	const char *ckpt = NULL, *data = NULL, *format = NULL, *trs = "train", *tes = "test";
 	const char *repr = "all", *device = NULL;
-	long trl = 10000, tel = 0, epochs = 10, lep = -1, mep = -1, k = 10, ndm_steps = 300;
+	long trl = 10000, tel = 0, epochs = 10, lit = 500, mep = -1, k = 10, ndm_steps = 300;
 	long seed = 1, batch = 256, threads = 2;
-	double mlr = 1e-4;
+	double mlr = 1e-4, ll2 = -1;
 	int json = 0, baselines = 1, c;
 	dim_error err = {0};
 
@@ -158,7 +164,8 @@ int cmd_eval(int argc, char **argv)
 		case O_TEL: ok = cli_int("eval", "--test-limit", optarg, 0, 1L << 40, &tel); break;
 		case O_REPR: repr = optarg; break;
 		case O_EPOCHS: ok = cli_int("eval", "--epochs", optarg, 1, 100000, &epochs); break;
-		case O_LEP: ok = cli_int("eval", "--linear-epochs", optarg, 1, 100000, &lep); break;
+		case O_LL2: ok = cli_float("eval", "--linear-l2", optarg, 0, 1e6, &ll2); break;
+		case O_LIT: ok = cli_int("eval", "--linear-iters", optarg, 1, 1000000, &lit); break;
 		case O_MEP: ok = cli_int("eval", "--mlp-epochs", optarg, 1, 100000, &mep); break;
 		case O_MLR: ok = cli_float("eval", "--mlp-lr", optarg, 0, 10, &mlr); break;
 		case O_K: ok = cli_int("eval", "--k", optarg, 1, 1000, &k); break;
@@ -258,12 +265,16 @@ int cmd_eval(int argc, char **argv)
 		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "%s: empty train or test split", data);
 		goto out;
 	}
-	struct eval_cfg ec = {.ctx = ctx, .lin = dim_probe_linear_defaults(),
+	struct eval_cfg ec = {.ctx = ctx, .lin = dim_logreg_defaults(),
 			      .mlp = dim_probe_mlp_defaults(), .k = (int)k};
-	ec.lin.epochs = (int)(lep >= 0 ? lep : epochs);
+	ec.lin.l2 = ll2;
+	ec.lin.max_iter = (int)lit;
 	ec.mlp.epochs = (int)(mep >= 0 ? mep : epochs);
 	ec.mlp.lr = mlr;
 	ec.lin.seed = ec.mlp.seed = (uint64_t)seed;
+	char l2s[32] = "chosen on 10% of train";
+	if (ll2 >= 0)
+		snprintf(l2s, sizeof l2s, "%g", ll2);
 	int ml = max_label(tr[0].y, tr[0].n), mt = max_label(te[0].y, te[0].n);
 	ec.classes = (ml > mt ? ml : mt) + 1;
 	if (ec.classes < 2) {
@@ -272,8 +283,10 @@ int cmd_eval(int argc, char **argv)
 		goto out;
 	}
 	if (!cli_quiet)
-		fprintf(stderr, "probes: linear %d epochs, mlp %d epochs (lr %g), %d-NN, %d "
-			"classes\n", ec.lin.epochs, ec.mlp.epochs, ec.mlp.lr, ec.k, ec.classes);
+		fprintf(stderr, "probes: linear L-BFGS (l2 %s; stop: max|g| <= %g, relative decrease <= "
+			"%g or %d iterations), mlp %d epochs (lr %g), %d-NN, %d classes\n", l2s,
+			ec.lin.gtol, ec.lin.ftol, ec.lin.max_iter, ec.mlp.epochs, ec.mlp.lr, ec.k,
+			ec.classes);
 
 	if (baselines) {
 		int ch, size;
@@ -341,7 +354,10 @@ int cmd_eval(int argc, char **argv)
 		dim_json_kv_string(&j, "data", data);
 		dim_json_kv_int(&j, "train_images", (int64_t)tr[0].n);
 		dim_json_kv_int(&j, "test_images", (int64_t)te[0].n);
-		dim_json_kv_int(&j, "linear_epochs", ec.lin.epochs);
+		dim_json_kv_string(&j, "linear_solver", "lbfgs");
+		dim_json_kv_int(&j, "linear_max_iter", ec.lin.max_iter);
+		dim_json_kv_number(&j, "linear_gtol", ec.lin.gtol);
+		dim_json_kv_number(&j, "linear_ftol", ec.lin.ftol);
 		dim_json_kv_int(&j, "mlp_epochs", ec.mlp.epochs);
 		dim_json_kv_int(&j, "k", ec.k);
 		dim_json_key(&j, "rows");
@@ -353,6 +369,11 @@ int cmd_eval(int argc, char **argv)
 			dim_json_kv_int(&j, "dim", rows[i].dim);
 			dim_json_kv_number(&j, "linear", rows[i].lin.test_acc);
 			dim_json_kv_number(&j, "linear_train", rows[i].lin.train_acc);
+			dim_json_kv_number(&j, "linear_l2", rows[i].lin.l2);
+			dim_json_kv_int(&j, "linear_iters", rows[i].lin.iters);
+			dim_json_kv_string(&j, "linear_stop", rows[i].lin.stop);
+			dim_json_kv_int(&j, "linear_converged", rows[i].lin.converged);
+			dim_json_kv_number(&j, "linear_grad_max", rows[i].lin.grad_max);
 			dim_json_kv_number(&j, "mlp", rows[i].mlp.test_acc);
 			dim_json_kv_number(&j, "mlp_train", rows[i].mlp.train_acc);
 			dim_json_kv_number(&j, "knn", rows[i].knn);
@@ -379,14 +400,17 @@ int cmd_eval(int argc, char **argv)
 		st = dim_json_finish(dim_ctx_error(ctx), &j, "stdout");
 		printf("\n");
 	} else {
-		printf("checkpoint %s (step %lld), data %s: %zu train / %zu test images; linear %d "
-		       "epochs, mlp %d epochs, %d-NN (cosine)\n\n", path, ts->step, data, tr[0].n,
-		       te[0].n, ec.lin.epochs, ec.mlp.epochs, ec.k);
-		printf("| model | repr | dim | linear | MLP (200) | %d-NN |\n", ec.k);
-		printf("|---|---|---:|---:|---:|---:|\n");
+		printf("checkpoint %s (step %lld), data %s: %zu train / %zu test images; linear: "
+		       "L-BFGS, l2 %s, stop at max|g| <= %g; mlp %d epochs, %d-NN (cosine)\n\n",
+		       path, ts->step, data, tr[0].n, te[0].n, l2s, ec.lin.gtol, ec.mlp.epochs,
+		       ec.k);
+		printf("| model | repr | dim | linear | l2 | iterations (stop) | MLP (200) | %d-NN |\n",
+		       ec.k);
+		printf("|---|---|---:|---:|---:|---|---:|---:|\n");
 		for (int i = 0; i < nrows; i++)
-			printf("| %s | %s | %d | %.2f | %.2f | %.2f |\n", rows[i].model, rows[i].repr,
-			       rows[i].dim, 100 * rows[i].lin.test_acc, 100 * rows[i].mlp.test_acc,
+			printf("| %s | %s | %d | %.2f | %g | %d (%s) | %.2f | %.2f |\n", rows[i].model,
+			       rows[i].repr, rows[i].dim, 100 * rows[i].lin.test_acc, rows[i].lin.l2,
+			       rows[i].lin.iters, rows[i].lin.stop, 100 * rows[i].mlp.test_acc,
 			       100 * rows[i].knn);
 		if (has_y && ndm_steps > 0) {
 			printf("\n| model | NDM σ(Y) (raw Y) |%s\n|---|---:|%s\n",

@@ -25,7 +25,11 @@ LOG2 = math.log(2.0)
 # Each layer: ("conv", out, k, s, p, pool) or ("fc", out). Every hidden layer
 # has BN (no bias) and ReLU; pool is (k, s) max pooling after the ReLU.
 ENCODERS = {
-    # DCGAN-discriminator-like, for 28x28 (MNIST, Fashion-MNIST): M = 128x7x7
+    # the official basic28x28 (MNIST-like data): M = conv = 128x7x7, fc = 1024
+    "basic28": dict(input=28, layers=[("conv", 64, 5, 2, 2, None), ("conv", 128, 5, 2, 2, None),
+                                      ("fc", 1024)], m_layer=1),
+    # basic32x32's k4 s2 p1 stack on 28x28 (cldim's earlier default): M = 128x7x7,
+    # conv = 256x3x3
     "dcgan28": dict(input=28, layers=[("conv", 64, 4, 2, 1, None), ("conv", 128, 4, 2, 1, None),
                                       ("conv", 256, 4, 2, 1, None), ("fc", 1024)], m_layer=1),
     # basic32x32 (CIFAR): M = 128x8x8, conv = 256x4x4, fc = 1024
