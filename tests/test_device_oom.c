@@ -49,7 +49,7 @@ int main(void)
 		return T_RESULT();
 	}
 	char *dir = t_tmpdir("oom"), cmd[2000], out[1 << 14];
-	snprintf(cmd, sizeof cmd, "CLDIM_DEVICE_MEM_LIMIT_MIB=200 '%s' train --batch 512 "
+	snprintf(cmd, sizeof cmd, "CLDIM_DEVICE_MEM_LIMIT_MIB=200 '%s' train --encoder dcgan28 --batch 512 "
 		 "--mi-units 512 --limit 1024 --steps 2 --progress none --out %s/run", cli, dir);
 	int rc = t_run(cmd, out, sizeof out);
 	CHECK_MSG(rc == 7 && strstr(out, "cannot hold a batch of 512") &&

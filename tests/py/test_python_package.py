@@ -66,7 +66,7 @@ try:
 
     for name, path in (("export", enc_path), ("checkpoint", ckpt)):
         with cldim.Encoder(path, device="auto") as enc:
-            if enc.arch != "dcgan28" or enc.input_shape != (1, 28, 28):
+            if enc.arch != "basic28" or enc.input_shape != (1, 28, 28):
                 fail(f"{name}: {enc!r} {enc.input_shape}")
             for layer in cldim.LAYERS:
                 want, labels = synth.extract(cli, path, data, layer,
