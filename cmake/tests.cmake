@@ -137,7 +137,7 @@ if(CLDIM_OCLGRIND)
   set(ocl_env_torch ${CLDIM_TEST_ENV} "OCLGRIND=${CLDIM_OCLGRIND_EXE}")
   set(ocl_env ${ocl_env_torch})
   list(FILTER ocl_env EXCLUDE REGEX "^CLDIM_TORCH_PYTHON=")
-  list(APPEND ocl_env "CLDIM_TORCH_PYTHON=")
+  list(APPEND ocl_env "CLDIM_TORCH_PYTHON=" "CLDIM_TORCH_PARITY=off")
   # Label "oclgrind": the op and MI tests (minutes in all). Label
   # "oclgrind-model": the whole-model runs (DIM step parity, extraction, 3
   # training steps), tens of minutes on Oclgrind: dcgan28's 6.4 M-weight layer

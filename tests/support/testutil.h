@@ -143,7 +143,8 @@ int t_run(const char *cmd, char *out, size_t n);
  * not available: then the part counts as skipped (t_skipped), so the test
  * ends with 77 and CTest reports it skipped, not passed. With
  * CLDIM_REQUIRE_TORCH=1 in the environment (CI) a missing PyTorch is a
- * failure instead. */
+ * failure instead. CLDIM_TORCH_PARITY=off (the Oclgrind stage, whose op
+ * tests run for the simulator's checks) leaves the parity part out, saying so. */
 int t_torch_available(void);
 /* For a test that is all PyTorch parity: the exit code when PyTorch is
  * missing (77, or 1 under CLDIM_REQUIRE_TORCH=1), after saying why. */
