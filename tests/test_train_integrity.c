@@ -138,6 +138,44 @@ static void expect(int rc, int want, const char *what, const char *a, const char
 		  a ? a : "", b ? b : "", out);
 }
 
+/* Start the CLI with argv, stdout and stderr to log. */
+static pid_t spawn_logged(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		FILE *f = freopen(log, "w", stderr);
+		if (!f || dup2(fileno(stderr), STDOUT_FILENO) < 0)
+			_exit(127);
+		execv(cli, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Send sig to pid once path exists with at least min_bytes (polled every
+ * millisecond for up to two minutes), then reap it. Returns whether the
+ * signal was sent before the child ended on its own; *status: its wait status. */
+static int signal_when(pid_t pid, const char *path, off_t min_bytes, int sig, int *status)
+{
+	struct stat sb;
+	int sent = 0;
+	*status = 0;
+	for (int i = 0; pid > 0 && i < 120 * 1000; i++) {
+		if (stat(path, &sb) == 0 && sb.st_size >= min_bytes) {
+			sent = kill(pid, sig) == 0;
+			break;
+		}
+		if (waitpid(pid, status, WNOHANG) == pid) {
+			pid = -1;
+			break;
+		}
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	if (pid > 0)
+		waitpid(pid, status, 0);
+	return sent;
+}
+
 /* SIGKILL a run as soon as its metrics log has anything: whole lines only. */
 static void killed_log(const char *dir)
 {
@@ -148,29 +186,8 @@ static void killed_log(const char *dir)
 	char *argv[] = {"cldim", "train", "--steps", "100000", "--out", run_dir, "--limit", "128",
 			"--batch", "16", "--mi-units", "64", "--ckpt-every", "0", "--progress",
 			"none", NULL};
-	pid_t pid = fork();
-	if (pid == 0) {
-		FILE *f = freopen(log, "w", stderr);
-		if (!f || dup2(fileno(stderr), STDOUT_FILENO) < 0)
-			_exit(127);
-		execv(cli, argv);
-		_exit(127);
-	}
-	int status = 0, killed = 0;
-	struct stat sb;
-	for (int i = 0; pid > 0 && i < 120 * 1000; i++) { /* two minutes */
-		if (stat(metrics, &sb) == 0 && sb.st_size > 0) {
-			killed = kill(pid, SIGKILL) == 0;
-			break;
-		}
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			pid = -1;
-			break;
-		}
-		nanosleep(&(struct timespec){0, 1000000}, NULL);
-	}
-	if (pid > 0)
-		waitpid(pid, &status, 0);
+	int status;
+	int killed = signal_when(spawn_logged(argv, log), metrics, 1, SIGKILL, &status);
 	CHECK_MSG(killed, "the run ended before it could be killed; see %s", log);
 	int count[100001];
 	check_log(metrics, count, 100000);
@@ -187,30 +204,11 @@ static void interrupted_extract(const char *dir, const char *ckpt)
 	snprintf(log, sizeof log, "%s/x.log", dir);
 	char *argv[] = {"cldim", "extract", "--checkpoint", (char *)ckpt, "--data", DATA,
 			"--batch", "64", "--quiet", "--out", feats, NULL};
-	pid_t pid = fork();
-	if (pid == 0) {
-		FILE *f = freopen(log, "w", stderr);
-		if (!f || dup2(fileno(stderr), STDOUT_FILENO) < 0)
-			_exit(127);
-		execv(cli, argv);
-		_exit(127);
-	}
+	pid_t pid = spawn_logged(argv, log);
 	char tmp[1300];
 	snprintf(tmp, sizeof tmp, "%s.tmp.%d", feats, (int)pid);
-	int status = 0, sent = 0;
-	for (int i = 0; pid > 0 && i < 120 * 1000; i++) {
-		if (exists(tmp)) {
-			sent = kill(pid, SIGINT) == 0;
-			break;
-		}
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			pid = -1;
-			break;
-		}
-		nanosleep(&(struct timespec){0, 1000000}, NULL);
-	}
-	if (pid > 0)
-		waitpid(pid, &status, 0);
+	int status;
+	int sent = signal_when(pid, tmp, 0, SIGINT, &status);
 	CHECK_MSG(sent && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT,
 		  "extract: sent %d, status 0x%x; see %s", sent, status, log);
 	char cmd[1400];
