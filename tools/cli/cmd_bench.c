@@ -231,8 +231,7 @@ static int bench_device(const struct bench_opts *o, const char *sel, struct benc
 		if (!o->no_record && !o->quick && (st = dim_gemm_record_backend(ctx, best)))
 			goto out_fail;
 		/* the rest of the run uses the measured winner unless CLDIM_GEMM forces one */
-		st = dim_gemm_set_backend(ctx, getenv("CLDIM_GEMM") && strcmp(getenv("CLDIM_GEMM"),
-							"auto") ? was : best);
+		st = dim_gemm_set_backend(ctx, cli_opts.gemm != DIM_GEMM_AUTO ? was : best);
 		if (st)
 			goto out_fail;
 	}
@@ -306,7 +305,7 @@ static int bench_device(const struct bench_opts *o, const char *sel, struct benc
 		*train_img_s = sr.train_img_s;
 		if (!o->no_record && !o->quick && o->batch == 64 && o->mi_units == 2048) {
 			dim_error err = {0};
-			if (dim_bench_record_save(d, sr.train_img_s, sr.extract_img_s, o->batch, &err))
+			if (dim_bench_record_save(dim_ctx_store_dir(ctx), d, sr.train_img_s, sr.extract_img_s, o->batch, &err))
 				fprintf(stderr, "bench: record not saved: %s\n", dim_error_text(&err));
 		}
 	}
