@@ -211,7 +211,8 @@ static int load(const char *dir, const dim_device_info *d, dim_device_record *r)
 		return 0;
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		if (errno == ENOENT)
+		if (errno == ENOENT || errno == ENOTDIR) /* no record (an unusable cache
+							   * directory is said by the kernel cache) */
 			return 0;
 		dim_log(DIM_LOG_WARN, "%s: cannot read the device record: %s; ignored", path,
 			strerror(errno));

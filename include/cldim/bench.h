@@ -61,19 +61,40 @@ typedef struct dim_bench_step_result {
 dim_status dim_bench_step(dim_ctx *ctx, const dim_config *cfg, int batch, int warmup, int reps,
 			  dim_bench_step_result *out);
 
+/* A GEMM of the DIM step: C[M×N] = op(A)·op(B), ta/tb 1 for transposed. */
+typedef struct dim_gemm_shape {
+	const char *what;
+	int ta, tb, M, N, K;
+} dim_gemm_shape;
+
+#define DIM_TUNE_MAX_SHAPES 32
+
 /* Store a device's training images/s (and extraction images/s) in the speed
  * section of its record in the device store in dir (cldim/tuning.h), which
  * dim_device_select_opt("auto") reads. */
 dim_status dim_bench_record_save(const char *dir, const dim_device_info *d, double train_img_s,
 				 double extract_img_s, int batch, dim_error *err);
 
+/* ---- which GEMM backend is faster (host/bench/gemm_backends.c) ---- */
+
+typedef struct dim_gemm_backends_result {
+	dim_timing t[2][DIM_TUNE_MAX_SHAPES]; /* per shape: [0] own, [1] CLBlast */
+	double total_s[2];                    /* sums of the medians */
+	int best;                             /* DIM_GEMM_OWN or DIM_GEMM_CLBLAST */
+	const char *best_name;                /* "own" or "clblast" */
+} dim_gemm_backends_result;
+
+/* Time every shape with the own GEMM and with CLBlast (dim_bench_gemm, one
+ * warm-up and reps repeats each) and take the backend with the least total.
+ * With `record`, store it in the device store (dim_gemm_record_backend), from
+ * which later contexts on this device take it. The context is left on
+ * CLBlast: the caller sets the backend it wants next. */
+dim_status dim_bench_gemm_backends(dim_ctx *ctx, const dim_gemm_shape *shapes, int n, int reps,
+				   bool record, FILE *progress, dim_gemm_backends_result *r);
+
 /* ---- the CLBlast GEMM parameter search (`cldim bench --tune`,
  * host/bench/gemm_search.c) ---- */
 
-typedef struct dim_gemm_shape {
-	const char *what;
-	int ta, tb, M, N, K;
-} dim_gemm_shape;
 
 typedef struct dim_gemm_tune_opts {
 	const dim_gemm_shape *shapes;
@@ -84,7 +105,6 @@ typedef struct dim_gemm_tune_opts {
 	FILE *progress;    /* NULL: quiet */
 } dim_gemm_tune_opts;
 
-#define DIM_TUNE_MAX_SHAPES 32
 
 typedef struct dim_gemm_tune_result {
 	dim_gemm_tuning best;
