@@ -84,12 +84,6 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 		st = dim_fail(err, DIM_ERR_NOMEM, "out of memory creating a context");
 		goto out_free_list;
 	}
-	if (opt->gemm < DIM_GEMM_AUTO || opt->gemm > DIM_GEMM_OWN ||
-	    (opt->gemm_own_set && !dim_gemm_own_shape_ok(&opt->gemm_own))) {
-		st = dim_fail(err, DIM_ERR_ARG, "context options: gemm %d (CLDIM_GEMM) or the own "
-			      "GEMM's tile shape (CLDIM_GEMM_MR, ...) out of range", opt->gemm);
-		goto out_free_list;
-	}
 	ctx->dev = list[chosen];
 	if (wg_cap && (!ctx->dev.max_wg || ctx->dev.max_wg > wg_cap))
 		ctx->dev.max_wg = wg_cap; /* dim_kernel_get caps each kernel by this */
