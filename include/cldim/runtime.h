@@ -58,7 +58,8 @@ const char *dim_device_type_name(unsigned type);
  * that says what to install. */
 dim_status dim_devices_list(dim_device_info **out, int *count, dim_error *err);
 
-/* Pick one device. Selector forms: NULL/"" ("auto"),
+/* Pick one device (reading neither the environment nor the device store;
+ * see dim_device_select_opt). Selector forms: NULL/"" ("auto"),
  * "auto" (first GPU, else accelerator, else CPU), an index "2", "P:D",
  * "cpu" | "gpu" | "accelerator", or a case-insensitive substring of the
  * platform's name, vendor or version, else (when no platform matches) of the
@@ -131,8 +132,9 @@ typedef struct dim_ctx_options {  /* zero = defaults */
  * else $HOME/.cache/cldim/kernels, CLDIM_NO_CACHE and the switches above).
  * Call it once at the top (the CLI, the C API, tests) and adjust the result.
  * device and kernels_dir point into the environment. A malformed CLDIM_MAX_WG,
- * CLDIM_ARENA_CHUNK or CLDIM_GEMM is DIM_ERR_ARG naming the variable; other
- * malformed values are logged and ignored. */
+ * CLDIM_ARENA_CHUNK or CLDIM_GEMM is DIM_ERR_ARG naming the variable (device,
+ * cache_dir and no_cache are filled all the same); other malformed values
+ * are logged and ignored. */
 dim_status dim_ctx_options_from_env(dim_ctx_options *o, dim_error *err);
 
 /* o->max_wg caps every work-group size of the context (as a driver with a
