@@ -60,7 +60,7 @@ static void test_hash_rng(void)
 		  s / 20000, s2 / 20000);
 }
 
-/* The key of gemm-tune-*.txt and bench-*.json: FNV-1a of "platform\ndevice\ndriver". */
+/* The key of the device store (device-*.txt): FNV-1a of "platform\ndevice\ndriver". */
 static void test_device_key(void)
 {
 	dim_device_info d;

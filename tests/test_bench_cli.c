@@ -103,8 +103,10 @@ static void cli_tests(const char *env)
 	CHECK(run(env, "--help") == 0 && strstr(out, "--tune-seconds"));
 }
 
-/* dim_device_select("auto") with records: a fake CPU (0) and GPU (1). */
-static void record_tests(void)
+/* dim_device_select_opt("auto") with records in the device store: a fake
+ * CPU (0) and GPU (1). The options come from the environment, as at the top
+ * of the CLI (CLDIM_CACHE_DIR, CLDIM_BENCH_RECORDS). */
+static void record_tests(const char *dir)
 {
 	dim_device_info list[2];
 	memset(list, 0, sizeof list);
@@ -117,34 +119,46 @@ static void record_tests(void)
 	list[0].type = DIM_DEV_CPU;
 	list[1].type = DIM_DEV_GPU;
 	dim_error err = {0};
+	dim_ctx_options opt;
+	dim_device_record r;
 	int chosen = -1;
+	CHECK_OK_ERR(&err, dim_ctx_options_from_env(&opt, &err));
+	CHECK(!strcmp(opt.cache_dir, dir) && !opt.no_device_records);
+	opt.device = "auto";
 	/* no records: the plain rule (GPU first) */
-	CHECK_OK_ERR(&err, dim_device_select("auto", list, 2, &chosen, &err));
+	CHECK_OK_ERR(&err, dim_device_select_opt(&opt, list, 2, &chosen, &err));
 	CHECK(chosen == 1);
 	/* only the CPU measured: the GPU (the plain choice) was never measured, keep it */
-	CHECK_OK_ERR(&err, dim_bench_record_save(&list[0], 20.0, 100.0, 64, &err));
-	CHECK_OK_ERR(&err, dim_device_select("auto", list, 2, &chosen, &err));
+	CHECK_OK_ERR(&err, dim_bench_record_save(dir, &list[0], 20.0, 100.0, 64, &err));
+	CHECK_OK_ERR(&err, dim_device_select_opt(&opt, list, 2, &chosen, &err));
 	CHECK(chosen == 1);
 	/* both measured, CPU faster: records win */
-	CHECK_OK_ERR(&err, dim_bench_record_save(&list[1], 10.0, 50.0, 64, &err));
-	double tr = 0, ex = 0;
-	CHECK(dim_bench_record_load(&list[1], &tr, &ex) && tr == 10.0 && ex == 50.0);
-	CHECK_OK_ERR(&err, dim_device_select("auto", list, 2, &chosen, &err));
+	CHECK_OK_ERR(&err, dim_bench_record_save(dir, &list[1], 10.0, 50.0, 64, &err));
+	CHECK(dim_device_store_load(dir, &list[1], &r) && r.has_speed && r.train_img_s == 10.0 &&
+	      r.extract_img_s == 50.0 && r.batch == 64 && r.time[0]);
+	CHECK_OK_ERR(&err, dim_device_select_opt(&opt, list, 2, &chosen, &err));
 	CHECK(chosen == 0);
-	CHECK(dim_bench_recorded_best(list, 2, 1) == 0);
-	/* explicit selectors ignore records; CLDIM_BENCH_RECORDS=0 too */
-	CHECK_OK_ERR(&err, dim_device_select("gpu", list, 2, &chosen, &err));
+	CHECK(dim_device_store_best(dir, list, 2, 1) == 0);
+	/* plain dim_device_select reads no store; explicit selectors ignore records */
+	CHECK_OK_ERR(&err, dim_device_select("auto", list, 2, &chosen, &err));
 	CHECK(chosen == 1);
+	opt.device = "gpu";
+	CHECK_OK_ERR(&err, dim_device_select_opt(&opt, list, 2, &chosen, &err));
+	CHECK(chosen == 1);
+	/* CLDIM_BENCH_RECORDS=0 */
 	setenv("CLDIM_BENCH_RECORDS", "0", 1);
-	CHECK_OK_ERR(&err, dim_device_select("auto", list, 2, &chosen, &err));
-	CHECK(chosen == 1);
+	CHECK_OK_ERR(&err, dim_ctx_options_from_env(&opt, &err));
 	unsetenv("CLDIM_BENCH_RECORDS");
+	CHECK(opt.no_device_records);
+	CHECK_OK_ERR(&err, dim_device_select_opt(&opt, list, 2, &chosen, &err));
+	CHECK(chosen == 1);
 	/* a damaged record is ignored (with a warning), not an error */
+	CHECK_OK_ERR(&err, dim_ctx_options_from_env(&opt, &err));
 	char path[1200];
-	dim_bench_record_path(&list[0], path, sizeof path);
-	CHECK(t_write_file(path, "{\"oops\": 1", 10) == 0);
-	CHECK(!dim_bench_record_load(&list[0], &tr, NULL));
-	CHECK_OK_ERR(&err, dim_device_select("auto", list, 2, &chosen, &err));
+	dim_device_store_path(dir, &list[0], path, sizeof path);
+	CHECK(t_write_file(path, "cldim-device-store 1\n", 21) == 0);
+	CHECK(!dim_device_store_load(dir, &list[0], &r));
+	CHECK_OK_ERR(&err, dim_device_select_opt(&opt, list, 2, &chosen, &err));
 	CHECK(chosen == 1);
 }
 
@@ -155,7 +169,7 @@ int main(void)
 	if (!dir)
 		return T_RESULT();
 	setenv("CLDIM_CACHE_DIR", dir, 1);
-	record_tests();
+	record_tests(dir);
 	if (getenv("CLDIM_CLI")) {
 		char env[1200];
 		snprintf(env, sizeof env, "CLDIM_CACHE_DIR='%s'", dir);

@@ -6,7 +6,7 @@
  * mad() (CLDIM_FMA=0), without the transposed few-row form (CLDIM_GEMM_SWAP_M=0)
  * and with operands read in place (CLDIM_GEMM_PACK=direct), each on a fresh
  * context), plus a few shapes that cross the own kernel's tile edges and an
- * unknown CLDIM_GEMM. */
+ * unknown CLDIM_GEMM (an error where the environment is read). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,14 +163,19 @@ int main(void)
 	unsetenv("CLDIM_GEMM_PACK");
 variants_done:
 
-	/* a backend name that does not exist is an error naming the variable */
+	/* a backend name that does not exist is an error naming the variable,
+	 * where the environment is read (dim_ctx_options_from_env); a backend
+	 * number out of range in the options fails the context */
 	setenv("CLDIM_GEMM", "fastest", 1);
-	dim_ctx *ctx = t_ctx();
-	dim_buf b = {0};
-	CHECK_OK(ctx, dim_buf_create(ctx, 64, &b));
-	CHECK(dim_gemm(ctx, 0, 0, 2, 2, 2, 1, b, 2, b, 2, 0, b, 2) == DIM_ERR_ARG);
-	CHECK(strstr(dim_ctx_errmsg(ctx), "CLDIM_GEMM") != NULL);
-	dim_buf_release(&b);
-	dim_ctx_destroy(ctx);
+	dim_ctx_options opt;
+	dim_error err = {0};
+	CHECK(dim_ctx_options_from_env(&opt, &err) == DIM_ERR_ARG &&
+	      strstr(dim_error_text(&err), "CLDIM_GEMM") != NULL);
+	unsetenv("CLDIM_GEMM");
+	dim_error_clear(&err);
+	CHECK_OK_ERR(&err, dim_ctx_options_from_env(&opt, &err));
+	opt.gemm = 7;
+	dim_ctx *ctx = NULL;
+	CHECK(dim_ctx_create(&ctx, &opt, &err) == DIM_ERR_ARG && !ctx);
 	return T_RESULT();
 }

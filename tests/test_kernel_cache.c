@@ -19,8 +19,12 @@ static dim_ctx *ctx_in(const char *dir, bool no_cache)
 {
 	dim_ctx *ctx = NULL;
 	dim_error err = {0};
-	dim_ctx_options opt = {.cache_dir = dir, .no_cache = no_cache};
-	if (dim_ctx_create(&ctx, &opt, &err)) {
+	dim_ctx_options opt;
+	if (!dim_ctx_options_from_env(&opt, &err)) {
+		snprintf(opt.cache_dir, sizeof opt.cache_dir, "%s", dir);
+		opt.no_cache |= no_cache;
+	}
+	if (err.status || dim_ctx_create(&ctx, &opt, &err)) {
 		fprintf(stderr, "context: %s\n", dim_error_text(&err));
 		exit(err.status == DIM_ERR_NO_PLATFORM ? 77 : 1);
 	}

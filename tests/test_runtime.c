@@ -324,8 +324,9 @@ static void test_wg_cap(void)
 	for (int i = 0; i < 5; i++) {
 		dim_error err = {0};
 		dim_ctx *c = NULL;
+		dim_ctx_options opt;
 		setenv("CLDIM_MAX_WG", bad[i], 1);
-		st = dim_ctx_create(&c, NULL, &err);
+		st = dim_ctx_options_from_env(&opt, &err);
 		unsetenv("CLDIM_MAX_WG");
 		CHECK_MSG(st == DIM_ERR_ARG && c == NULL && strstr(err.msg, "CLDIM_MAX_WG"),
 			  "CLDIM_MAX_WG=%s accepted", bad[i]);
@@ -353,8 +354,9 @@ static void test_arena_chunk_cap(void)
 	for (int i = 0; i < 3; i++) {
 		dim_error err = {0};
 		dim_ctx *c = NULL;
+		dim_ctx_options opt;
 		setenv("CLDIM_ARENA_CHUNK", bad[i], 1);
-		dim_status st = dim_ctx_create(&c, NULL, &err);
+		dim_status st = dim_ctx_options_from_env(&opt, &err);
 		unsetenv("CLDIM_ARENA_CHUNK");
 		CHECK_MSG(st == DIM_ERR_ARG && c == NULL && strstr(err.msg, "CLDIM_ARENA_CHUNK"),
 			  "CLDIM_ARENA_CHUNK=%s accepted", bad[i]);

@@ -23,8 +23,10 @@ int main(int argc, char **argv)
 	float *y = NULL;
 	int rc = 1;
 
-	/* the default device: a GPU if there is one, else a CPU (CLDIM_DEVICE overrides) */
-	if (dim_ctx_create(&ctx, &(dim_ctx_options){.device = NULL}, &err)) {
+	/* the default device: a GPU if there is one, else a CPU (CLDIM_DEVICE
+	 * overrides); the environment also gives the kernel cache directory */
+	dim_ctx_options opt;
+	if (dim_ctx_options_from_env(&opt, &err) || dim_ctx_create(&ctx, &opt, &err)) {
 		fprintf(stderr, "%s\n", dim_error_text(&err));
 		return 1;
 	}

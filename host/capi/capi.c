@@ -107,8 +107,14 @@ int cldim_encoder_open(const char *path, const char *device, cldim_encoder **out
 		return DIM_ERR_NOMEM;
 	if (!path)
 		return dim_fail(&e->err, DIM_ERR_ARG, "no encoder file given");
-	dim_ctx_options opt = {.device = device};
-	dim_status st = dim_ctx_create(&e->ctx, &opt, &e->err);
+	/* the C API is a top: the environment is read here, once per encoder */
+	dim_ctx_options opt;
+	dim_status st = dim_ctx_options_from_env(&opt, &e->err);
+	if (st)
+		return st;
+	if (device && *device)
+		opt.device = device;
+	st = dim_ctx_create(&e->ctx, &opt, &e->err);
 	if (st)
 		return st;
 	return fail_ctx(e, dim_featurizer_load(e->ctx, path, &e->f));

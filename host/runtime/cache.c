@@ -35,26 +35,6 @@
 #define CACHE_EXT ".clbin"
 #define SECRET_NAME "secret"
 
-void dim_cache_default_dir(char *buf, size_t n)
-{
-	const char *e = getenv("CLDIM_CACHE_DIR");
-	if (e && *e) {
-		snprintf(buf, n, "%s", e);
-		return;
-	}
-	e = getenv("XDG_CACHE_HOME");
-	if (e && *e) {
-		snprintf(buf, n, "%s/cldim/kernels", e);
-		return;
-	}
-	e = getenv("HOME");
-	if (e && *e) {
-		snprintf(buf, n, "%s/.cache/cldim/kernels", e);
-		return;
-	}
-	buf[0] = '\0';
-}
-
 static void entry_path(char *buf, size_t n, const char *dir, const char *key)
 {
 	uint64_t h = dim_fnv1a(DIM_FNV_INIT, key, strlen(key));
@@ -344,13 +324,10 @@ static int is_stray_tmp(const char *name)
 dim_status dim_cache_query(const char *dir, dim_cache_info *out, dim_error *err)
 {
 	memset(out, 0, sizeof *out);
-	if (dir && *dir)
-		snprintf(out->dir, sizeof out->dir, "%s", dir);
-	else
-		dim_cache_default_dir(out->dir, sizeof out->dir);
-	if (!out->dir[0])
+	if (!dir || !*dir)
 		return dim_fail(err, DIM_ERR_ARG,
 				"no cache directory: set CLDIM_CACHE_DIR or HOME");
+	snprintf(out->dir, sizeof out->dir, "%s", dir);
 	DIR *d = opendir(out->dir);
 	if (!d)
 		return errno == ENOENT ? DIM_OK

@@ -47,53 +47,6 @@ dim_status dim_cl_fail(dim_ctx *ctx, cl_int code, const char *what)
 			ctx->dev.name);
 }
 
-/* A boolean environment switch: unset or empty gives `def`, "0" false,
- * anything else true. Read once, when a context is made. */
-static bool env_flag(const char *name, bool def)
-{
-	const char *v = getenv(name);
-	return v && *v ? strcmp(v, "0") != 0 : def;
-}
-
-/* CLDIM_MAX_WG=n: cap every work-group size at n, as a GPU driver with a
- * smaller limit would (NVIDIA 1024, AMD 256, some 64), so the tests can show
- * that no kernel relies on the limit of the device they run on. Unset or
- * empty: no cap (*cap = 0). */
-static dim_status env_max_wg(size_t *cap, dim_error *err)
-{
-	const char *v = getenv("CLDIM_MAX_WG");
-	char *end = NULL;
-	*cap = 0;
-	if (!v || !*v)
-		return DIM_OK;
-	unsigned long n = strtoul(v, &end, 10);
-	if (*end || n < 1 || n > 1u << 20 || v[0] == '-')
-		return dim_fail(err, DIM_ERR_ARG,
-				"CLDIM_MAX_WG=%s: expected a work-group size from 1 to 1048576", v);
-	*cap = n;
-	return DIM_OK;
-}
-
-/* CLDIM_ARENA_CHUNK=bytes: the largest default chunk of an arena (a request
- * larger than that still gets a chunk of its own size). For simulators and
- * small devices: Oclgrind's race detector keeps about 48 bytes of state per
- * byte of every buffer, so 64 MiB activation chunks that a small test uses a
- * few KiB of would cost gigabytes. Unset or empty: no cap. */
-static dim_status env_arena_chunk(size_t *cap, dim_error *err)
-{
-	const char *v = getenv("CLDIM_ARENA_CHUNK");
-	char *end = NULL;
-	*cap = 0;
-	if (!v || !*v)
-		return DIM_OK;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (*end || v[0] == '-' || n < 4096 || n > (1ull << 40))
-		return dim_fail(err, DIM_ERR_ARG,
-				"CLDIM_ARENA_CHUNK=%s: expected a size in bytes from 4096 to 2^40", v);
-	*cap = (size_t)n;
-	return DIM_OK;
-}
-
 dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *err)
 {
 	dim_ctx_options defaults = {0};
@@ -108,15 +61,23 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 	st = dim_devices_list(&list, &count, err);
 	if (st)
 		return st;
-	st = dim_device_select(opt->device, list, count, &chosen, err);
+	st = dim_device_select_opt(opt, list, count, &chosen, err);
 	if (st)
 		goto out_free_list;
-	size_t wg_cap, chunk_cap;
-	st = env_max_wg(&wg_cap, err);
-	if (!st)
-		st = env_arena_chunk(&chunk_cap, err);
-	if (st)
+	size_t wg_cap = opt->max_wg, chunk_cap = opt->arena_chunk;
+	if (wg_cap > 1u << 20 || (chunk_cap && (chunk_cap < 4096 || chunk_cap > (1ull << 40)))) {
+		st = dim_fail(err, DIM_ERR_ARG,
+			      "context options: max_wg %zu (CLDIM_MAX_WG) must be 1 to 1048576, "
+			      "arena_chunk %zu (CLDIM_ARENA_CHUNK) 4096 to 2^40 bytes (0: no cap)",
+			      wg_cap, chunk_cap);
 		goto out_free_list;
+	}
+	if (opt->gemm < DIM_GEMM_AUTO || opt->gemm > DIM_GEMM_OWN ||
+	    (opt->gemm_own_set && !dim_gemm_own_shape_ok(&opt->gemm_own))) {
+		st = dim_fail(err, DIM_ERR_ARG, "context options: gemm %d (CLDIM_GEMM) or the own "
+			      "GEMM's tile shape (CLDIM_GEMM_MR, ...) out of range", opt->gemm);
+		goto out_free_list;
+	}
 
 	dim_ctx *ctx = calloc(1, sizeof *ctx);
 	if (!ctx) {
@@ -128,19 +89,18 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 		ctx->dev.max_wg = wg_cap; /* dim_kernel_get caps each kernel by this */
 	ctx->arena_chunk_max = chunk_cap;
 	ctx->profile = opt->profile;
-	ctx->profile_trace = opt->profile && env_flag("CLDIM_PROFILE_TRACE", false);
-	ctx->vec16 = env_flag("CLDIM_VEC16", (ctx->dev.type & DIM_DEV_CPU) != 0);
-	ctx->fma = ctx->dev.fma && env_flag("CLDIM_FMA", true);
-	const char *lim = getenv("CLDIM_DEVICE_MEM_LIMIT_MIB");
-	if (lim && *lim) {
-		char *end;
-		unsigned long long mib = strtoull(lim, &end, 10);
-		if (*end || !mib || mib > (SIZE_MAX >> 20))
-			dim_log(DIM_LOG_WARN, "CLDIM_DEVICE_MEM_LIMIT_MIB=%s is not a size in MiB; "
-				"ignored", lim);
-		else
-			ctx->mem_limit = (size_t)mib << 20;
-	}
+	ctx->profile_trace = opt->profile && opt->profile_trace;
+	ctx->vec16 = opt->vec16 ? opt->vec16 > 0 : (ctx->dev.type & DIM_DEV_CPU) != 0;
+	ctx->fma = ctx->dev.fma && !opt->no_fma;
+	if (opt->mem_limit_mib && opt->mem_limit_mib <= (SIZE_MAX >> 20))
+		ctx->mem_limit = opt->mem_limit_mib << 20;
+	ctx->gemm_choice = opt->gemm;
+	if (opt->gemm_own_set)
+		ctx->gemm_own_default = opt->gemm_own;
+	else
+		dim_gemm_own_shape_default(&ctx->gemm_own_default);
+	if (opt->kernels_dir)
+		snprintf(ctx->kernels_dir, sizeof ctx->kernels_dir, "%s", opt->kernels_dir);
 	cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
 					 (cl_context_properties)ctx->dev.platform, 0};
 	ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &rc);
@@ -157,18 +117,16 @@ dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *
 		goto out_release_context;
 	}
 
-	ctx->no_cache = opt->no_cache || env_flag("CLDIM_NO_CACHE", false);
-	if (!ctx->no_cache) {
-		if (opt->cache_dir && *opt->cache_dir)
-			snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opt->cache_dir);
-		else
-			dim_cache_default_dir(ctx->cache_dir, sizeof ctx->cache_dir);
-		if (!ctx->cache_dir[0])
-			ctx->no_cache = true;
-	}
+	snprintf(ctx->store_dir, sizeof ctx->store_dir, "%s", opt->cache_dir);
+	ctx->no_cache = opt->no_cache || !opt->cache_dir[0];
+	if (!ctx->no_cache)
+		snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opt->cache_dir);
 	dim_log(DIM_LOG_DEBUG, "device %d (%d:%d): %s, %s", chosen, ctx->dev.platform_index,
 		ctx->dev.device_index, ctx->dev.name, ctx->dev.driver);
-	dim_gemm_tuning_apply(ctx); /* stored CLBlast tuning (gemm_tune.c) */
+	/* this device's record in the store (store.c): GEMM backend, CLBlast tuning */
+	dim_device_store_load(ctx->store_dir, &ctx->dev, &ctx->record);
+	if (!opt->no_gemm_tuning)
+		dim_gemm_tuning_apply(ctx, &ctx->record);
 	free(list);
 	*out = ctx;
 	return DIM_OK;
@@ -208,6 +166,7 @@ cl_context dim_ctx_cl_context(dim_ctx *ctx) { return ctx->context; }
 cl_command_queue dim_ctx_queue(dim_ctx *ctx) { return ctx->queue; }
 dim_ctx_stats dim_ctx_get_stats(const dim_ctx *ctx) { return ctx->stats; }
 const char *dim_ctx_cache_dir(const dim_ctx *ctx) { return ctx->no_cache ? "" : ctx->cache_dir; }
+const char *dim_ctx_store_dir(const dim_ctx *ctx) { return ctx->store_dir; }
 
 dim_status dim_finish(dim_ctx *ctx)
 {

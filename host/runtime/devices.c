@@ -215,13 +215,12 @@ static void list_devices(char *buf, size_t n, const dim_device_info *list, int c
 	}
 }
 
-dim_status dim_device_select(const char *selector, const dim_device_info *list, int count,
-			     int *chosen, dim_error *err)
+/* store_dir: where "auto" looks for recorded speeds (NULL: it does not). */
+static dim_status select_device(const char *selector, const dim_device_info *list, int count,
+				const char *store_dir, int *chosen, dim_error *err)
 {
 	char avail[2048];
 	const char *sel = selector;
-	if (!sel || !*sel)
-		sel = getenv("CLDIM_DEVICE");
 	if (!sel || !*sel)
 		sel = "auto";
 	list_devices(avail, sizeof avail, list, count);
@@ -232,8 +231,10 @@ dim_status dim_device_select(const char *selector, const dim_device_info *list, 
 			for (int i = 0; i < count; i++)
 				if (list[i].type & order[o]) {
 					*chosen = i;
-					/* bench records (host/bench/record.c) */
-					int best = dim_bench_recorded_best(list, count, i);
+					/* recorded speeds (the device store, store.c) */
+					int best = store_dir ? dim_device_store_best(store_dir, list,
+										    count, i)
+							     : -1;
 					if (best >= 0 && best != i) {
 						*chosen = best;
 						dim_log(DIM_LOG_INFO, "auto: device %d (%s), the fastest in "
@@ -333,6 +334,19 @@ dim_status dim_device_select(const char *selector, const dim_device_info *list, 
 			"an index, P:D, or part of a platform, device or vendor name); available "
 			"devices:%s",
 			sel, avail);
+}
+
+dim_status dim_device_select(const char *selector, const dim_device_info *list, int count,
+			     int *chosen, dim_error *err)
+{
+	return select_device(selector, list, count, NULL, chosen, err);
+}
+
+dim_status dim_device_select_opt(const dim_ctx_options *opt, const dim_device_info *list,
+				 int count, int *chosen, dim_error *err)
+{
+	const char *dir = opt->no_device_records || !opt->cache_dir[0] ? NULL : opt->cache_dir;
+	return select_device(opt->device, list, count, dir, chosen, err);
 }
 
 static double gib(uint64_t b) { return (double)b / (1024.0 * 1024.0 * 1024.0); }

@@ -1,10 +1,12 @@
 /* The GEMM wrapper: one entry point, row-major, over (buffer, offset) views.
  *
  * Backends: CLBlast, and our own kernel for CPU devices (gemm_own.c,
- * cl/gemm.cl). CLDIM_GEMM=clblast|own|auto picks one; auto (the default)
- * takes our own kernel on CPU devices, where it measured several times faster
- * than untuned CLBlast on PoCL (BENCHMARKS.md, "CPU GEMM"), and CLBlast
- * everywhere else. The choice is made once per context, at the first GEMM.
+ * cl/gemm.cl). The context's options (gemm, from CLDIM_GEMM=clblast|own|auto)
+ * pick one; auto (the default) takes the backend `cldim bench` measured faster
+ * on this device (the device store, store.c), else our own kernel on CPU
+ * devices, where it measured several times faster than untuned CLBlast on
+ * PoCL (BENCHMARKS.md, "CPU GEMM"), and CLBlast everywhere else. The choice
+ * is made once per context, at the first GEMM.
  *
  * CLBlast: indirect CLBlast GEMMs need a temporary buffer; we
  * hand it one owned by the context (grown on demand, so only the first step of
@@ -14,7 +16,6 @@
 
 #include <clblast_c.h>
 
-#include "cldim/io.h"
 #include "internal.h"
 
 static const char *clblast_status_name(CLBlastStatusCode s)
@@ -74,45 +75,16 @@ static int backend_by_name(const char *s)
 	return -1;
 }
 
-/* <cache dir>/gemm-backend-<hash of device, vendor, driver, platform>.txt */
-static int record_path(const dim_ctx *ctx, char *buf, size_t n)
-{
-	if (ctx->no_cache || !ctx->cache_dir[0])
-		return 0;
-	uint64_t h = DIM_FNV_INIT;
-	const char *parts[] = {ctx->dev.name, ctx->dev.vendor, ctx->dev.driver,
-			       ctx->dev.platform_version};
-	for (int i = 0; i < 4; i++)
-		h = dim_fnv1a(h, parts[i], strlen(parts[i]) + 1);
-	snprintf(buf, n, "%s/gemm-backend-%016llx.txt", ctx->cache_dir, (unsigned long long)h);
-	return 1;
-}
-
-/* The backend `cldim bench` measured best on this device, or -1. */
-static int recorded_backend(const dim_ctx *ctx)
-{
-	char path[1200], line[64] = "";
-	if (!record_path(ctx, path, sizeof path))
-		return -1;
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(line, sizeof line, f))
-		line[0] = '\0';
-	fclose(f);
-	return backend_by_name(line);
-}
-
 dim_status dim_gemm_record_backend(dim_ctx *ctx, const char *name)
 {
-	char path[1200];
-	if (backend_by_name(name) < 0)
+	int b = backend_by_name(name);
+	if (b < 0)
 		return dim_fail(&ctx->err, DIM_ERR_ARG, "GEMM backend '%s': use own or clblast", name);
-	if (!record_path(ctx, path, sizeof path))
-		return DIM_OK; /* caching disabled: nothing to record */
-	char line[16];
-	snprintf(line, sizeof line, "%s\n", name);
-	dim_status st = dim_write_file_atomic(&ctx->err, path, line, strlen(line));
+	if (!ctx->store_dir[0])
+		return DIM_OK; /* no store: nothing to record */
+	dim_device_record r = {.gemm_backend = b};
+	dim_status st = dim_device_store_update(ctx->store_dir, &ctx->dev, DIM_STORE_BACKEND, &r,
+						&ctx->err);
 	return st ? dim_fail_prefix(&ctx->err, "GEMM backend record: ") : DIM_OK;
 }
 
@@ -126,33 +98,22 @@ dim_status dim_gemm_set_backend(dim_ctx *ctx, const char *name)
 	return DIM_OK;
 }
 
-/* Backend for this context from CLDIM_GEMM, a recorded measurement, or the
- * device type; -1 when CLDIM_GEMM names no backend. */
+/* Backend for this context from its options, the device store, or the
+ * device type. */
 static int backend_for(const dim_ctx *ctx)
 {
-	const char *s = getenv("CLDIM_GEMM");
-	if (!s || !*s || !strcmp(s, "auto")) {
-		int r = recorded_backend(ctx);
-		if (r >= 0)
-			return r;
-		return (ctx->dev.type & DIM_DEV_CPU) ? DIM_GEMM_OWN : DIM_GEMM_CLBLAST;
-	}
-	if (!strcmp(s, "clblast"))
-		return DIM_GEMM_CLBLAST;
-	if (!strcmp(s, "own"))
-		return DIM_GEMM_OWN;
-	return -1;
+	if (ctx->gemm_choice == DIM_GEMM_OWN || ctx->gemm_choice == DIM_GEMM_CLBLAST)
+		return ctx->gemm_choice;
+	if (ctx->record.gemm_backend == DIM_GEMM_OWN || ctx->record.gemm_backend == DIM_GEMM_CLBLAST)
+		return ctx->record.gemm_backend;
+	return (ctx->dev.type & DIM_DEV_CPU) ? DIM_GEMM_OWN : DIM_GEMM_CLBLAST;
 }
 
 static dim_status pick_backend(dim_ctx *ctx)
 {
-	int b;
-	if (ctx->gemm_backend != DIM_GEMM_UNSET)
+	if (ctx->gemm_backend != DIM_GEMM_AUTO)
 		return DIM_OK;
-	b = backend_for(ctx);
-	if (b < 0)
-		return dim_fail(&ctx->err, DIM_ERR_ARG,
-				"CLDIM_GEMM=%s: expected clblast, own or auto", getenv("CLDIM_GEMM"));
+	int b = backend_for(ctx);
 	ctx->gemm_backend = b;
 	dim_gemm_own_configure(ctx);
 	dim_log(DIM_LOG_DEBUG, "GEMM backend on %s: %s", ctx->dev.name,
@@ -251,8 +212,8 @@ dim_status dim_gemm_batched(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, 
 
 const char *dim_gemm_backend_name(const dim_ctx *ctx)
 {
-	int b = ctx->gemm_backend != DIM_GEMM_UNSET ? ctx->gemm_backend : backend_for(ctx);
-	return b == DIM_GEMM_OWN ? "own" : b == DIM_GEMM_CLBLAST ? "clblast" : "invalid CLDIM_GEMM";
+	int b = ctx->gemm_backend != DIM_GEMM_AUTO ? ctx->gemm_backend : backend_for(ctx);
+	return b == DIM_GEMM_OWN ? "own" : "clblast";
 }
 
 void dim_gemm_release(dim_ctx *ctx)

@@ -37,31 +37,23 @@
  * many columns (CLDIM_GEMM_SWAP_M, 0 = never). */
 #define SWAP_M_DEFAULT 256
 
-static int env_int(const char *name, int def, int lo, int hi)
+void dim_gemm_own_shape_default(dim_gemm_own_shape *out)
 {
-	const char *s = getenv(name);
-	char *end;
-	long v;
-	if (!s || !*s)
-		return def;
-	v = strtol(s, &end, 10);
-	if (*end || v < lo || v > hi) {
-		dim_log(DIM_LOG_WARN, "%s=%s is not an integer in [%d, %d]; using %d", name, s, lo,
-			hi, def);
-		return def;
-	}
-	return (int)v;
+	*out = (dim_gemm_own_shape){.mr = 6, .nv = 4, .kc = 0, .gm = 8, .swap_m = SWAP_M_DEFAULT,
+				    .pack_always = true};
 }
 
+/* The context's shape: its options' (CLDIM_GEMM_MR, ... read by env.c), else
+ * the defaults (set when the context is made, in gemm_own_default). */
 void dim_gemm_own_configure(dim_ctx *ctx)
 {
-	const char *pack = getenv("CLDIM_GEMM_PACK");
-	ctx->gemm_own_mr = env_int("CLDIM_GEMM_MR", 6, 1, 16);
-	ctx->gemm_own_nv = env_int("CLDIM_GEMM_NV", 4, 1, 4);
-	ctx->gemm_own_pack_always = !(pack && !strcmp(pack, "direct"));
-	ctx->gemm_own_kc = env_int("CLDIM_GEMM_KC", 0, 0, 1 << 16);
-	ctx->gemm_own_gm = env_int("CLDIM_GEMM_GM", 8, 1, 256);
-	ctx->gemm_own_swap_m = env_int("CLDIM_GEMM_SWAP_M", SWAP_M_DEFAULT, 0, 1 << 30);
+	const dim_gemm_own_shape *g = &ctx->gemm_own_default;
+	ctx->gemm_own_mr = g->mr;
+	ctx->gemm_own_nv = g->nv;
+	ctx->gemm_own_pack_always = g->pack_always;
+	ctx->gemm_own_kc = g->kc;
+	ctx->gemm_own_gm = g->gm;
+	ctx->gemm_own_swap_m = g->swap_m;
 }
 
 void dim_gemm_own_shape_get(const dim_ctx *ctx, dim_gemm_own_shape *out)
@@ -74,11 +66,18 @@ void dim_gemm_own_shape_get(const dim_ctx *ctx, dim_gemm_own_shape *out)
 	out->pack_always = ctx->gemm_own_pack_always;
 }
 
+bool dim_gemm_own_shape_ok(const dim_gemm_own_shape *s)
+{
+	return s->mr >= 1 && s->mr <= 16 && s->nv >= 1 && s->nv <= 4 && s->kc >= 0 &&
+	       s->kc <= (1 << 16) && s->gm >= 1 && s->gm <= 256 && s->swap_m >= 0;
+}
+
 dim_status dim_gemm_use(dim_ctx *ctx, bool own, const dim_gemm_own_shape *s)
 {
+	if (own && !s && !ctx->gemm_own_mr) /* never configured yet */
+		dim_gemm_own_configure(ctx);
 	if (own && s) {
-		if (s->mr < 1 || s->mr > 16 || s->nv < 1 || s->nv > 4 || s->kc < 0 ||
-		    s->kc > (1 << 16) || s->gm < 1 || s->gm > 256 || s->swap_m < 0)
+		if (!dim_gemm_own_shape_ok(s))
 			return dim_fail(&ctx->err, DIM_ERR_ARG,
 					"own GEMM shape out of range (mr %d nv %d kc %d gm %d swap_m %d)",
 					s->mr, s->nv, s->kc, s->gm, s->swap_m);

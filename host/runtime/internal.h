@@ -3,6 +3,7 @@
 #define CLDIM_RUNTIME_INTERNAL_H
 
 #include "cldim/runtime.h"
+#include "cldim/tuning.h"
 
 /* OpenCL error code → "CL_OUT_OF_RESOURCES" etc. */
 const char *dim_cl_error_name(cl_int code);
@@ -34,29 +35,34 @@ struct dim_ctx {
 	cl_command_queue queue;
 	dim_error err;
 	bool profile;
-	bool profile_trace; /* CLDIM_PROFILE_TRACE=1: one stderr line per profiled launch */
-	bool vec16;         /* dim_ctx_vec16; CLDIM_VEC16=0|1 overrides */
-	bool fma;           /* dim_ctx_use_fma; CLDIM_FMA=0 turns it off */
+	bool profile_trace; /* options' profile_trace: one stderr line per profiled launch */
+	bool vec16;         /* dim_ctx_vec16; the options' vec16 overrides */
+	bool fma;           /* dim_ctx_use_fma; the options' no_fma turns it off */
 	/* out of device memory (memory.c): after the first failed allocation no
 	 * kernel is launched and dim_ctx_destroy does not wait for the queue */
 	bool mem_failed;
-	size_t mem_limit;   /* CLDIM_DEVICE_MEM_LIMIT_MIB (0: none) */
+	size_t mem_limit;   /* options' mem_limit_mib in bytes (0: none) */
 	dim_buf scratch;         /* dim_ctx_scratch, grown on demand */
-	size_t arena_chunk_max;  /* CLDIM_ARENA_CHUNK; 0 = no cap */
+	size_t arena_chunk_max;  /* options' arena_chunk; 0 = no cap */
 	/* phases (profile.c) */
 	char phase_names[16][32];
 	double phase_seconds[16];
 	int nphases, phase;
 	bool no_cache;
-	char cache_dir[1024];
+	char cache_dir[1024];    /* kernel binaries (unset when no_cache) */
+	char store_dir[1024];    /* the device store (store.c); "" = none */
+	char kernels_dir[1024];  /* options' kernels_dir; "" = the embedded sources */
+	dim_device_record record; /* this device's stored record, read at creation */
 	struct dim_program **programs;
 	int nprograms;
 	dim_ctx_stats stats;
 	/* GEMM scratch (CLBlast temp buffer), grown on demand */
 	cl_mem gemm_tmp;
 	size_t gemm_tmp_bytes;
-	/* GEMM backend (gemm.c): DIM_GEMM_UNSET until the first dim_gemm */
+	/* GEMM backend (gemm.c): DIM_GEMM_AUTO (unset) until the first dim_gemm */
 	int gemm_backend;
+	int gemm_choice;         /* options' gemm */
+	dim_gemm_own_shape gemm_own_default; /* options' gemm_own, else the defaults */
 	/* own GEMM (gemm_own.c): tile shape, packing scratch grown on demand */
 	int gemm_own_mr, gemm_own_nv, gemm_own_kc, gemm_own_gm, gemm_own_swap_m;
 	bool gemm_own_pack_always;
@@ -86,17 +92,12 @@ uint64_t dim_siphash24(const unsigned char key[16], const void *a, size_t na, co
 unsigned char *dim_cache_load(const char *dir, const char *key_text, size_t *size, int *rejected);
 void dim_cache_store(const char *dir, const char *key_text, const unsigned char *bin, size_t size);
 
-/* Hash of a device's platform name, device name and driver version: the key
- * of its per-device files (GEMM tuning, bench record). */
-uint64_t dim_device_key(const dim_device_info *d);
-
 void dim_gemm_release(dim_ctx *ctx);
-
-enum { DIM_GEMM_UNSET = 0, DIM_GEMM_CLBLAST = 1, DIM_GEMM_OWN = 2 };
 
 /* Own GEMM (gemm_own.c): same contract as dim_gemm, operands already
  * checked for alignment and M, N, K > 0. */
 void dim_gemm_own_configure(dim_ctx *ctx);
+bool dim_gemm_own_shape_ok(const dim_gemm_own_shape *s);
 dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N, size_t K,
 			float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb, float beta,
 			dim_buf C, size_t ldc);

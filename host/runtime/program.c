@@ -7,15 +7,15 @@
 #include "cl_registry.h"
 #include "internal.h"
 
-/* Source text of program `name`: $CLDIM_KERNELS_DIR/<name>.cl when set (for
- * development), else the copy embedded at build time. *owned is set when the
+/* Source text of program `name`: <kernels_dir>/<name>.cl when the options
+ * set one (CLDIM_KERNELS_DIR, for development), else the copy embedded at build time. *owned is set when the
  * returned text must be freed. */
 static const char *program_source(dim_ctx *ctx, const char *name, char **owned)
 {
 	*owned = NULL;
-	const char *dir = getenv("CLDIM_KERNELS_DIR");
-	if (dir && *dir) {
-		char path[1024];
+	const char *dir = ctx->kernels_dir;
+	if (*dir) {
+		char path[1200];
 		snprintf(path, sizeof path, "%s/%s.cl", dir, name);
 		FILE *f = fopen(path, "rb");
 		if (f) {

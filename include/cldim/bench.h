@@ -70,11 +70,67 @@ typedef struct dim_bench_step_result {
 dim_status dim_bench_step(dim_ctx *ctx, const dim_config *cfg, int batch, int warmup, int reps,
 			  dim_bench_step_result *out);
 
-/* Store a device's training images/s (and extraction images/s) as its bench
- * record (atomically: temp file + rename). The runtime reads the records
- * (dim_bench_record_load, dim_bench_recorded_best in cldim/tuning.h). */
-dim_status dim_bench_record_save(const dim_device_info *d, double train_img_s,
+/* A GEMM of the DIM step: C[M×N] = op(A)·op(B), ta/tb 1 for transposed. */
+typedef struct dim_gemm_shape {
+	const char *what;
+	int ta, tb, M, N, K;
+} dim_gemm_shape;
+
+#define DIM_TUNE_MAX_SHAPES 32
+
+/* Store a device's training images/s (and extraction images/s) in the speed
+ * section of its record in the device store in dir (cldim/tuning.h), which
+ * dim_device_select_opt("auto") reads. */
+dim_status dim_bench_record_save(const char *dir, const dim_device_info *d, double train_img_s,
 				 double extract_img_s, int batch, dim_error *err);
+
+/* ---- which GEMM backend is faster (host/bench/gemm_backends.c) ---- */
+
+typedef struct dim_gemm_backends_result {
+	dim_timing t[2][DIM_TUNE_MAX_SHAPES]; /* per shape: [0] own, [1] CLBlast */
+	double total_s[2];                    /* sums of the medians */
+	int best;                             /* DIM_GEMM_OWN or DIM_GEMM_CLBLAST */
+	const char *best_name;                /* "own" or "clblast" */
+} dim_gemm_backends_result;
+
+/* Time every shape with the own GEMM and with CLBlast (dim_bench_gemm, one
+ * warm-up and reps repeats each) and take the backend with the least total.
+ * With `record`, store it in the device store (dim_gemm_record_backend), from
+ * which later contexts on this device take it. The context is left on
+ * CLBlast: the caller sets the backend it wants next. */
+dim_status dim_bench_gemm_backends(dim_ctx *ctx, const dim_gemm_shape *shapes, int n, int reps,
+				   bool record, FILE *progress, dim_gemm_backends_result *r);
+
+/* ---- the CLBlast GEMM parameter search (`cldim bench --tune`,
+ * host/bench/gemm_search.c) ---- */
+
+
+typedef struct dim_gemm_tune_opts {
+	const dim_gemm_shape *shapes;
+	int nshapes;
+	double seconds;    /* time box for the search (the final check comes on top) */
+	int reps;          /* timed repeats per shape and candidate (after 1 warm-up) */
+	uint64_t seed;     /* candidate sampling */
+	FILE *progress;    /* NULL: quiet */
+} dim_gemm_tune_opts;
+
+
+typedef struct dim_gemm_tune_result {
+	dim_gemm_tuning best;
+	double before_s[DIM_TUNE_MAX_SHAPES]; /* median per shape, CLBlast defaults */
+	double after_s[DIM_TUNE_MAX_SHAPES];  /* median per shape, with `best` set */
+	int tried, failed;                    /* candidates measured / rejected */
+	bool kept_defaults;                   /* the winner lost its re-check */
+	double search_s;
+} dim_gemm_tune_result;
+
+/* Time the shapes with CLBlast's defaults (call on a context created with
+ * no_gemm_tuning, before any override), search Xgemm and XgemmDirect
+ * candidates and the switch point within the time box, set the winner and
+ * time the shapes again. The GEMMs run through dim_gemm with the context
+ * switched to CLBlast (its backend is restored at the end), so this tunes
+ * CLBlast whatever backend the context uses. Does not save. */
+dim_status dim_gemm_tune(dim_ctx *ctx, const dim_gemm_tune_opts *o, dim_gemm_tune_result *r);
 
 #ifdef __cplusplus
 }

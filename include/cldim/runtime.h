@@ -58,7 +58,8 @@ const char *dim_device_type_name(unsigned type);
  * that says what to install. */
 dim_status dim_devices_list(dim_device_info **out, int *count, dim_error *err);
 
-/* Pick one device. Selector forms: NULL/"" (CLDIM_DEVICE, then "auto"),
+/* Pick one device (reading neither the environment nor the device store;
+ * see dim_device_select_opt). Selector forms: NULL/"" ("auto"),
  * "auto" (first GPU, else accelerator, else CPU), an index "2", "P:D",
  * "cpu" | "gpu" | "accelerator", or a case-insensitive substring of the
  * platform's name, vendor or version, else (when no platform matches) of the
@@ -69,6 +70,14 @@ dim_status dim_devices_list(dim_device_info **out, int *count, dim_error *err);
 dim_status dim_device_select(const char *selector, const dim_device_info *list, int count,
 			     int *chosen, dim_error *err);
 
+struct dim_ctx_options;
+/* dim_device_select(opt->device, ...), where "auto" also reads the device
+ * store in opt->cache_dir: the device with the best recorded training
+ * images/s wins when the plain rule's choice has a record too (unless
+ * opt->no_device_records). dim_ctx_create selects through this. */
+dim_status dim_device_select_opt(const struct dim_ctx_options *opt, const dim_device_info *list,
+				 int count, int *chosen, dim_error *err);
+
 /* Device listing as text (one block per device), for `cldim devices`. */
 void dim_devices_print(FILE *f, const dim_device_info *list, int count);
 
@@ -78,20 +87,62 @@ void dim_devices_print(FILE *f, const dim_device_info *list, int count);
 
 typedef struct dim_ctx dim_ctx;
 
-typedef struct dim_ctx_options {
-	const char *device;     /* selector, see dim_device_select; NULL = default */
-	bool no_cache;          /* do not read or write the on-disk kernel cache */
-	const char *cache_dir;  /* NULL = CLDIM_CACHE_DIR, else XDG cache dir */
+/* GEMM backends (dim_ctx_options.gemm, the device store). */
+enum { DIM_GEMM_AUTO = 0, DIM_GEMM_CLBLAST = 1, DIM_GEMM_OWN = 2 };
+
+/* The own GEMM kernel's tile shape (host/runtime/gemm_own.c; experiments in
+ * tools/bench/gemm_variants.c). dim_gemm_own_shape_default gives the tuned
+ * defaults. */
+typedef struct dim_gemm_own_shape {
+	int mr, nv;        /* rows per work-item (1..16), float4 column groups (1..4) */
+	int kc;            /* k-block (0: none, else up to 65536) */
+	int gm;            /* work-group rows (1..256) */
+	int swap_m;        /* M from which the operands are swapped (0: never) */
+	bool pack_always;  /* pack both operands even when they could be read in place */
+} dim_gemm_own_shape;
+void dim_gemm_own_shape_default(dim_gemm_own_shape *out);
+
+/* Everything a context is made with. The library reads no environment
+ * variable anywhere else than dim_ctx_options_from_env: a zeroed struct means
+ * the default device rule, no kernel cache and no device store on disk, and
+ * every switch at its default. */
+typedef struct dim_ctx_options {  /* zero = defaults */
+	const char *device;     /* selector, see dim_device_select; NULL = "auto" */
+	bool no_cache;          /* do not read or write the on-disk kernel binaries */
+	/* the kernel cache and device store directory; "" = none */
+	char cache_dir[1024];
 	bool profile;           /* record per-kernel device time */
+	/* switches; the CLDIM_* variable each one comes from is named (docs/design.md) */
+	bool profile_trace;     /* CLDIM_PROFILE_TRACE: one stderr line per profiled launch */
+	int vec16;              /* CLDIM_VEC16: 0 device default (CPU), 1 on, -1 off */
+	bool no_fma;            /* CLDIM_FMA=0: mad() instead of fma() */
+	size_t max_wg;          /* CLDIM_MAX_WG: cap on every work-group size; 0 none */
+	size_t arena_chunk;     /* CLDIM_ARENA_CHUNK: cap on arena chunks in bytes; 0 none */
+	size_t mem_limit_mib;   /* CLDIM_DEVICE_MEM_LIMIT_MIB: cap on dim_buf_create bytes */
+	const char *kernels_dir;/* CLDIM_KERNELS_DIR: load cl/<program>.cl from here */
+	int gemm;               /* CLDIM_GEMM: DIM_GEMM_AUTO (store, then device rule), own, clblast */
+	bool gemm_own_set;      /* CLDIM_GEMM_MR, _NV, _KC, _GM, _SWAP_M, _PACK: gemm_own */
+	dim_gemm_own_shape gemm_own;
+	bool no_gemm_tuning;    /* CLDIM_GEMM_TUNING=0: do not apply the stored CLBlast tuning */
+	bool no_device_records; /* CLDIM_BENCH_RECORDS=0: "auto" ignores recorded speeds */
 } dim_ctx_options;
 
-/* CLDIM_MAX_WG=n caps every work-group size of the context at n (as a driver
- * with a smaller limit would; the tests run the ops under 64 and 256): the
- * device's max_wg in dim_ctx_device and every dim_kernel_max_wg are capped,
- * and dim_launch refuses a larger group. A value that is not a number from 1
- * to 1048576 fails the creation with DIM_ERR_ARG.
- * CLDIM_ARENA_CHUNK=bytes caps the default chunk size of the context's arenas
- * (for simulators such as Oclgrind, whose cost grows with every byte of every
+/* The one place the library reads the environment: fill *o from the CLDIM_*
+ * variables (CLDIM_DEVICE, CLDIM_CACHE_DIR, else $XDG_CACHE_HOME/cldim/kernels,
+ * else $HOME/.cache/cldim/kernels, CLDIM_NO_CACHE and the switches above).
+ * Call it once at the top (the CLI, the C API, tests) and adjust the result.
+ * device and kernels_dir point into the environment. A malformed CLDIM_MAX_WG,
+ * CLDIM_ARENA_CHUNK or CLDIM_GEMM is DIM_ERR_ARG naming the variable (device,
+ * cache_dir and no_cache are filled all the same); other malformed values
+ * are logged and ignored. */
+dim_status dim_ctx_options_from_env(dim_ctx_options *o, dim_error *err);
+
+/* o->max_wg caps every work-group size of the context (as a driver with a
+ * smaller limit would; the tests run the ops under 64 and 256): the device's
+ * max_wg in dim_ctx_device and every dim_kernel_max_wg are capped, and
+ * dim_launch refuses a larger group; 1 to 1048576, else DIM_ERR_ARG.
+ * o->arena_chunk caps the default chunk size of the context's arenas (for
+ * simulators such as Oclgrind, whose cost grows with every byte of every
  * buffer); 4096 to 2^40, else DIM_ERR_ARG. */
 dim_status dim_ctx_create(dim_ctx **out, const dim_ctx_options *opt, dim_error *err);
 void dim_ctx_destroy(dim_ctx *ctx); /* NULL is a no-op */
@@ -101,7 +152,7 @@ const char *dim_ctx_errmsg(dim_ctx *ctx);
 const dim_device_info *dim_ctx_device(const dim_ctx *ctx);
 
 /* Whether kernels should write multiply-adds as fma() (-DDIM_FMA): the device
- * reports CL_FP_FMA and CLDIM_FMA is not "0". PoCL compiles mad() to a
+ * reports CL_FP_FMA and the options' no_fma (CLDIM_FMA=0) is off. PoCL compiles mad() to a
  * separate multiply and add (half the FMA throughput of the core) and does not
  * define FP_FAST_FMAF, so the host decides (when the context is made). */
 bool dim_ctx_use_fma(const dim_ctx *ctx);
@@ -110,14 +161,15 @@ bool dim_ctx_use_fma(const dim_ctx *ctx);
  * contiguous elements (CPU devices: PoCL runs a work-item's explicit vectors
  * as AVX-512 code; its own vectorisation across work-items gave up on most
  * of our element-wise kernels) rather than one element (GPUs: coalesced).
- * CLDIM_VEC16=0 or 1 overrides the choice (the tests run both forms). */
+ * The options' vec16 (CLDIM_VEC16=0 or 1) overrides the choice (the tests run
+ * both forms). */
 bool dim_ctx_vec16(const dim_ctx *ctx);
 
 /* Out of device memory: after the first failed device allocation the context
  * launches nothing more (launches and GEMMs return DIM_ERR_DEVICE_MEM) and
  * dim_ctx_destroy does not wait for the kernels already queued (on a CPU
  * device they could run for minutes); make a new context to retry smaller.
- * CLDIM_DEVICE_MEM_LIMIT_MIB=N (read when a context is made) caps the bytes
+ * The options' mem_limit_mib (CLDIM_DEVICE_MEM_LIMIT_MIB=N) caps the bytes
  * of all dim_buf_create buffers of the process at N MiB, so that this failure
  * can be reached, and tested, without exhausting a real device. */
 bool dim_ctx_mem_failed(const dim_ctx *ctx);
@@ -315,10 +367,10 @@ dim_status dim_gemm_batched(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, 
 dim_status dim_gemm_set_backend(dim_ctx *ctx, const char *name);
 
 /* Record `name` as the measured-best backend for this device and driver in
- * the kernel cache directory (`cldim bench` does, after timing both on the
- * DIM shapes). With CLDIM_GEMM unset or "auto", later contexts on the same
- * device use the record; without one, the rule is: own on CPU devices,
- * CLBlast elsewhere. */
+ * the device store (cldim/tuning.h; `cldim bench` does, after timing both on
+ * the DIM shapes). With the options' gemm DIM_GEMM_AUTO (CLDIM_GEMM unset or
+ * "auto"), later contexts on the same device use the record; without one, the
+ * rule is: own on CPU devices, CLBlast elsewhere. */
 dim_status dim_gemm_record_backend(dim_ctx *ctx, const char *name);
 
 /* Which implementation dim_gemm uses on this context ("clblast", ...). */
@@ -332,13 +384,11 @@ typedef struct dim_cache_info {
 	unsigned long long bytes;
 } dim_cache_info;
 
-/* Location and size of the kernel cache (dir may be NULL for the default). */
+/* Location and size of the kernel cache in dir (the options' cache_dir);
+ * NULL or "" is DIM_ERR_ARG. */
 dim_status dim_cache_query(const char *dir, dim_cache_info *out, dim_error *err);
 /* Delete every cache entry in dir (only files cldim wrote). */
 dim_status dim_cache_clear(const char *dir, unsigned *removed, dim_error *err);
-/* The default cache directory (CLDIM_CACHE_DIR, XDG_CACHE_HOME/cldim/kernels,
- * HOME/.cache/cldim/kernels); "" if none can be determined. */
-void dim_cache_default_dir(char *buf, size_t n);
 
 #ifdef __cplusplus
 }

@@ -26,8 +26,10 @@ dim_ctx *t_ctx(void)
 {
 	dim_error err = {0};
 	dim_ctx *ctx = NULL;
-	dim_ctx_options opt = {0};
-	dim_status st = dim_ctx_create(&ctx, &opt, &err);
+	dim_ctx_options opt;
+	dim_status st = dim_ctx_options_from_env(&opt, &err);
+	if (!st)
+		st = dim_ctx_create(&ctx, &opt, &err);
 	if (st == DIM_ERR_NO_PLATFORM) {
 		fprintf(stderr, "skipped: %s\n", dim_error_text(&err));
 		exit(77);

@@ -48,9 +48,11 @@ int main(int argc, char **argv)
 	int reps = argc > 1 ? atoi(argv[1]) : 3, nv = argc - 2;
 	dim_error err = {0};
 	dim_ctx *ctx;
-	dim_ctx_options o = {.profile = getenv("GV_PROFILE") != NULL};
+	dim_ctx_options o;
 	const char *only = getenv("GV_SHAPES");
-	if (nv < 1 || dim_ctx_create(&ctx, &o, &err)) {
+	if (dim_ctx_options_from_env(&o, &err) == DIM_OK)
+		o.profile = getenv("GV_PROFILE") != NULL;
+	if (nv < 1 || err.status || dim_ctx_create(&ctx, &o, &err)) {
 		fprintf(stderr, "usage: gemm_variants REPS VARIANT... (%s)\n", dim_error_text(&err));
 		return 2;
 	}

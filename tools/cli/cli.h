@@ -7,6 +7,12 @@
 /* -q / --quiet, global or per command: no progress output and errors only
  * in the log (the same for every command). */
 extern int cli_quiet;
+
+/* The context options from the environment (dim_ctx_options_from_env, read
+ * once in main); cli_env_err is set when a variable was malformed, and every
+ * command that makes a context fails with it. */
+extern dim_ctx_options cli_opts;
+extern dim_error cli_env_err;
 void cli_set_quiet(void);
 /* extract, eval: a SIGINT/SIGTERM removes the temporary files first */
 void cli_remove_temps_on_signal(void);

@@ -196,43 +196,36 @@ static int bench_device(const struct bench_opts *o, const char *sel, struct benc
 	if (!o->step_only && !o->peak_only) {
 		dim_gemm_shape shapes[16];
 		int ns = bench_dim_shapes(o->batch, o->mi_units, shapes);
-		/* Both GEMM backends on the same shapes; the faster one (total time)
-		 * is recorded for this device, and CLDIM_GEMM=auto uses it later. */
+		/* Both GEMM backends on the same shapes (host/bench/gemm_backends.c);
+		 * the faster one (total time) is recorded in the device store, and
+		 * CLDIM_GEMM=auto uses it later. */
 		static const char *const backends[2] = {"own", "clblast"};
-		double total[2] = {0, 0};
 		const char *was = dim_gemm_backend_name(ctx);
-		for (int bk = 0; bk < 2; bk++) {
-			st = dim_gemm_set_backend(ctx, backends[bk]);
-			if (st)
-				goto out_fail;
-			fprintf(stderr, "bench: GEMMs on the DIM shapes (batch %d, D %d), %s...\n",
-				o->batch, o->mi_units, backends[bk]);
+		bool record = !o->no_record && !o->quick;
+		dim_gemm_backends_result gb;
+		fprintf(stderr, "bench: GEMM backends on the DIM shapes (batch %d, D %d)\n", o->batch,
+			o->mi_units);
+		st = dim_bench_gemm_backends(ctx, shapes, ns, reps, record, stderr, &gb);
+		if (st)
+			goto out_fail;
+		for (int bk = 0; bk < 2; bk++)
 			for (int i = 0; i < ns; i++) {
 				const dim_gemm_shape *g = &shapes[i];
-				dim_timing t;
 				char test[96];
-				st = dim_bench_gemm(ctx, g->ta, g->tb, g->M, g->N, g->K, 1, reps, &t);
-				if (st)
-					goto out_fail;
-				total[bk] += t.median_s;
 				gemm_shape_str(g, shape, sizeof shape);
 				snprintf(test, sizeof test, "%s [%s]", g->what, backends[bk]);
-				struct bench_rec r = flop_rec(test, shape, t,
+				struct bench_rec r = flop_rec(test, shape, gb.t[bk][i],
 							      2.0 * g->M * g->N * g->K, peak.gflops);
 				bench_out_rec(out, &r);
 				fprintf(stderr, "bench: %-38s %8.1f GFLOP/s\n", test, r.gflops);
 			}
-		}
-		const char *best = total[0] <= total[1] ? backends[0] : backends[1];
+		double lo = gb.total_s[0] <= gb.total_s[1] ? gb.total_s[0] : gb.total_s[1];
+		double hi = gb.total_s[0] <= gb.total_s[1] ? gb.total_s[1] : gb.total_s[0];
 		fprintf(stderr, "bench: GEMM backend %s is faster here (%.1f vs %.1f ms over the "
-			"shapes)%s\n", best, 1e3 * (total[0] <= total[1] ? total[0] : total[1]),
-			1e3 * (total[0] <= total[1] ? total[1] : total[0]),
-			o->no_record || o->quick ? "" : "; recorded for CLDIM_GEMM=auto");
-		if (!o->no_record && !o->quick && (st = dim_gemm_record_backend(ctx, best)))
-			goto out_fail;
+			"shapes)%s\n", gb.best_name, 1e3 * lo, 1e3 * hi,
+			record ? "; recorded for CLDIM_GEMM=auto" : "");
 		/* the rest of the run uses the measured winner unless CLDIM_GEMM forces one */
-		st = dim_gemm_set_backend(ctx, getenv("CLDIM_GEMM") && strcmp(getenv("CLDIM_GEMM"),
-							"auto") ? was : best);
+		st = dim_gemm_set_backend(ctx, cli_opts.gemm != DIM_GEMM_AUTO ? was : gb.best_name);
 		if (st)
 			goto out_fail;
 	}
@@ -315,7 +308,7 @@ static int bench_device(const struct bench_opts *o, const char *sel, struct benc
 		*train_img_s = sr.train_img_s;
 		if (!o->no_record && !o->quick && o->batch == 64 && o->mi_units == 2048) {
 			dim_error err = {0};
-			if (dim_bench_record_save(d, sr.train_img_s, sr.extract_img_s, o->batch, &err))
+			if (dim_bench_record_save(dim_ctx_store_dir(ctx), d, sr.train_img_s, sr.extract_img_s, o->batch, &err))
 				fprintf(stderr, "bench: record not saved: %s\n", dim_error_text(&err));
 		}
 	}

@@ -1,5 +1,5 @@
 /* cldim bench --tune: search CLBlast's GEMM parameters for one device on the
- * DIM shapes (host/runtime/gemm_search.c), store the winner for the device
+ * DIM shapes (host/bench/gemm_search.c), store the winner for the device
  * and driver (every later context applies it), and print before/after per
  * shape in the chosen format. */
 #include <stdlib.h>
@@ -14,7 +14,7 @@ int bench_tune(const char *device, double seconds, int tune_batch, int mi_units,
 	       const char *fmt)
 {
 	/* "before" must be CLBlast's defaults, not an earlier tuning. */
-	setenv("CLDIM_GEMM_TUNING", "0", 1);
+	cli_opts.no_gemm_tuning = true;
 	dim_ctx *ctx;
 	int rc = cli_ctx("bench", device, 0, 0, &ctx);
 	if (rc)

@@ -36,6 +36,8 @@ int cmd_cache(int argc, char **argv)
 	dim_error err = {0};
 	dim_cache_info info;
 	dim_status st;
+	if (!dir)
+		dir = cli_opts.cache_dir;
 	if (clear) {
 		unsigned removed = 0;
 		st = dim_cache_clear(dir, &removed, &err);

@@ -86,7 +86,9 @@ int cmd_devices(int argc, char **argv)
 		return cli_fail("devices", st, dim_error_text(&err));
 	if (select) {
 		int chosen = 0;
-		st = dim_device_select(select, list, n, &chosen, &err);
+		dim_ctx_options opt = cli_opts;
+		opt.device = select;
+		st = dim_device_select_opt(&opt, list, n, &chosen, &err);
 		if (st) {
 			free(list);
 			return cli_fail("devices", st, dim_error_text(&err));
@@ -103,9 +105,9 @@ int cmd_devices(int argc, char **argv)
 		dim_error_clear(&err);
 		int lvl = dim_log_level();
 		dim_log_set_level(DIM_LOG_ERROR);
-		if (dim_device_select(NULL, list, n, &chosen, &err) == DIM_OK)
+		if (dim_device_select_opt(&cli_opts, list, n, &chosen, &err) == DIM_OK)
 			printf("\ndefault device (--device auto%s): [%d] %s\n",
-			       getenv("CLDIM_DEVICE") ? ", from CLDIM_DEVICE" : "", chosen,
+			       cli_opts.device ? ", from CLDIM_DEVICE" : "", chosen,
 			       list[chosen].name);
 		else
 			printf("\ndefault device: none (%s)\n", dim_error_text(&err));

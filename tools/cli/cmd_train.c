@@ -586,10 +586,10 @@ int cmd_train(int argc, char **argv)
 	if (dim_mpi_launched()) {
 		if ((st = dim_mpi_start(&mp, &err)))
 			return cli_fail("train", st, dim_error_text(&err));
-		if (!device && !getenv("CLDIM_DEVICE") &&
+		if (!device && !cli_opts.device &&
 		    (st = dim_mpi_device(mp, mpi_dev, sizeof mpi_dev, &err)))
 			dim_mpi_abort(mp, dim_status_exit_code(st), dim_error_text(&err));
-		device = device ? device : getenv("CLDIM_DEVICE") ? NULL : mpi_dev;
+		device = device ? device : cli_opts.device ? NULL : mpi_dev;
 		replicas = dim_mpi_replicas(mp);
 		if (dim_mpi_rank(mp) > 0) {
 			quiet = 1;
@@ -613,7 +613,7 @@ int cmd_train(int argc, char **argv)
 			dim_ctx_device(ctx)->name);
 	if (!quiet)
 		fprintf(stderr, "cldim train on %s%s%s\nconfig: %s\n", dim_ctx_device(ctx)->name,
-			dim_ctx_device(ctx)->type & DIM_DEV_GPU || device || getenv("CLDIM_DEVICE") ? "" :
+			dim_ctx_device(ctx)->type & DIM_DEV_GPU || device || cli_opts.device ? "" :
 			" (no GPU found: training is slower than on a GPU)",
 			embedded ? " (embedded default: Fashion-MNIST)" : "", json);
 

@@ -9,6 +9,8 @@
 #include "cli.h"
 
 int cli_quiet;
+dim_ctx_options cli_opts;
+dim_error cli_env_err;
 
 void cli_set_quiet(void)
 {
@@ -43,7 +45,13 @@ int cli_fail(const char *cmd, dim_status st, const char *msg)
 int cli_ctx(const char *cmd, const char *device, int no_cache, int profile, dim_ctx **out)
 {
 	dim_error err = {0};
-	dim_ctx_options opt = {.device = device, .no_cache = no_cache != 0, .profile = profile != 0};
+	if (cli_env_err.status)
+		return cli_fail(cmd, cli_env_err.status, dim_error_text(&cli_env_err));
+	dim_ctx_options opt = cli_opts;
+	if (device)
+		opt.device = device;
+	opt.no_cache |= no_cache != 0;
+	opt.profile = profile != 0;
 	dim_status st = dim_ctx_create(out, &opt, &err);
 	if (st)
 		return cli_fail(cmd, st, dim_error_text(&err));

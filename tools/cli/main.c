@@ -63,6 +63,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* the environment, read once (after -q, which silences its warnings) */
+	dim_ctx_options_from_env(&cli_opts, &cli_env_err);
 	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
 		if (!strcmp(argv[i], commands[c].name))
 			return commands[c].run(argc - i, argv + i);

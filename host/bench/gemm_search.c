@@ -14,15 +14,16 @@
  * over the shapes wins, where the threshold candidates are the points that
  * split the shapes by M·N·K. Invalid combinations (CLBlast or the OpenCL
  * compiler rejects them) are counted and skipped. A candidate is abandoned
- * once its running total exceeds 1.5× the best complete total. */
+ * once its running total exceeds 1.5× the best complete total.
+ *
+ * The GEMMs run through dim_gemm with the context switched to CLBlast, and
+ * the candidates are handed over with dim_gemm_tuning_set (runtime), so the
+ * search itself never calls OpenCL or CLBlast. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <clblast_c.h>
-
-#include "cldim/tuning.h"
-#include "internal.h"
+#include "cldim/bench.h"
 
 #define MAX_CAND 256
 #define HUGE_INDIRECT ((size_t)1 << 20) /* (2^20)^3 > any M·N·K: always direct */
@@ -33,10 +34,9 @@ enum { KWID, MDIMAD, MDIMCD, NDIMBD, NDIMCD, PADA, PADB, VWMD, VWND, WGD };
 struct search {
 	dim_ctx *ctx;
 	const dim_gemm_tune_opts *o;
-	cl_mem a, b, c, tmp;
-	size_t tmp_bytes;
-	double deadline;
+	dim_buf a, b, c;
 	int failed;
+	char why[256]; /* the last rejection's message */
 };
 
 static uint64_t next_rand(uint64_t *s)
@@ -144,32 +144,27 @@ static int direct_candidate(int i, uint64_t *rng, size_t *p)
 	return 1;
 }
 
-/* One GEMM of shape s through CLBlast, waited for. */
+/* A failed GEMM or override: keep its message for the progress line and
+ * clear the context's error (a rejected candidate is not a failure). */
+static int rejected(struct search *S, dim_status st)
+{
+	snprintf(S->why, sizeof S->why, "%s", dim_ctx_errmsg(S->ctx));
+	dim_error_clear(dim_ctx_error(S->ctx));
+	return st ? -(int)st : -1;
+}
+
+/* One GEMM of shape g through CLBlast, waited for; 0 or a rejection (< 0). */
 static int run_one(struct search *S, const dim_gemm_shape *g)
 {
 	dim_ctx *ctx = S->ctx;
 	size_t M = (size_t)g->M, N = (size_t)g->N, K = (size_t)g->K;
-	size_t lda = g->ta ? M : K, ldb = g->tb ? K : N, tmp = 0;
-	CLBlastTranspose ta = g->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
-	CLBlastTranspose tb = g->tb ? CLBlastTransposeYes : CLBlastTransposeNo;
-	CLBlastStatusCode s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, M, N, K, 0,
-							 lda, 0, ldb, 0, N, &ctx->queue, &tmp);
-	if (s != CLBlastSuccess)
-		return (int)s;
-	if (tmp > S->tmp_bytes) {
-		cl_int rc;
-		if (S->tmp)
-			clReleaseMemObject(S->tmp);
-		S->tmp = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, tmp, NULL, &rc);
-		S->tmp_bytes = S->tmp ? tmp : 0;
-		if (!S->tmp)
-			return (int)rc;
-	}
-	s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, M, N, K, 1.0f, S->a, 0, lda,
-				       S->b, 0, ldb, 0.0f, S->c, 0, N, &ctx->queue, NULL, S->tmp);
-	if (s != CLBlastSuccess)
-		return (int)s;
-	return (int)clFinish(ctx->queue);
+	size_t lda = g->ta ? M : K, ldb = g->tb ? K : N;
+	dim_status st = dim_gemm(ctx, g->ta ? DIM_TRANS : DIM_NO_TRANS,
+				 g->tb ? DIM_TRANS : DIM_NO_TRANS, M, N, K, 1.0f, S->a, lda, S->b,
+				 ldb, 0.0f, S->c, N);
+	if (!st)
+		st = dim_finish(ctx);
+	return st ? rejected(S, st) : 0;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -178,7 +173,7 @@ static int cmp_d(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Median seconds per shape into t[]; returns 0, a CLBlast/CL error, or 1 when
+/* Median seconds per shape into t[]; returns 0, a rejection (< 0), or 1 when
  * abandoned (t[] of the remaining shapes set to INFINITY). */
 static int time_shapes(struct search *S, double *t, double give_up)
 {
@@ -219,8 +214,8 @@ static void progress(struct search *S, const char *what, int i, const double *t,
 {
 	if (!S->o->progress)
 		return;
-	if (rc > 1 || rc < 0)
-		fprintf(S->o->progress, "tune: %s #%d rejected (error %d)\n", what, i, rc);
+	if (rc < 0)
+		fprintf(S->o->progress, "tune: %s #%d rejected: %s\n", what, i, S->why);
 	else if (rc == 1)
 		fprintf(S->o->progress, "tune: %s #%d abandoned (slower)\n", what, i);
 	else
@@ -234,9 +229,9 @@ static int stage(struct search *S, int direct, double stop_at, double (*times)[D
 		 size_t (*params)[DIM_XGEMM_NPARAMS], uint64_t *rng)
 {
 	dim_ctx *ctx = S->ctx;
+	const dim_device_info *dev = dim_ctx_device(ctx);
 	const char *kernel = direct ? "XgemmDirect" : "Xgemm";
-	const char *const *names = direct ? dim_xgemm_direct_param_names : dim_xgemm_param_names;
-	int np = direct ? DIM_XGEMM_DIRECT_NPARAMS : DIM_XGEMM_NPARAMS, n = 0, tries = 0;
+	int n = 0, tries = 0;
 	double best = INFINITY;
 	for (int cand = 0; n < MAX_CAND && tries < 4096; cand++) {
 		if (n > 0 && dim_now() > stop_at)
@@ -249,22 +244,25 @@ static int stage(struct search *S, int direct, double stop_at, double (*times)[D
 					direct_candidate(cand - 1, rng, p);
 				else
 					xgemm_candidate(cand - 1, rng, p);
-				ok = direct ? direct_valid(p, &ctx->dev) : xgemm_valid(p, &ctx->dev);
+				ok = direct ? direct_valid(p, dev) : xgemm_valid(p, dev);
 			} while (!ok && ++tries < 4096);
 			if (!ok)
 				break;
-			CLBlastStatusCode s = CLBlastOverrideParameters(
-				ctx->dev.device, kernel, CLBlastPrecisionSingle, (size_t)np,
-				(const char **)names, p);
-			if (s != CLBlastSuccess) {
+			dim_gemm_tuning t = {.has_xgemm = !direct, .has_direct = direct};
+			if (direct)
+				memcpy(t.direct, p, sizeof t.direct);
+			else
+				memcpy(t.xgemm, p, sizeof t.xgemm);
+			dim_status st = dim_gemm_tuning_set(ctx, &t);
+			if (st) {
 				S->failed++;
-				progress(S, kernel, cand, NULL, (int)s);
+				progress(S, kernel, cand, NULL, rejected(S, st));
 				continue;
 			}
 		}
 		int rc = time_shapes(S, times[n], best * 1.5);
 		progress(S, kernel, cand, times[n], rc);
-		if (rc > 1 || rc < 0) {
+		if (rc < 0) {
 			S->failed++;
 			continue;
 		}
@@ -276,11 +274,12 @@ static int stage(struct search *S, int direct, double stop_at, double (*times)[D
 	return n;
 }
 
-static int set_routine(dim_ctx *ctx, size_t v)
+/* Force CLBlast's direct/indirect switch; nonzero when it cannot be set. */
+static int set_routine(struct search *S, size_t v)
 {
-	const char *rn[] = {"XGEMM_MIN_INDIRECT_SIZE"};
-	return CLBlastOverrideParameters(ctx->dev.device, "GemmRoutine", CLBlastPrecisionSingle, 1,
-					 rn, &v) != CLBlastSuccess;
+	dim_gemm_tuning t = {.has_routine = true, .min_indirect_size = v};
+	dim_status st = dim_gemm_tuning_set(S->ctx, &t);
+	return st ? rejected(S, st) : 0;
 }
 
 static double mnk(const dim_gemm_shape *g) { return (double)g->M * g->N * g->K; }
@@ -288,6 +287,7 @@ static double mnk(const dim_gemm_shape *g) { return (double)g->M * g->N * g->K; 
 dim_status dim_gemm_tune(dim_ctx *ctx, const dim_gemm_tune_opts *o, dim_gemm_tune_result *r)
 {
 	struct search S = {.ctx = ctx, .o = o};
+	bool was_own = false, switched = false;
 	dim_buf A = {0}, B = {0}, C = {0};
 	dim_status st = DIM_OK;
 	int ns = o->nshapes;
@@ -295,13 +295,13 @@ dim_status dim_gemm_tune(dim_ctx *ctx, const dim_gemm_tune_opts *o, dim_gemm_tun
 	size_t (*xp)[DIM_XGEMM_NPARAMS] = NULL, (*dp)[DIM_XGEMM_NPARAMS] = NULL;
 	memset(r, 0, sizeof *r);
 	if (ns < 1 || ns > DIM_TUNE_MAX_SHAPES)
-		return dim_fail(&ctx->err, DIM_ERR_ARG, "GEMM tuning: %d shapes (1..%d)", ns,
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "GEMM tuning: %d shapes (1..%d)", ns,
 				DIM_TUNE_MAX_SHAPES);
 	size_t amax = 0, bmax = 0, cmax = 0;
 	for (int i = 0; i < ns; i++) {
 		const dim_gemm_shape *g = &o->shapes[i];
 		if (g->M < 1 || g->N < 1 || g->K < 1)
-			return dim_fail(&ctx->err, DIM_ERR_ARG, "GEMM tuning: bad shape %s", g->what);
+			return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "GEMM tuning: bad shape %s", g->what);
 		size_t a = (size_t)g->M * g->K, b = (size_t)g->K * g->N, c = (size_t)g->M * g->N;
 		amax = a > amax ? a : amax;
 		bmax = b > bmax ? b : bmax;
@@ -312,7 +312,7 @@ dim_status dim_gemm_tune(dim_ctx *ctx, const dim_gemm_tune_opts *o, dim_gemm_tun
 	xp = calloc(MAX_CAND, sizeof *xp);
 	dp = calloc(MAX_CAND, sizeof *dp);
 	if (!ind || !dir || !xp || !dp) {
-		st = dim_fail(&ctx->err, DIM_ERR_NOMEM, "GEMM tuning: out of host memory");
+		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_NOMEM, "GEMM tuning: out of host memory");
 		goto out_release;
 	}
 	st = dim_buf_create(ctx, amax * 4, &A);
@@ -326,14 +326,21 @@ dim_status dim_gemm_tune(dim_ctx *ctx, const dim_gemm_tune_opts *o, dim_gemm_tun
 		st = dim_fill_f32(ctx, B, 0.25f);
 	if (st)
 		goto out_release;
-	S.a = A.mem;
-	S.b = B.mem;
-	S.c = C.mem;
+	S.a = A;
+	S.b = B;
+	S.c = C;
+	/* the search times CLBlast through dim_gemm; the backend is put back below */
+	was_own = !strcmp(dim_gemm_backend_name(ctx), "own");
+	st = dim_gemm_use(ctx, false, NULL);
+	if (st)
+		goto out_release;
+	switched = true;
 
 	double t0 = dim_now();
 	int rc = time_shapes(&S, r->before_s, INFINITY);
 	if (rc) {
-		st = dim_fail(&ctx->err, DIM_ERR_BLAS, "GEMM tuning: CLBlast defaults fail (%d)", rc);
+		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_BLAS, "GEMM tuning: CLBlast defaults fail: %s",
+			      rc < 0 ? S.why : "?");
 		goto out_release;
 	}
 	double before = sum(r->before_s, ns);
@@ -343,9 +350,9 @@ dim_status dim_gemm_tune(dim_ctx *ctx, const dim_gemm_tune_opts *o, dim_gemm_tun
 	uint64_t rng = o->seed ? o->seed : 0x5eed;
 
 	int nx = 0, nd = 0;
-	if (!set_routine(ctx, 0))
+	if (!set_routine(&S, 0))
 		nx = stage(&S, 0, dim_now() + 0.55 * rest, ind, xp, &rng);
-	if (!set_routine(ctx, HUGE_INDIRECT))
+	if (!set_routine(&S, HUGE_INDIRECT))
 		nd = stage(&S, 1, t0 + o->seconds, dir, dp, &rng);
 	r->tried = nx + nd;
 	r->failed = S.failed;
@@ -396,8 +403,8 @@ dim_status dim_gemm_tune(dim_ctx *ctx, const dim_gemm_tune_opts *o, dim_gemm_tun
 		if ((!any_ind || bx > 0) && (!any_dir || bd > 0)) {
 			st = dim_gemm_tuning_set(ctx, &r->best);
 			if (!st && time_shapes(&S, r->after_s, INFINITY))
-				st = dim_fail(&ctx->err, DIM_ERR_BLAS,
-					      "GEMM tuning: the chosen parameters fail");
+				st = dim_fail(dim_ctx_error(ctx), DIM_ERR_BLAS,
+					      "GEMM tuning: the chosen parameters fail: %s", S.why);
 			/* The search's win did not hold up when timed again (noise,
 			 * a loaded machine): keep CLBlast's defaults. */
 			if (!st && sum(r->after_s, ns) >= before) {
@@ -413,8 +420,8 @@ dim_status dim_gemm_tune(dim_ctx *ctx, const dim_gemm_tune_opts *o, dim_gemm_tun
 	r->search_s = dim_now() - t0;
 
 out_release:
-	if (S.tmp)
-		clReleaseMemObject(S.tmp);
+	if (switched && was_own)
+		dim_gemm_use(ctx, true, NULL);
 	dim_buf_release(&A);
 	dim_buf_release(&B);
 	dim_buf_release(&C);
