@@ -71,6 +71,23 @@ typedef struct dim_train_options {
 	dim_train_replicas replicas;
 } dim_train_options;
 
+/* Per-dataset training defaults, by dataset format (the paper's settings,
+ * docs/method.md §7); every one a caller may override. */
+typedef struct dim_train_preset {
+	const char *format;   /* dim_dataset_info.format */
+	const char *encoder;  /* dim_config.encoder */
+	const char *split;    /* the pre-training split */
+	int channels, size;   /* encoder input: channels, image side */
+	int epochs;
+	int mi_units;         /* local critic width */
+	int batch;            /* images per step */
+} dim_train_preset;
+
+/* The preset for a dataset format; NULL for a format without one. */
+const dim_train_preset *dim_train_preset_for(const char *format);
+/* The whole table (n entries, n may be NULL), e.g. to list it. */
+const dim_train_preset *dim_train_presets(size_t *n);
+
 /* Run training: the run directory (out_dir, see cldim/rundir.h) is created,
  * or continued when resuming. On SIGINT/SIGTERM (*stop set) it saves a
  * checkpoint at the step boundary and returns DIM_ERR_INTERRUPTED. A non-finite loss returns

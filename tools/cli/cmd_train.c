@@ -1,5 +1,6 @@
 /* cldim train: Deep InfoMax pre-training with per-dataset defaults from the
- * paper, every one overridable and printed at start. */
+ * library's preset table (dim_train_preset_for), every one overridable and
+ * printed at start. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <getopt.h>
@@ -26,25 +27,6 @@ static void on_signal(int sig)
 	(void)sig;
 	stop_flag = 1;
 }
-
-struct dataset_defaults {
-	const char *format, *encoder, *split;
-	int channels, size, epochs, mi_units;
-};
-
-/* The paper's settings per dataset (docs/method.md §7). The IDX datasets
- * (MNIST, Fashion-MNIST: not in the paper's tables) use the official code's
- * basic28x28 encoder and a 512-wide local critic so the embedded default
- * trains in minutes on a CPU. */
-static const struct dataset_defaults defaults[] = {
-	{"idx", "basic28", "train", 1, 28, 10, 512},
-	{"cifar10", "dcgan32", "train", 3, 32, 1000, 2048},
-	{"cifar100", "dcgan32", "train", 3, 32, 1000, 2048},
-	{"stl10", "alexnet64", "train+unlabeled", 3, 64, 200, 2048},
-	{"tinyimagenet", "alexnet64", "train", 3, 64, 200, 2048},
-	{"imagefolder", "alexnet64", "train", 3, 64, 200, 2048},
-	{"celeba", "alexnet64", "train", 3, 64, 200, 2048},
-};
 
 struct progress_state {
 	int tty, quiet;
@@ -408,10 +390,9 @@ int cmd_train(int argc, char **argv)
 	char fmt_name[32];
 	snprintf(fmt_name, sizeof fmt_name, "%s", info.format);
 	dim_dataset_destroy(ds);
-	const struct dataset_defaults *dd = &defaults[0];
-	for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-		if (!strcmp(defaults[i].format, fmt_name))
-			dd = &defaults[i];
+	const dim_train_preset *dd = dim_train_preset_for(fmt_name);
+	if (!dd) /* every format the data layer opens has one; else the MNIST-like one */
+		dd = dim_train_presets(NULL);
 
 	if (!resume) {
 		snprintf(cfg.encoder, sizeof cfg.encoder, "%s", encoder ? encoder : dd->encoder);
@@ -462,7 +443,7 @@ int cmd_train(int argc, char **argv)
 	}
 	if (!epochs)
 		epochs = dd->epochs;
-	batch = batch < 0 ? 64 : batch;
+	batch = batch < 0 ? dd->batch : batch;
 	limit = limit < 0 ? 0 : limit;
 	steps = steps < 0 ? 0 : steps;
 	ckpt = ckpt < 0 ? 500 : ckpt;
