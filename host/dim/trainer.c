@@ -85,177 +85,209 @@ static void log_first_step(dim_ctx *ctx, dim_model *m, double seconds)
 		(double)dim_ctx_device(ctx)->global_mem * mib);
 }
 
+/* One training run (dim_train_run): what it opened, the schedule, and the
+ * training position after the last step. */
+struct run {
+	dim_ctx *ctx;
+	const dim_train_options *o;
+	dim_error *err;
+	bool lead;                   /* the replica that writes the run directory */
+	struct split sp;
+	dim_dataset *ds;
+	dim_loader *ld;
+	dim_model *m;
+	dim_run_log *log;            /* lead only */
+	dim_buf x;                   /* a step's A micro-batches, mbytes each */
+	dim_tensor xt;
+	size_t mbytes;
+	dim_train_state ts;
+	long long per_epoch, total;  /* optimizer steps per epoch, in all */
+	double t0, rate;             /* start, smoothed images/s */
+	bool first;                  /* no step done yet (kernel builds, OOM hint) */
+	char *written;
+	size_t wn;
+};
+
 /* The model, and the training position of a resumed run (ts->data_seed and
  * the loader's seed from the checkpoint). */
-static dim_status make_model(dim_ctx *ctx, const dim_train_options *o, dim_loader_config *lc,
-			     dim_model **m, dim_train_state *ts)
+static dim_status make_model(struct run *r, dim_loader_config *lc)
 {
-	dim_error *err = dim_ctx_error(ctx);
-	dim_status st = dim_model_create(ctx, &o->model, m);
+	const dim_train_options *o = r->o;
+	dim_status st = dim_model_create(r->ctx, &o->model, &r->m);
 	if (st)
 		return st;
-	ts->data_seed = o->model.seed;
+	r->ts.data_seed = o->model.seed;
 	if (o->resume) {
 		char path[1200];
-		st = dim_resolve_checkpoint(o->resume, path, sizeof path, err);
+		st = dim_resolve_checkpoint(o->resume, path, sizeof path, r->err);
 		if (!st)
-			st = dim_checkpoint_load(*m, path, ts);
+			st = dim_checkpoint_load(r->m, path, &r->ts);
 		if (st)
 			return st;
-		lc->seed = ts->data_seed;
+		lc->seed = r->ts.data_seed;
 		dim_log(DIM_LOG_INFO, "resumed from %s at step %lld (epoch %d, batch %lld)", path,
-			ts->step, ts->epoch + 1, ts->epoch_batch);
+			r->ts.step, r->ts.epoch + 1, r->ts.epoch_batch);
 	}
-	if (o->replicas.attach && (st = o->replicas.attach(o->replicas.user, *m)))
+	if (o->replicas.attach && (st = o->replicas.attach(o->replicas.user, r->m)))
 		return st;
-	snprintf(ts->config_json, sizeof ts->config_json, "%s",
+	snprintf(r->ts.config_json, sizeof r->ts.config_json, "%s",
 		 o->config_json ? o->config_json : "{}");
 	return DIM_OK;
 }
 
-static dim_status checkpoint(const dim_train_options *o, dim_model *m, dim_run_log *rlog,
-			     const dim_train_state *ts, char *written, size_t wn)
+/* Data, model (resumed), loader, the schedule, the batch buffer, the log. */
+static dim_status run_open(struct run *r)
 {
-	dim_run_log_sync(rlog); /* the log is durable up to the checkpoint */
-	return dim_rundir_save(o->out_dir, m, ts, o->keep_last, written, wn);
+	const dim_train_options *o = r->o;
+	dim_dataset_opts dopt = {.format = o->format, .split = o->split};
+	dim_status st = dim_dataset_open(&r->ds, o->data_path, &dopt, r->err);
+	if (st)
+		return st;
+	const dim_dataset_info *info = dim_dataset_get_info(r->ds);
+	dim_loader_config lc = {.batch_size = r->sp.micro, .threads = o->threads, .shuffle = 1,
+				.drop_last = 1, .seed = o->model.seed, .limit = o->limit,
+				.shard_count = r->sp.K * r->sp.A,
+				.shard_index = o->replicas.rank * r->sp.A, .shards = r->sp.A,
+				.max_bad = o->max_bad};
+	st = dim_transform_preset(&lc.transform, info->format, o->image_size, o->model.in_channels,
+				  1, r->err);
+	if (!st)
+		st = make_model(r, &lc);
+	if (st)
+		return st;
+	snprintf(r->ts.dataset, sizeof r->ts.dataset, "%s", o->data_path);
+	snprintf(r->ts.format, sizeof r->ts.format, "%s", info->format);
+	st = dim_loader_create(&r->ld, r->ds, &lc, r->err);
+	if (st)
+		return st;
+
+	r->per_epoch = (long long)dim_loader_batches(r->ld) / r->sp.A;
+	if (r->per_epoch < 1) {
+		size_t have = o->limit && o->limit < info->count ? o->limit : info->count;
+		return dim_fail(r->err, DIM_ERR_ARG, "%s: %zu images are fewer than one batch of %d "
+				"(try batch size %zu or less)", o->data_path, have, o->batch,
+				have / 2 * 2 >= 2 ? have / 2 * 2 : (size_t)2);
+	}
+	r->total = (long long)o->epochs * r->per_epoch;
+	if (o->max_steps > 0 && o->max_steps < r->total)
+		r->total = o->max_steps;
+
+	const dim_transform *tf = &lc.transform;
+	r->mbytes = (size_t)r->sp.micro * tf->out_c * tf->out_h * tf->out_w * sizeof(float);
+	st = dim_buf_create(r->ctx, r->mbytes * (size_t)r->sp.A, &r->x);
+	if (st)
+		return st;
+	r->xt = (dim_tensor){.buf = r->x, .ndim = 4,
+			     .shape = {r->sp.micro * r->sp.A, tf->out_c, tf->out_h, tf->out_w}};
+	log_memory_plan(r->ctx, r->m);
+	if (r->lead)
+		st = dim_run_log_open(&r->log, o->out_dir, o->resume ? r->ts.step : -1, r->err);
+	return st;
+}
+
+static dim_status checkpoint(struct run *r)
+{
+	dim_run_log_sync(r->log); /* the log is durable up to the checkpoint */
+	return dim_rundir_save(r->o->out_dir, r->m, &r->ts, r->o->keep_last, r->written, r->wn);
+}
+
+/* After step `step` (batch b of epoch): metrics, progress, the position,
+ * and a checkpoint when one is due or the run was told to stop. */
+static dim_status after_step(struct run *r, int epoch, long long b, const dim_step_metrics *mt,
+			     double seconds, bool stop)
+{
+	const dim_train_options *o = r->o;
+	long long step = r->ts.step + 1;
+	/* the first step includes kernel builds: it seeds no rate */
+	double im = seconds > 0 ? o->batch / seconds : 0;
+	r->rate = r->first ? 0 : r->rate ? 0.9 * r->rate + 0.1 * im : im;
+	r->first = false;
+	dim_train_progress p = {step, r->total, epoch, o->epochs, b + 1, r->per_epoch, r->rate,
+				dim_now() - r->t0,
+				r->rate > 0 ? (double)(r->total - step) * o->batch / r->rate : 0, *mt,
+				false};
+	dim_run_log_step(r->log, &p, o->model.gamma > 0);
+	if (o->progress && r->lead)
+		o->progress(o->progress_user, &p);
+	r->ts.step = step;
+	r->ts.epoch = epoch;
+	r->ts.epoch_batch = b + 1;
+	if (r->ts.epoch_batch == r->per_epoch) { /* the next step starts a new epoch */
+		r->ts.epoch = epoch + 1;
+		r->ts.epoch_batch = 0;
+	}
+	if (stop) {
+		dim_status st = r->lead ? checkpoint(r) : DIM_OK;
+		return st ? st : dim_fail(r->err, DIM_ERR_INTERRUPTED, "interrupted at step %lld; "
+					  "checkpoint saved in run directory %s", step, o->out_dir);
+	}
+	if (r->lead && o->ckpt_every > 0 && step % o->ckpt_every == 0 && step < r->total)
+		return checkpoint(r);
+	return DIM_OK;
+}
+
+/* Batch b of epoch: load it, one optimizer step, then after_step. */
+static dim_status train_batch(struct run *r, int epoch, long long b)
+{
+	double s0 = dim_now();
+	dim_step_metrics mt;
+	dim_status st = load_step(r->ctx, r->ld, r->x, r->mbytes, r->sp.A, false, r->err);
+	if (st)
+		return st;
+	st = dim_train_step_accum(r->m, &r->xt, r->sp.A, &mt);
+	if (st == DIM_ERR_DEVICE_MEM && r->first)
+		dim_fail_prefix(r->err, "the device cannot hold a batch of %d (try batch size %d): ",
+				r->o->batch, r->o->batch / 2);
+	if (st)
+		return st;
+	if (r->first)
+		log_first_step(r->ctx, r->m, dim_now() - s0);
+	bool stop = r->o->stop && *r->o->stop;
+	if (r->sp.K > 1 && r->o->replicas.allsum &&
+	    (st = replica_mean(&r->o->replicas, r->sp.K, &mt, &stop)))
+		return st;
+	return after_step(r, epoch, b, &mt, dim_now() - s0, stop);
 }
 
 dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written, size_t wn)
 {
-	dim_error *err = dim_ctx_error(ctx);
-	dim_dataset *ds = NULL;
-	dim_loader *ld = NULL;
-	dim_model *m = NULL;
-	dim_run_log *rlog = NULL;
-	dim_buf xbuf = {0};
-	dim_train_state ts;
-	struct split sp;
-	memset(&ts, 0, sizeof ts);
-	bool lead = o->replicas.rank == 0; /* the replica that writes the run directory */
-
-	dim_status st = split_batch(o, &sp, err);
+	struct run r = {.ctx = ctx, .o = o, .err = dim_ctx_error(ctx),
+			.lead = o->replicas.rank == 0, .first = true, .written = written, .wn = wn};
+	dim_status st = split_batch(o, &r.sp, r.err);
+	if (!st && r.lead)
+		st = dim_rundir_prepare(o->out_dir, r.err);
 	if (st)
 		return st;
-	if (lead && (st = dim_rundir_prepare(o->out_dir, err)))
-		return st;
-
-	/* data, model (resumed), loader */
-	dim_dataset_opts dopt = {.format = o->format, .split = o->split};
-	st = dim_dataset_open(&ds, o->data_path, &dopt, err);
-	if (st)
-		goto out;
-	const dim_dataset_info *info = dim_dataset_get_info(ds);
-	dim_loader_config lc = {.batch_size = sp.micro, .threads = o->threads, .shuffle = 1,
-				.drop_last = 1, .seed = o->model.seed, .limit = o->limit,
-				.shard_count = sp.K * sp.A, .shard_index = o->replicas.rank * sp.A,
-				.shards = sp.A, .max_bad = o->max_bad};
-	st = dim_transform_preset(&lc.transform, info->format, o->image_size, o->model.in_channels,
-				  1, err);
-	if (!st)
-		st = make_model(ctx, o, &lc, &m, &ts);
-	if (st)
-		goto out;
-	snprintf(ts.dataset, sizeof ts.dataset, "%s", o->data_path);
-	snprintf(ts.format, sizeof ts.format, "%s", info->format);
-	st = dim_loader_create(&ld, ds, &lc, err);
+	st = run_open(&r);
 	if (st)
 		goto out;
 
-	/* the schedule */
-	long long per_epoch = (long long)dim_loader_batches(ld) / sp.A;
-	if (per_epoch < 1) {
-		size_t have = o->limit && o->limit < info->count ? o->limit : info->count;
-		st = dim_fail(err, DIM_ERR_ARG, "%s: %zu images are fewer than one batch of %d "
-			      "(try batch size %zu or less)", o->data_path, have, o->batch,
-			      have / 2 * 2 >= 2 ? have / 2 * 2 : (size_t)2);
-		goto out;
+	/* a resumed run first consumes the batches its checkpoint had trained on */
+	int epoch0 = r.ts.epoch;
+	long long done0 = r.ts.epoch_batch;
+	r.t0 = dim_now();
+	for (int epoch = epoch0; r.ts.step < r.total && !st; epoch++) {
+		st = dim_loader_start_epoch(r.ld, (uint64_t)epoch, r.err);
+		for (long long b = 0; !st && b < r.per_epoch && r.ts.step < r.total; b++)
+			st = epoch == epoch0 && b < done0
+				     ? load_step(ctx, r.ld, r.x, r.mbytes, r.sp.A, true, r.err)
+				     : train_batch(&r, epoch, b);
 	}
-	long long total = (long long)o->epochs * per_epoch;
-	if (o->max_steps > 0 && o->max_steps < total)
-		total = o->max_steps;
-
-	/* one device buffer for a step's A micro-batches */
-	dim_transform *tf = &lc.transform;
-	size_t mbytes = (size_t)sp.micro * tf->out_c * tf->out_h * tf->out_w * sizeof(float);
-	st = dim_buf_create(ctx, mbytes * (size_t)sp.A, &xbuf);
-	if (st)
-		goto out;
-	dim_tensor xt = {.buf = xbuf, .ndim = 4,
-			 .shape = {sp.micro * sp.A, tf->out_c, tf->out_h, tf->out_w}};
-	log_memory_plan(ctx, m);
-	if (lead && (st = dim_run_log_open(&rlog, o->out_dir, o->resume ? ts.step : -1, err)))
-		goto out;
-
-	double t0 = dim_now(), rate = 0;
-	bool first = true;
-	long long step = ts.step;
-	for (int epoch = ts.epoch; step < total && !st; epoch++) {
-		st = dim_loader_start_epoch(ld, (uint64_t)epoch, err);
-		for (long long b = 0; !st && b < per_epoch && step < total; b++) {
-			bool skip = epoch == ts.epoch && b < ts.epoch_batch; /* resuming mid-epoch */
-			double s0 = dim_now();
-			dim_step_metrics mt;
-			st = load_step(ctx, ld, xbuf, mbytes, sp.A, skip, err);
-			if (skip || st)
-				continue;
-			st = dim_train_step_accum(m, &xt, sp.A, &mt);
-			if (st == DIM_ERR_DEVICE_MEM && first)
-				dim_fail_prefix(err, "the device cannot hold a batch of %d (try batch "
-						"size %d): ", o->batch, o->batch / 2);
-			if (st)
-				break;
-			if (first)
-				log_first_step(ctx, m, dim_now() - s0);
-			step++;
-			bool stop = o->stop && *o->stop;
-			if (sp.K > 1 && o->replicas.allsum &&
-			    (st = replica_mean(&o->replicas, sp.K, &mt, &stop)))
-				break;
-			/* the first step includes kernel builds: it seeds no rate */
-			double dt = dim_now() - s0, r = dt > 0 ? o->batch / dt : 0;
-			rate = first ? 0 : rate ? 0.9 * rate + 0.1 * r : r;
-			first = false;
-			dim_train_progress p = {step, total, epoch, o->epochs, b + 1, per_epoch, rate,
-						dim_now() - t0, rate > 0 ? (double)(total - step) *
-									   o->batch / rate : 0,
-						mt, false};
-			dim_run_log_step(rlog, &p, o->model.gamma > 0);
-			if (o->progress && lead)
-				o->progress(o->progress_user, &p);
-			ts.step = step;
-			ts.epoch = epoch;
-			ts.epoch_batch = b + 1;
-			if (ts.epoch_batch == per_epoch) { /* the next step starts a new epoch */
-				ts.epoch = epoch + 1;
-				ts.epoch_batch = 0;
-			}
-			if (stop) {
-				st = lead ? checkpoint(o, m, rlog, &ts, written, wn) : DIM_OK;
-				if (!st)
-					st = dim_fail(err, DIM_ERR_INTERRUPTED, "interrupted at step "
-						      "%lld; checkpoint saved in run directory %s",
-						      step, o->out_dir);
-				break;
-			}
-			if (lead && o->ckpt_every > 0 && step % o->ckpt_every == 0 && step < total)
-				st = checkpoint(o, m, rlog, &ts, written, wn);
-		}
-	}
-	if (!st && lead)
-		st = checkpoint(o, m, rlog, &ts, written, wn);
-	if (o->progress && lead && st != DIM_ERR_NUMERIC) {
-		dim_train_progress p = {.step = step, .total_steps = total, .final = true,
-					.elapsed_s = dim_now() - t0, .images_per_s = rate};
+	if (!st && r.lead)
+		st = checkpoint(&r);
+	if (o->progress && r.lead && st != DIM_ERR_NUMERIC) {
+		dim_train_progress p = {.step = r.ts.step, .total_steps = r.total, .final = true,
+					.elapsed_s = dim_now() - r.t0, .images_per_s = r.rate};
 		o->progress(o->progress_user, &p);
 	}
-	dim_run_log_plot(rlog);
+	dim_run_log_plot(r.log);
 out:
-	if (ld && lead)
-		dim_rundir_write_skipped(o->out_dir, ld);
-	dim_run_log_close(rlog);
-	dim_buf_release(&xbuf);
-	dim_loader_destroy(ld);
-	dim_model_destroy(m);
-	dim_dataset_destroy(ds);
+	if (r.ld && r.lead)
+		dim_rundir_write_skipped(o->out_dir, r.ld);
+	dim_run_log_close(r.log);
+	dim_buf_release(&r.x);
+	dim_loader_destroy(r.ld);
+	dim_model_destroy(r.m);
+	dim_dataset_destroy(r.ds);
 	return st;
 }
