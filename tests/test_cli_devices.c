@@ -41,7 +41,9 @@ int main(void)
 
 	snprintf(cmd, sizeof cmd, "'%s' devices --device no-such-device", cli);
 	rc = t_run(cmd, out, sizeof out);
-	CHECK_MSG(rc == 4 && strstr(out, "matches no device") && strstr(out, "available devices"),
+	CHECK_MSG(rc == 4 && strstr(out, "matches no device") && strstr(out, "available devices") &&
+			  strstr(out, "--device no-such-device matches") &&
+			  !strstr(out, "device selector"),
 		  "rc %d: %s", rc, out);
 	snprintf(cmd, sizeof cmd, "'%s' devices --device 42", cli);
 	CHECK(t_run(cmd, out, sizeof out) == 4);

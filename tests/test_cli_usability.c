@@ -217,6 +217,12 @@ static void test_flags(void)
 	/* a batch larger than the data names the data's size */
 	EXPECT("train --data fashion-tiny --limit 30 --batch 64 --mi-units 16 --out big", 2,
 	       "30 images are fewer than one batch of 64", NULL);
+	/* library messages name concepts; the CLI names its flags */
+	CHECK_MSG(strstr(out, "(try --batch 30 or less)") && !strstr(out, "batch size"), "%s", out);
+	EXPECT("eval --checkpoint nope.safetensors", 1, "--checkpoint nope.safetensors: no such file",
+	       "checkpoint path");
+	EXPECT("eval --checkpoint c.safetensors --device no-such-device", 4,
+	       "--device no-such-device", "device selector");
 	/* a download root with the archive folder inside reaches the reader */
 	EXPECT("train --data downloads --batch 64 --mi-units 16 --out dl", 2,
 	       "20 images are fewer than one batch", NULL);

@@ -53,6 +53,9 @@ static void test_select(void)
 	CHECK(st == DIM_ERR_NO_DEVICE);
 	st = dim_device_select("no-such-device-xyz", list, n, &chosen, &err);
 	CHECK(st == DIM_ERR_NO_DEVICE && strstr(err.msg, "available devices"));
+	/* the library names the concept; the CLI maps it to its flag */
+	CHECK_MSG(strstr(err.msg, "device selector no-such-device-xyz") && !strstr(err.msg, "--"),
+		  "%s", err.msg);
 	/* an empty substring would match everything: ambiguous when n > 1 */
 	int has_gpu = 0, has_acc = 0;
 	for (int i = 0; i < n; i++) {

@@ -267,7 +267,7 @@ static dim_status select_device(const char *selector, const dim_device_info *lis
 				return DIM_OK;
 			}
 		return dim_fail(err, DIM_ERR_NO_DEVICE,
-				"--device %s: no %s device; available devices:%s", sel, sel, avail);
+				"device selector %s: no %s device; available devices:%s", sel, sel, avail);
 	}
 
 	int idx;
@@ -277,7 +277,7 @@ static dim_status select_device(const char *selector, const dim_device_info *lis
 			return DIM_OK;
 		}
 		return dim_fail(err, DIM_ERR_NO_DEVICE,
-				"--device %s: no device with index %d (there are %d):%s", sel, idx,
+				"device selector %s: no device with index %d (there are %d):%s", sel, idx,
 				count, avail);
 	}
 	const char *colon = strchr(sel, ':');
@@ -295,7 +295,7 @@ static dim_status select_device(const char *selector, const dim_device_info *lis
 						return DIM_OK;
 					}
 				return dim_fail(err, DIM_ERR_NO_DEVICE,
-						"--device %s: no device %d on platform %d:%s", sel, d,
+						"device selector %s: no device %d on platform %d:%s", sel, d,
 						p, avail);
 			}
 		}
@@ -327,10 +327,10 @@ static dim_status select_device(const char *selector, const dim_device_info *lis
 	}
 	if (nfound > 1)
 		return dim_fail(err, DIM_ERR_AMBIGUOUS,
-				"--device %s matches %d devices; pick one by index or P:D:%s", sel,
+				"device selector %s matches %d devices; pick one by index or P:D:%s", sel,
 				nfound, avail);
 	return dim_fail(err, DIM_ERR_NO_DEVICE,
-			"--device %s matches no device (selectors: auto, cpu, gpu, accelerator, "
+			"device selector %s matches no device (selectors: auto, cpu, gpu, accelerator, "
 			"an index, P:D, or part of a platform, device or vendor name); available "
 			"devices:%s",
 			sel, avail);

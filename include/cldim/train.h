@@ -9,6 +9,7 @@
 
 #include "cldim/checkpoint.h"
 #include "cldim/data.h"
+#include "cldim/rundir.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,7 +32,7 @@ typedef void (*dim_progress_fn)(void *user, const dim_train_progress *p);
  * All zero: one process. */
 typedef struct dim_train_replicas {
 	int rank, count;  /* this replica, replicas (0 = 1); rank 0 prints and writes */
-	/* Called once the model exists (after any --resume): make the replicas
+	/* Called once the model exists (after any resume): make the replicas
 	 * agree and install the gradient averaging (dim_model_set_grad_hook). */
 	dim_status (*attach)(void *user, dim_model *m);
 	/* Sum n doubles over all replicas, in place. A collective: every replica
@@ -70,15 +71,29 @@ typedef struct dim_train_options {
 	dim_train_replicas replicas;
 } dim_train_options;
 
-/* Run training. On SIGINT/SIGTERM (*stop set) it saves a checkpoint at the
- * step boundary and returns DIM_ERR_INTERRUPTED. A non-finite loss returns
+/* Per-dataset training defaults, by dataset format (the paper's settings,
+ * docs/method.md §7); every one a caller may override. */
+typedef struct dim_train_preset {
+	const char *format;   /* dim_dataset_info.format */
+	const char *encoder;  /* dim_config.encoder */
+	const char *split;    /* the pre-training split */
+	int channels, size;   /* encoder input: channels, image side */
+	int epochs;
+	int mi_units;         /* local critic width */
+	int batch;            /* images per step */
+} dim_train_preset;
+
+/* The preset for a dataset format; NULL for a format without one. */
+const dim_train_preset *dim_train_preset_for(const char *format);
+/* The whole table (n entries, n may be NULL), e.g. to list it. */
+const dim_train_preset *dim_train_presets(size_t *n);
+
+/* Run training: the run directory (out_dir, see cldim/rundir.h) is created,
+ * or continued when resuming. On SIGINT/SIGTERM (*stop set) it saves a
+ * checkpoint at the step boundary and returns DIM_ERR_INTERRUPTED. A non-finite loss returns
  * DIM_ERR_NUMERIC naming the step and term; the last good checkpoint stays.
  * `written` (may be NULL) receives the path of the last checkpoint written. */
 dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written, size_t n);
-
-/* The checkpoint a --resume argument names: a file, or a run directory whose
- * "latest" file names one. A missing path is an error. */
-dim_status dim_resolve_checkpoint(const char *arg, char *path, size_t n, dim_error *err);
 
 #ifdef __cplusplus
 }

@@ -17,9 +17,14 @@ void cli_set_quiet(void);
 /* extract, eval: a SIGINT/SIGTERM removes the temporary files first */
 void cli_remove_temps_on_signal(void);
 
-/* Report a failed library call: "cldim <cmd>: <message>" on stderr; returns
+/* Report a failed library call: "cldim <cmd>: <message>" on stderr, the
+ * message's concepts named by the command's flags (cli_flag_text); returns
  * the process exit code for the status. */
 int cli_fail(const char *cmd, dim_status st, const char *msg);
+/* msg with each concept the library names ("device selector X", "batch size
+ * N", "checkpoint path P") replaced by the command's flag ("--device X", ...);
+ * cut to n bytes. */
+void cli_flag_text(const char *cmd, const char *msg, char *out, size_t n);
 
 /* Create a context from --device / --no-cache / --profile flags. */
 int cli_ctx(const char *cmd, const char *device, int no_cache, int profile, dim_ctx **out);

@@ -109,8 +109,11 @@ int cmd_devices(int argc, char **argv)
 			printf("\ndefault device (--device auto%s): [%d] %s\n",
 			       cli_opts.device ? ", from CLDIM_DEVICE" : "", chosen,
 			       list[chosen].name);
-		else
-			printf("\ndefault device: none (%s)\n", dim_error_text(&err));
+		else {
+			char msg[DIM_ERROR_MAX + 256];
+			cli_flag_text("devices", dim_error_text(&err), msg, sizeof msg);
+			printf("\ndefault device: none (%s)\n", msg);
+		}
 		dim_log_set_level(lvl);
 	}
 	free(list);

@@ -1,16 +1,12 @@
-/* cldim eval: the paper's protocol on frozen features (docs/method.md §8) for a
- * checkpoint and its baselines (raw pixels, a randomly initialised encoder of
- * the same architecture): linear probe, the paper's non-linear probe and
- * k-NN per representation, and the NDM of Y. Table on stdout (md or json). */
+/* cldim eval: parses the flags into dim_eval_options, runs the library's
+ * evaluation protocol (dim_eval_run, include/cldim/eval.h; docs/method.md §8),
+ * prints its progress on stderr and the result on stdout (md or json). */
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cldim/encode.h"
-#include "cldim/io.h"
-#include "cldim/probe.h"
+#include "cldim/eval.h"
 #include "cldim/train.h"
 #include "cli.h"
 
@@ -49,69 +45,43 @@ static void usage(FILE *f)
 		dim_dataset_formats());
 }
 
-struct row {
-	const char *model;
-	char repr[16];
-	int dim;
-	dim_logreg_result lin;
-	dim_probe_result mlp;
-	double knn;
-	double seconds;
-};
-
-struct feats {
-	float *x[DIM_REPR_COUNT];
-	int32_t *y;
-	size_t n;
-};
-
-static void feats_free(struct feats *f)
+/* Progress lines on stderr (none with -q). */
+static void progress(void *user, dim_eval_event ev, int index, const dim_eval_result *r)
 {
-	for (int i = 0; i < DIM_REPR_COUNT; i++)
-		free(f->x[i]);
-	free(f->y);
-	memset(f, 0, sizeof *f);
-}
-
-struct eval_cfg {
-	dim_ctx *ctx;
-	dim_logreg_opts lin;
-	dim_probe_opts mlp;
-	int k, classes;
-};
-
-static dim_status evaluate(struct eval_cfg *c, const char *model, const char *repr, int d,
-			   const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
-			   const int32_t *yte, size_t nte, struct row *r)
-{
-	memset(r, 0, sizeof *r);
-	r->model = model;
-	snprintf(r->repr, sizeof r->repr, "%s", repr);
-	r->dim = d;
-	double t0 = dim_now();
-	dim_status st = dim_logreg_run(c->ctx, &c->lin, d, c->classes, xtr, ytr, ntr, xte, yte, nte,
-				       &r->lin);
-	if (!st)
-		st = dim_probe_run(c->ctx, &c->mlp, d, c->classes, xtr, ytr, ntr, xte, yte, nte,
-				   &r->mlp);
-	if (!st)
-		st = dim_knn_accuracy(c->ctx, d, c->k, c->classes, xtr, ytr, ntr, xte, yte, nte,
-				      &r->knn);
-	r->seconds = dim_now() - t0;
-	if (!st && !cli_quiet)
+	(void)user;
+	if (cli_quiet)
+		return;
+	const dim_eval_model *md = &r->models[index];
+	const dim_eval_row *w = &r->rows[index];
+	switch (ev) {
+	case DIM_EVAL_FEATURES:
+		fprintf(stderr, "%s features: %zu train + %zu test images in %.1f s\n", md->name,
+			md->train_n, md->test_n, md->extract_s);
+		break;
+	case DIM_EVAL_PROBES: {
+		char l2s[32] = "chosen on 10% of train";
+		if (r->lin.l2 >= 0)
+			snprintf(l2s, sizeof l2s, "%g", r->lin.l2);
+		fprintf(stderr, "probes: linear L-BFGS (l2 %s; stop: max|g| <= %g, relative decrease "
+			"<= %g or %d iterations), mlp %d epochs (lr %g), %d-NN, %d classes\n", l2s,
+			r->lin.gtol, r->lin.ftol, r->lin.max_iter, r->mlp.epochs, r->mlp.lr, r->k,
+			r->classes);
+		break;
+	}
+	case DIM_EVAL_ROW:
 		fprintf(stderr, "  %-8s %-5s d=%-5d linear %5.2f%% (l2 %g, %d iterations, stop: "
-			"%s)  mlp %5.2f%%  %d-NN %5.2f%%  (%.0f s)\n", model, repr, d,
-			100 * r->lin.test_acc, r->lin.l2, r->lin.iters, r->lin.stop,
-			100 * r->mlp.test_acc, c->k, 100 * r->knn, r->seconds);
-	return st;
-}
-
-static int max_label(const int32_t *y, size_t n)
-{
-	int m = -1;
-	for (size_t i = 0; i < n; i++)
-		m = y[i] > m ? y[i] : m;
-	return m;
+			"%s)  mlp %5.2f%%  %d-NN %5.2f%%  (%.0f s)\n", w->model, w->repr, w->dim,
+			100 * w->lin.test_acc, w->lin.l2, w->lin.iters, w->lin.stop,
+			100 * w->mlp.test_acc, r->k, 100 * w->knn, w->seconds);
+		break;
+	case DIM_EVAL_NDM:
+		fprintf(stderr, "  %-8s NDM %.4f (raw Y %.4f)\n", md->name, md->ndm_sigmoid,
+			md->ndm_raw);
+		break;
+	case DIM_EVAL_MINE:
+		fprintf(stderr, "  %-8s MINE I(X;Y) %.4f\n", md->name, md->mine);
+		break;
+	}
 }
 
 int cmd_eval(int argc, char **argv)
@@ -142,12 +112,13 @@ int cmd_eval(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'}, {"quiet", no_argument, NULL, O_QUIET},
 		{NULL, 0, NULL, 0},
 	};
-	const char *ckpt = NULL, *data = NULL, *format = NULL, *trs = "train", *tes = "test";
+	dim_eval_options o = dim_eval_defaults();
 	const char *repr = "all", *device = NULL;
-	long trl = 10000, tel = 0, epochs = 10, lit = 500, mep = -1, k = 10, ndm_steps = 300;
-	long seed = 1, batch = 256, threads = 2;
-	double mlr = 1e-4, ll2 = -1;
-	int json = 0, baselines = 1, c;
+	long trl = (long)o.train_limit, tel = (long)o.test_limit, epochs = o.mlp_epochs;
+	long lit = o.linear_iters, mep = -1, k = o.k, ndm_steps = o.ndm_steps, seed = (long)o.seed;
+	long batch = o.batch, threads = o.threads;
+	double mlr = o.mlp_lr, ll2 = o.linear_l2;
+	int json = 0, c;
 	dim_error err = {0};
 
 	cli_remove_temps_on_signal();
@@ -155,11 +126,11 @@ int cmd_eval(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int ok = 1;
 		switch (c) {
-		case O_CKPT: ckpt = optarg; break;
-		case O_DATA: data = optarg; break;
-		case O_FORMAT: format = optarg; break;
-		case O_TRS: trs = optarg; break;
-		case O_TES: tes = optarg; break;
+		case O_CKPT: o.checkpoint = optarg; break;
+		case O_DATA: o.data = optarg; break;
+		case O_FORMAT: o.format = optarg; break;
+		case O_TRS: o.train_split = optarg; break;
+		case O_TES: o.test_split = optarg; break;
 		case O_TRL: ok = cli_int("eval", "--train-limit", optarg, 0, 1L << 40, &trl); break;
 		case O_TEL: ok = cli_int("eval", "--test-limit", optarg, 0, 1L << 40, &tel); break;
 		case O_REPR: repr = optarg; break;
@@ -170,7 +141,7 @@ int cmd_eval(int argc, char **argv)
 		case O_MLR: ok = cli_float("eval", "--mlp-lr", optarg, 0, 10, &mlr); break;
 		case O_K: ok = cli_int("eval", "--k", optarg, 1, 1000, &k); break;
 		case O_NDM: ok = cli_int("eval", "--ndm-steps", optarg, 0, 1L << 30, &ndm_steps); break;
-		case O_NOBASE: baselines = 0; break;
+		case O_NOBASE: o.baselines = false; break;
 		case O_SEED: ok = cli_int("eval", "--seed", optarg, 0, 1L << 62, &seed); break;
 		case O_BATCH: ok = cli_int("eval", "--batch", optarg, 1, 65536, &batch); break;
 		case O_THREADS: ok = cli_int("eval", "--threads", optarg, 1, 64, &threads); break;
@@ -184,259 +155,48 @@ int cmd_eval(int argc, char **argv)
 		if (!ok)
 			return 2;
 	}
-	if (optind < argc || !ckpt) {
+	if (optind < argc || !o.checkpoint) {
 		fprintf(stderr, "cldim eval: %s (see cldim eval --help)\n",
 			optind < argc ? "unexpected argument" : "--checkpoint is required");
 		return 2;
 	}
-	dim_repr reprs[DIM_REPR_COUNT];
-	int nrepr = 0;
-	if (!strcmp(repr, "all")) {
-		reprs[nrepr++] = DIM_REPR_CONV;
-		reprs[nrepr++] = DIM_REPR_FC;
-		reprs[nrepr++] = DIM_REPR_Y;
-	} else if (dim_repr_parse(repr, &reprs[nrepr++], &err)) {
+	if (strcmp(repr, "all") && dim_repr_parse(repr, &o.reprs[o.nrepr++], &err))
 		return cli_fail("eval", DIM_ERR_ARG, dim_error_text(&err));
-	}
-	int has_y = 0;
-	for (int i = 0; i < nrepr; i++)
-		has_y |= reprs[i] == DIM_REPR_Y;
+	o.train_limit = (size_t)trl;
+	o.test_limit = (size_t)tel;
+	o.mlp_epochs = (int)(mep >= 0 ? mep : epochs);
+	o.mlp_lr = mlr;
+	o.linear_l2 = ll2;
+	o.linear_iters = (int)lit;
+	o.k = (int)k;
+	o.ndm_steps = (int)ndm_steps;
+	o.seed = (uint64_t)seed;
+	o.batch = (int)batch;
+	o.threads = (int)threads;
+	o.progress = progress;
 
+	/* a bad checkpoint path fails before the device is opened */
 	char path[1200];
-	dim_status st = dim_resolve_checkpoint(ckpt, path, sizeof path, &err);
+	dim_status st = dim_resolve_checkpoint(o.checkpoint, path, sizeof path, &err);
 	if (st)
 		return cli_fail("eval", st, dim_error_text(&err));
+	o.checkpoint = path;
 	dim_ctx *ctx;
 	int rc = cli_ctx("eval", device, 0, 0, &ctx);
 	if (rc)
 		return rc;
-
-	dim_featurizer *dimf = NULL, *randf = NULL;
-	struct feats tr[2], te[2], pix_tr, pix_te;
-	memset(tr, 0, sizeof tr);
-	memset(te, 0, sizeof te);
-	memset(&pix_tr, 0, sizeof pix_tr);
-	memset(&pix_te, 0, sizeof pix_te);
-	struct row rows[2 * DIM_REPR_COUNT + 1];
-	int nrows = 0;
-	double ndm[2][2] = {{NAN, NAN}, {NAN, NAN}}, mine[2] = {NAN, NAN};
-	int pix_dim = 0;
-	const char *names[2] = {"DIM", "random"};
-
-	st = dim_featurizer_load(ctx, path, &dimf);
-	if (st)
-		goto out;
-	const dim_train_state *ts = dim_featurizer_train_state(dimf);
-	if (!data)
-		data = ts->dataset[0] ? ts->dataset : NULL;
-	if (!format && !strcmp(data ? data : "", ts->dataset) && ts->format[0])
-		format = ts->format;
-	if (!data) {
-		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "%s names no dataset: give --data",
-			      path);
-		goto out;
-	}
-	if (baselines) {
-		st = dim_featurizer_random(ctx, dim_featurizer_config(dimf), (uint64_t)seed + 7919,
-					   &randf);
-		if (st)
-			goto out;
-	}
-	dim_stream_opts so_tr = {.format = format, .split = trs, .limit = (size_t)trl,
-				 .batch = (int)batch, .threads = (int)threads};
-	dim_stream_opts so_te = so_tr;
-	so_te.split = tes;
-	so_te.limit = (size_t)tel;
-	dim_featurizer *fs[2] = {dimf, randf};
-	for (int m = 0; m < 2 && fs[m]; m++) {
-		double t0 = dim_now();
-		st = dim_extract_memory(fs[m], data, &so_tr, nrepr, reprs, tr[m].x, &tr[m].y,
-					&tr[m].n);
-		if (!st)
-			st = dim_extract_memory(fs[m], data, &so_te, nrepr, reprs, te[m].x, &te[m].y,
-						&te[m].n);
-		if (st)
-			goto out;
-		if (!cli_quiet)
-			fprintf(stderr, "%s features: %zu train + %zu test images in %.1f s\n",
-				names[m], tr[m].n, te[m].n, dim_now() - t0);
-	}
-	if (!tr[0].n || !te[0].n) {
-		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "%s: empty train or test split", data);
-		goto out;
-	}
-	struct eval_cfg ec = {.ctx = ctx, .lin = dim_logreg_defaults(),
-			      .mlp = dim_probe_mlp_defaults(), .k = (int)k};
-	ec.lin.l2 = ll2;
-	ec.lin.max_iter = (int)lit;
-	ec.mlp.epochs = (int)(mep >= 0 ? mep : epochs);
-	ec.mlp.lr = mlr;
-	ec.lin.seed = ec.mlp.seed = (uint64_t)seed;
-	char l2s[32] = "chosen on 10% of train";
-	if (ll2 >= 0)
-		snprintf(l2s, sizeof l2s, "%g", ll2);
-	int ml = max_label(tr[0].y, tr[0].n), mt = max_label(te[0].y, te[0].n);
-	ec.classes = (ml > mt ? ml : mt) + 1;
-	if (ec.classes < 2) {
-		st = dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "%s: the splits have no labels (or "
-			      "one class): eval needs a labelled train and test split", data);
-		goto out;
-	}
-	if (!cli_quiet)
-		fprintf(stderr, "probes: linear L-BFGS (l2 %s; stop: max|g| <= %g, relative decrease <= "
-			"%g or %d iterations), mlp %d epochs (lr %g), %d-NN, %d classes\n", l2s,
-			ec.lin.gtol, ec.lin.ftol, ec.lin.max_iter, ec.mlp.epochs, ec.mlp.lr, ec.k,
-			ec.classes);
-
-	if (baselines) {
-		int ch, size;
-		dim_featurizer_input(dimf, &ch, &size);
-		pix_dim = ch * size * size;
-		dim_stream_opts p_tr = so_tr, p_te = so_te;
-		p_tr.channels = p_te.channels = ch;
-		p_tr.size = p_te.size = size;
-		dim_error *e = dim_ctx_error(ctx);
-		st = dim_extract_pixels(data, &p_tr, &pix_tr.x[0], &pix_tr.y, &pix_tr.n, e);
-		if (!st)
-			st = dim_extract_pixels(data, &p_te, &pix_te.x[0], &pix_te.y, &pix_te.n, e);
-		if (!st)
-			st = evaluate(&ec, "pixels", "raw", ch * size * size, pix_tr.x[0], pix_tr.y,
-				      pix_tr.n, pix_te.x[0], pix_te.y, pix_te.n, &rows[nrows++]);
-		if (st)
-			goto out;
-	}
-	for (int m = 1; m >= 0; m--) {
-		if (!fs[m])
-			continue;
-		for (int i = 0; i < nrepr; i++) {
-			st = evaluate(&ec, names[m], dim_repr_name(reprs[i]),
-				      dim_featurizer_dim(fs[m], reprs[i]), tr[m].x[i], tr[m].y,
-				      tr[m].n, te[m].x[i], te[m].y, te[m].n, &rows[nrows++]);
-			if (st)
-				goto out;
-		}
-		for (int i = 0; i < nrepr && ndm_steps > 0; i++) {
-			if (reprs[i] != DIM_REPR_Y)
-				continue;
-			dim_ndm_opts no = dim_ndm_defaults();
-			no.steps = (int)ndm_steps;
-			no.seed = (uint64_t)seed;
-			for (int sg = 0; sg < 2 && !st; sg++) {
-				no.sigmoid = sg == 0;
-				st = dim_ndm_run(ctx, &no, te[m].x[i], te[m].n,
-						 dim_featurizer_dim(fs[m], DIM_REPR_Y), &ndm[m][sg]);
-			}
-			if (st)
-				goto out;
-			if (!cli_quiet)
-				fprintf(stderr, "  %-8s NDM %.4f (raw Y %.4f)\n", names[m],
-					ndm[m][0], ndm[m][1]);
-			/* MINE I(X; Y) with X = the test images' pixels */
-			if (pix_dim && pix_te.n == te[m].n) {
-				no.sigmoid = 0;
-				st = dim_mine_run(ctx, &no, pix_te.x[0], pix_dim, te[m].x[i],
-						  dim_featurizer_dim(fs[m], DIM_REPR_Y), te[m].n,
-						  &mine[m]);
-				if (st)
-					goto out;
-				if (!cli_quiet)
-					fprintf(stderr, "  %-8s MINE I(X;Y) %.4f\n", names[m], mine[m]);
-			}
-		}
-	}
-
-	if (json) {
-		dim_json j;
-		dim_json_init(&j, stdout, 2);
-		dim_json_begin_object(&j);
-		dim_json_kv_string(&j, "checkpoint", path);
-		dim_json_kv_int(&j, "step", ts->step);
-		dim_json_kv_string(&j, "data", data);
-		dim_json_kv_int(&j, "train_images", (int64_t)tr[0].n);
-		dim_json_kv_int(&j, "test_images", (int64_t)te[0].n);
-		dim_json_kv_string(&j, "linear_solver", "lbfgs");
-		dim_json_kv_int(&j, "linear_max_iter", ec.lin.max_iter);
-		dim_json_kv_number(&j, "linear_gtol", ec.lin.gtol);
-		dim_json_kv_number(&j, "linear_ftol", ec.lin.ftol);
-		dim_json_kv_int(&j, "mlp_epochs", ec.mlp.epochs);
-		dim_json_kv_int(&j, "k", ec.k);
-		dim_json_key(&j, "rows");
-		dim_json_begin_array(&j);
-		for (int i = 0; i < nrows; i++) {
-			dim_json_begin_object(&j);
-			dim_json_kv_string(&j, "model", rows[i].model);
-			dim_json_kv_string(&j, "repr", rows[i].repr);
-			dim_json_kv_int(&j, "dim", rows[i].dim);
-			dim_json_kv_number(&j, "linear", rows[i].lin.test_acc);
-			dim_json_kv_number(&j, "linear_train", rows[i].lin.train_acc);
-			dim_json_kv_number(&j, "linear_l2", rows[i].lin.l2);
-			dim_json_kv_int(&j, "linear_iters", rows[i].lin.iters);
-			dim_json_kv_string(&j, "linear_stop", rows[i].lin.stop);
-			dim_json_kv_int(&j, "linear_converged", rows[i].lin.converged);
-			dim_json_kv_number(&j, "linear_grad_max", rows[i].lin.grad_max);
-			dim_json_kv_number(&j, "mlp", rows[i].mlp.test_acc);
-			dim_json_kv_number(&j, "mlp_train", rows[i].mlp.train_acc);
-			dim_json_kv_number(&j, "knn", rows[i].knn);
-			dim_json_kv_number(&j, "seconds", rows[i].seconds);
-			dim_json_end_object(&j);
-		}
-		dim_json_end_array(&j);
-		if (has_y && ndm_steps > 0) {
-			dim_json_key(&j, "ndm");
-			dim_json_begin_object(&j);
-			for (int m = 0; m < 2; m++)
-				if (fs[m]) {
-					dim_json_key(&j, names[m]);
-					dim_json_begin_object(&j);
-					dim_json_kv_number(&j, "sigmoid", ndm[m][0]);
-					dim_json_kv_number(&j, "raw", ndm[m][1]);
-					if (pix_dim)
-						dim_json_kv_number(&j, "mine", mine[m]);
-					dim_json_end_object(&j);
-				}
-			dim_json_end_object(&j);
-		}
-		dim_json_end_object(&j);
-		st = dim_json_finish(dim_ctx_error(ctx), &j, "stdout");
+	dim_eval_result *r = malloc(sizeof *r);
+	st = r ? dim_eval_run(ctx, &o, r) : dim_fail(dim_ctx_error(ctx), DIM_ERR_NOMEM,
+						      "out of host memory");
+	if (!st && json) {
+		st = dim_eval_write_json(r, stdout, dim_ctx_error(ctx));
 		printf("\n");
-	} else {
-		printf("checkpoint %s (step %lld), data %s: %zu train / %zu test images; linear: "
-		       "L-BFGS, l2 %s, stop at max|g| <= %g; mlp %d epochs, %d-NN (cosine)\n\n",
-		       path, ts->step, data, tr[0].n, te[0].n, l2s, ec.lin.gtol, ec.mlp.epochs,
-		       ec.k);
-		printf("| model | repr | dim | linear | l2 | iterations (stop) | MLP (200) | %d-NN |\n",
-		       ec.k);
-		printf("|---|---|---:|---:|---:|---|---:|---:|\n");
-		for (int i = 0; i < nrows; i++)
-			printf("| %s | %s | %d | %.2f | %g | %d (%s) | %.2f | %.2f |\n", rows[i].model,
-			       rows[i].repr, rows[i].dim, 100 * rows[i].lin.test_acc, rows[i].lin.l2,
-			       rows[i].lin.iters, rows[i].lin.stop, 100 * rows[i].mlp.test_acc,
-			       100 * rows[i].knn);
-		if (has_y && ndm_steps > 0) {
-			printf("\n| model | NDM σ(Y) (raw Y) |%s\n|---|---:|%s\n",
-			       pix_dim ? " MINE I(X;Y), nats |" : "", pix_dim ? "---:|" : "");
-			for (int m = 0; m < 2; m++) {
-				if (!fs[m])
-					continue;
-				printf("| %s | %.4f (%.4f) |", names[m], ndm[m][0], ndm[m][1]);
-				if (pix_dim)
-					printf(" %.4f |", mine[m]);
-				printf("\n");
-			}
-		}
+	} else if (!st) {
+		dim_eval_write_markdown(r, stdout);
 	}
-
-out:
 	if (st)
 		rc = cli_fail("eval", st, dim_ctx_errmsg(ctx));
-	for (int m = 0; m < 2; m++) {
-		feats_free(&tr[m]);
-		feats_free(&te[m]);
-	}
-	feats_free(&pix_tr);
-	feats_free(&pix_te);
-	dim_featurizer_destroy(randf);
-	dim_featurizer_destroy(dimf);
+	free(r);
 	dim_ctx_destroy(ctx);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /* cldim train: Deep InfoMax pre-training with per-dataset defaults from the
- * paper, every one overridable and printed at start. */
+ * library's preset table (dim_train_preset_for), every one overridable and
+ * printed at start. */
 #define _XOPEN_SOURCE 700 /* realpath */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -27,25 +27,6 @@ static void on_signal(int sig)
 	(void)sig;
 	stop_flag = 1;
 }
-
-struct dataset_defaults {
-	const char *format, *encoder, *split;
-	int channels, size, epochs, mi_units;
-};
-
-/* The paper's settings per dataset (docs/method.md §7). The IDX datasets
- * (MNIST, Fashion-MNIST: not in the paper's tables) use the official code's
- * basic28x28 encoder and a 512-wide local critic so the embedded default
- * trains in minutes on a CPU. */
-static const struct dataset_defaults defaults[] = {
-	{"idx", "basic28", "train", 1, 28, 10, 512},
-	{"cifar10", "dcgan32", "train", 3, 32, 1000, 2048},
-	{"cifar100", "dcgan32", "train", 3, 32, 1000, 2048},
-	{"stl10", "alexnet64", "train+unlabeled", 3, 64, 200, 2048},
-	{"tinyimagenet", "alexnet64", "train", 3, 64, 200, 2048},
-	{"imagefolder", "alexnet64", "train", 3, 64, 200, 2048},
-	{"celeba", "alexnet64", "train", 3, 64, 200, 2048},
-};
 
 struct progress_state {
 	int tty, quiet;
@@ -123,39 +104,6 @@ static void progress(void *user, const dim_train_progress *p)
 	if (!ps->tty)
 		fputc('\n', stderr);
 	ps->last = now;
-}
-
-/* Files of a run directory: checkpoints, "latest", the metrics. */
-static int run_file(const char *name)
-{
-	size_t n = strlen(name);
-	return !strcmp(name, "latest") || !strcmp(name, "metrics.jsonl") ||
-	       !strcmp(name, "metrics.svg") || !strcmp(name, "skipped.txt") ||
-	       (!strncmp(name, "ckpt-", 5) && n > 17 && !strcmp(name + n - 12, ".safetensors"));
-}
-
-/* Does dir hold a run's files? With remove set, delete them (only those). */
-static int run_files(const char *dir, int remove_them)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int found = 0;
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		if (!run_file(e->d_name))
-			continue;
-		found++;
-		if (remove_them) {
-			char p[4096];
-			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-			if (unlink(p) && errno != ENOENT)
-				fprintf(stderr, "cldim train: cannot remove %s: %s\n", p,
-					strerror(errno));
-		}
-	}
-	closedir(d);
-	return found;
 }
 
 /* The value of "key" in the option JSON this command stored in a checkpoint
@@ -442,10 +390,9 @@ int cmd_train(int argc, char **argv)
 	char fmt_name[32];
 	snprintf(fmt_name, sizeof fmt_name, "%s", info.format);
 	dim_dataset_destroy(ds);
-	const struct dataset_defaults *dd = &defaults[0];
-	for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-		if (!strcmp(defaults[i].format, fmt_name))
-			dd = &defaults[i];
+	const dim_train_preset *dd = dim_train_preset_for(fmt_name);
+	if (!dd) /* every format the data layer opens has one; else the MNIST-like one */
+		dd = dim_train_presets(NULL);
 
 	if (!resume) {
 		snprintf(cfg.encoder, sizeof cfg.encoder, "%s", encoder ? encoder : dd->encoder);
@@ -496,7 +443,7 @@ int cmd_train(int argc, char **argv)
 	}
 	if (!epochs)
 		epochs = dd->epochs;
-	batch = batch < 0 ? 64 : batch;
+	batch = batch < 0 ? dd->batch : batch;
 	limit = limit < 0 ? 0 : limit;
 	steps = steps < 0 ? 0 : steps;
 	ckpt = ckpt < 0 ? 500 : ckpt;
@@ -523,14 +470,14 @@ int cmd_train(int argc, char **argv)
 		snprintf(rdir, sizeof rdir, "%.*s", slash ? (int)(slash - ckpt_path) : 1,
 			 slash ? ckpt_path : ".");
 	}
-	if ((!resume || !cli_same_file(out, rdir)) && run_files(out, 0)) {
+	if ((!resume || !cli_same_file(out, rdir)) && dim_rundir_holds_run(out)) {
 		if (!force) {
 			fprintf(stderr, "cldim train: %s already holds a run (checkpoints or "
 					"metrics): continue it with --resume %s, start over in it "
 					"with --force, or choose another --out\n", out, out);
 			return 2;
 		}
-		run_files(out, 1);
+		dim_rundir_clear(out);
 		if (!quiet)
 			fprintf(stderr, "cldim train: --force: removed the previous run's "
 					"checkpoints and metrics from %s\n", out);
@@ -646,11 +593,18 @@ int cmd_train(int argc, char **argv)
 	dim_log_set_before(NULL, NULL);
 	end_line(&ps);
 #ifdef CLDIM_WITH_MPI
-	if (mp && st && st != DIM_ERR_INTERRUPTED)
-		dim_mpi_abort(mp, dim_status_exit_code(st), dim_ctx_errmsg(ctx));
+	if (mp && st && st != DIM_ERR_INTERRUPTED) {
+		char msg[DIM_ERROR_MAX + 256];
+		cli_flag_text("train", dim_ctx_errmsg(ctx), msg, sizeof msg);
+		dim_mpi_abort(mp, dim_status_exit_code(st), msg);
+	}
 	dim_mpi_finish(mp); /* before the device goes: it frees the staging buffers */
 #endif
-	if (st)
+	if (st == DIM_ERR_INTERRUPTED) { /* the library says where; the flag is ours */
+		char msg[DIM_ERROR_MAX + 1300];
+		snprintf(msg, sizeof msg, "%s; resume with --resume %s", dim_ctx_errmsg(ctx), out);
+		rc = cli_fail("train", st, msg);
+	} else if (st)
 		rc = cli_fail("train", st, dim_ctx_errmsg(ctx));
 	else if (replicas.rank == 0)
 		printf("%s\n", written);

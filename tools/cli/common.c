@@ -36,9 +36,48 @@ void cli_remove_temps_on_signal(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* The library's messages name concepts ("device selector gpu: ..."); each
+ * command names them by its flags. cmd NULL: every command. */
+static const struct {
+	const char *cmd, *concept, *flag;
+} flag_names[] = {
+	{NULL, "device selector ", "--device "},
+	{"train", "batch size ", "--batch "},
+	{"train", "checkpoint path ", "--resume "},
+	{"eval", "checkpoint path ", "--checkpoint "},
+	{"eval", "a dataset path", "--data"},
+	{"extract", "checkpoint path ", "--checkpoint "},
+	{"export", "checkpoint path ", "--checkpoint "},
+	{"neighbors", "checkpoint path ", "--checkpoint "},
+};
+
+void cli_flag_text(const char *cmd, const char *msg, char *out, size_t n)
+{
+	size_t o = 0;
+	while (*msg && o + 1 < n) {
+		const char *flag = NULL;
+		size_t len = 0;
+		for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0] && !flag; i++) {
+			len = strlen(flag_names[i].concept);
+			if ((!flag_names[i].cmd || !strcmp(flag_names[i].cmd, cmd)) &&
+			    !strncmp(msg, flag_names[i].concept, len))
+				flag = flag_names[i].flag;
+		}
+		if (flag) {
+			o += (size_t)snprintf(out + o, n - o, "%s", flag);
+			msg += len;
+		} else {
+			out[o++] = *msg++;
+		}
+	}
+	out[o < n ? o : n - 1] = '\0';
+}
+
 int cli_fail(const char *cmd, dim_status st, const char *msg)
 {
-	fprintf(stderr, "cldim %s: %s\n", cmd, msg && *msg ? msg : dim_status_name(st));
+	char text[DIM_ERROR_MAX + 256];
+	cli_flag_text(cmd, msg && *msg ? msg : dim_status_name(st), text, sizeof text);
+	fprintf(stderr, "cldim %s: %s\n", cmd, text);
 	return dim_status_exit_code(st);
 }
 
