@@ -66,6 +66,9 @@ struct dim_ctx {
 	unsigned long long karg_subs; /* sub-buffers made for that so far */
 	cl_mem gemm_pack;
 	size_t gemm_pack_bytes;
+	/* dim_ctx_set_wait_hook (staging.c): run once before the next wait */
+	dim_wait_hook wait_hook;
+	void *wait_hook_user;
 };
 
 /* Sub-buffers one launch may make for views past karg_off_max. */
@@ -91,6 +94,10 @@ void dim_cache_store(const char *dir, const char *key_text, const unsigned char 
 uint64_t dim_device_key(const dim_device_info *d);
 
 void dim_gemm_release(dim_ctx *ctx);
+
+/* Run and clear the wait hook, if one is set (staging.c); called by every
+ * runtime function that blocks on the queue, before it blocks. */
+void dim_ctx_before_wait(dim_ctx *ctx);
 
 enum { DIM_GEMM_UNSET = 0, DIM_GEMM_CLBLAST = 1, DIM_GEMM_OWN = 2 };
 
