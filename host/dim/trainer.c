@@ -315,7 +315,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 	dim_dataset *ds = NULL;
 	dim_loader *ld = NULL;
 	dim_model *m = NULL;
-	dim_buf xbuf = {0};
+	dim_feed *feed = NULL;
 	int mf = -1;
 	struct history hist = {0};
 	dim_status st;
@@ -392,11 +392,11 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 		total = o->max_steps;
 
 	size_t mbytes = (size_t)micro * lc.transform.out_c * lc.transform.out_h *
-			lc.transform.out_w * sizeof(float), xbytes = mbytes * (size_t)A;
-	st = dim_buf_create(ctx, xbytes, &xbuf);
+			lc.transform.out_w * sizeof(float);
+	st = dim_feed_create(ctx, ld, A, mbytes, &feed, err); /* double-buffered input */
 	if (st)
 		goto out;
-	dim_tensor xt = {.buf = xbuf, .ndim = 4,
+	dim_tensor xt = {.ndim = 4,
 			 .shape = {micro * A, lc.transform.out_c, lc.transform.out_h,
 				   lc.transform.out_w}};
 
@@ -428,17 +428,14 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 			bool skip = epoch == ts.epoch && b < ts.epoch_batch; /* resuming mid-epoch */
 			double s0 = dim_now();
 			dim_step_metrics mt;
-			for (int a = 0; a < A && !st; a++) {
-				dim_batch *batch = NULL;
-				dim_buf slot = dim_buf_view(xbuf, (size_t)a * mbytes, mbytes);
-				st = dim_loader_next(ld, &batch, err);
-				if (!st && !skip && batch)
-					st = dim_batch_upload(ctx, batch, &slot, &(dim_buf){0}, err);
-				if (!st && !skip)
-					st = dim_finish(ctx);
-				dim_loader_release(ld, batch);
+			if (skip) {
+				st = dim_feed_skip(feed, err);
+				continue;
 			}
-			if (skip || st)
+			/* this step's images; the next step's are fetched and queued
+			 * while this one runs, within the epoch (data/upload.c) */
+			st = dim_feed_next(feed, b + 1 < per_epoch && step + 1 < total, &xt.buf, err);
+			if (st)
 				continue;
 			st = dim_train_step_accum(m, &xt, A, &mt);
 			if (st == DIM_ERR_DEVICE_MEM && first)
@@ -521,7 +518,7 @@ out:
 	if (mf >= 0)
 		close(mf);
 	free(hist.t);
-	dim_buf_release(&xbuf);
+	dim_feed_destroy(feed);
 	dim_loader_destroy(ld);
 	dim_model_destroy(m);
 	dim_dataset_destroy(ds);
