@@ -105,6 +105,11 @@ void dim_feed_destroy(dim_feed *f)
 		return;
 	if (f->armed)
 		dim_ctx_set_wait_hook(f->ctx, NULL, NULL);
+	if (f->stats.overlapped + f->stats.direct)
+		dim_log(DIM_LOG_DEBUG, "input feed: %llu step(s) fetched while the step before ran, "
+			"%llu before their own; %.3f s of host time fetching and copying into %s "
+			"staging", f->stats.overlapped, f->stats.direct, f->stats.host_s,
+			f->stats.pinned ? "pinned" : "plain");
 	for (int i = 0; i < 2; i++) {
 		dim_staging_destroy(f->stg[i]); /* waits for its copy */
 		dim_buf_release(&f->x[i]);
