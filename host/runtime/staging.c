@@ -71,10 +71,23 @@ void dim_staging_destroy(dim_staging *s)
 	if (!s)
 		return;
 	if (s->last) {
-		/* a copy may still use the memory; after a device-memory failure
-		 * the queue may never drain (see dim_ctx_mem_failed) */
-		if (!s->ctx->mem_failed)
-			clWaitForEvents(1, &s->last);
+		/* A copy may still use the memory: wait for it. After a
+		 * device-memory failure the context does not wait for its queue
+		 * (see dim_ctx_mem_failed), so a copy still pending then keeps its
+		 * memory: it is left allocated (one staging buffer, once). */
+		cl_int run = CL_COMPLETE;
+		if (s->ctx->mem_failed &&
+		    clGetEventInfo(s->last, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof run, &run,
+				   NULL) != CL_SUCCESS)
+			run = CL_QUEUED;
+		if (run > CL_COMPLETE) {
+			dim_log(DIM_LOG_DEBUG, "staging buffer of %zu bytes left allocated: a copy is "
+				"still queued after a device-memory failure", s->bytes);
+			clReleaseEvent(s->last);
+			free(s);
+			return;
+		}
+		clWaitForEvents(1, &s->last);
 		clReleaseEvent(s->last);
 	}
 	if (s->mem) {
