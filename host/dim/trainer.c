@@ -25,25 +25,6 @@ static dim_status split_batch(const dim_train_options *o, struct split *s, dim_e
 	return DIM_OK;
 }
 
-/* The next A micro-batches into their slots of x (uploaded unless skipped:
- * a resumed run consumes the batches its checkpoint had already trained on). */
-static dim_status load_step(dim_ctx *ctx, dim_loader *ld, dim_buf x, size_t mbytes, int A,
-			    bool skip, dim_error *err)
-{
-	dim_status st = DIM_OK;
-	for (int a = 0; a < A && !st; a++) {
-		dim_batch *batch = NULL;
-		dim_buf slot = dim_buf_view(x, (size_t)a * mbytes, mbytes);
-		st = dim_loader_next(ld, &batch, err);
-		if (!st && !skip && batch)
-			st = dim_batch_upload(ctx, batch, &slot, &(dim_buf){0}, err);
-		if (!st && !skip)
-			st = dim_finish(ctx);
-		dim_loader_release(ld, batch);
-	}
-	return st;
-}
-
 /* Replicas: the mean of each metric over all of them, and whether any was
  * told to stop (then all stop at the same step). */
 static dim_status replica_mean(const dim_train_replicas *r, int K, dim_step_metrics *mt,
@@ -97,7 +78,7 @@ struct run {
 	dim_loader *ld;
 	dim_model *m;
 	dim_run_log *log;            /* lead only */
-	dim_buf x;                   /* a step's A micro-batches, mbytes each */
+	dim_feed *feed;              /* a step's A micro-batches, double-buffered (data/upload.c) */
 	dim_tensor xt;
 	size_t mbytes;
 	dim_train_state ts;
@@ -174,10 +155,10 @@ static dim_status run_open(struct run *r)
 
 	const dim_transform *tf = &lc.transform;
 	r->mbytes = (size_t)r->sp.micro * tf->out_c * tf->out_h * tf->out_w * sizeof(float);
-	st = dim_buf_create(r->ctx, r->mbytes * (size_t)r->sp.A, &r->x);
+	st = dim_feed_create(r->ctx, r->ld, r->sp.A, r->mbytes, &r->feed, r->err);
 	if (st)
 		return st;
-	r->xt = (dim_tensor){.buf = r->x, .ndim = 4,
+	r->xt = (dim_tensor){.ndim = 4,
 			     .shape = {r->sp.micro * r->sp.A, tf->out_c, tf->out_h, tf->out_w}};
 	log_memory_plan(r->ctx, r->m);
 	if (r->lead)
@@ -231,7 +212,10 @@ static dim_status train_batch(struct run *r, int epoch, long long b)
 {
 	double s0 = dim_now();
 	dim_step_metrics mt;
-	dim_status st = load_step(r->ctx, r->ld, r->x, r->mbytes, r->sp.A, false, r->err);
+	/* this step's images; the next step's are fetched and queued while
+	 * this one runs, within the epoch (data/upload.c) */
+	dim_status st = dim_feed_next(r->feed, b + 1 < r->per_epoch && r->ts.step + 1 < r->total,
+				      &r->xt.buf, r->err);
 	if (st)
 		return st;
 	st = dim_train_step_accum(r->m, &r->xt, r->sp.A, &mt);
@@ -270,7 +254,7 @@ dim_status dim_train_run(dim_ctx *ctx, const dim_train_options *o, char *written
 		st = dim_loader_start_epoch(r.ld, (uint64_t)epoch, r.err);
 		for (long long b = 0; !st && b < r.per_epoch && r.ts.step < r.total; b++)
 			st = epoch == epoch0 && b < done0
-				     ? load_step(ctx, r.ld, r.x, r.mbytes, r.sp.A, true, r.err)
+				     ? dim_feed_skip(r.feed, r.err)
 				     : train_batch(&r, epoch, b);
 	}
 	if (!st && r.lead)
@@ -285,7 +269,7 @@ out:
 	if (r.ld && r.lead)
 		dim_rundir_write_skipped(o->out_dir, r.ld);
 	dim_run_log_close(r.log);
-	dim_buf_release(&r.x);
+	dim_feed_destroy(r.feed);
 	dim_loader_destroy(r.ld);
 	dim_model_destroy(r.m);
 	dim_dataset_destroy(r.ds);

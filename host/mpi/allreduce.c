@@ -7,7 +7,8 @@
  *   bucket 0: [enc.c1.weight][enc.c1.bias][enc.c2.weight (first part)]
  *   bucket 1: [enc.c2.weight (rest)][...]                 ...
  *
- * Pipeline on the in-order queue, two pinned host buffers H0/H1:
+ * Pipeline on the in-order queue, two runtime staging buffers H0/H1 (pinned
+ * where the driver can; dim_staging_wait is the fence of a bucket's reads):
  *
  *   read b0->H0 | read b1->H1 ; wait b0 ; allreduce H0 ; x1/K ; write H0->b0
  *               | read b2->H0 (queued after that write) ; wait b1 ; ...
@@ -24,16 +25,8 @@
 void mpi_staging_free(dim_mpi *mp)
 {
 	for (int i = 0; i < 2; i++) {
-		if (mp->host[i] && mp->ctx)
-			clEnqueueUnmapMemObject(dim_ctx_queue(mp->ctx), mp->pinned[i], mp->host[i],
-						0, NULL, NULL);
-		if (mp->pinned[i]) {
-			if (mp->ctx)
-				clFinish(dim_ctx_queue(mp->ctx));
-			clReleaseMemObject(mp->pinned[i]);
-		}
-		mp->pinned[i] = NULL;
-		mp->host[i] = NULL;
+		dim_staging_destroy(mp->stg[i]); /* waits for its copies */
+		mp->stg[i] = NULL;
 	}
 	free(mp->seg);
 	free(mp->bucket_len);
@@ -50,7 +43,7 @@ static dim_status add_segments(dim_mpi *mp, dim_params *ps, size_t *fill, int *c
 		const dim_param *p = ps->items[i];
 		if (!p->trainable)
 			continue;
-		size_t left = dim_tensor_numel(&p->grad) * sizeof(float), off = p->grad.buf.off;
+		size_t left = dim_tensor_numel(&p->grad) * sizeof(float), off = 0;
 		while (left > 0) {
 			if (*fill == mp->bucket_bytes) { /* bucket full: open the next */
 				mp->nbuckets++;
@@ -64,7 +57,7 @@ static dim_status add_segments(dim_mpi *mp, dim_params *ps, size_t *fill, int *c
 					return dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
 				mp->seg = g;
 			}
-			mp->seg[mp->nseg++] = (struct mpi_segment){p->grad.buf.mem, off, *fill, n,
+			mp->seg[mp->nseg++] = (struct mpi_segment){p->grad.buf, off, *fill, n,
 								   mp->nbuckets};
 			*fill += n;
 			off += n;
@@ -96,54 +89,38 @@ static dim_status staging_build(dim_mpi *mp, dim_model *m)
 	}
 	/* pinned (page-locked where the driver supports it) staging, mapped once */
 	for (int i = 0; i < 2; i++) {
-		cl_int e;
-		mp->pinned[i] = clCreateBuffer(dim_ctx_cl_context(mp->ctx),
-					       CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
-					       mp->bucket_bytes, NULL, &e);
-		if (e != CL_SUCCESS)
-			return dim_fail(err, DIM_ERR_CL, "staging buffer of %zu bytes: OpenCL error %d",
-					mp->bucket_bytes, e);
-		mp->host[i] = clEnqueueMapBuffer(dim_ctx_queue(mp->ctx), mp->pinned[i], CL_TRUE,
-						 CL_MAP_READ | CL_MAP_WRITE, 0, mp->bucket_bytes, 0,
-						 NULL, NULL, &e);
-		if (e != CL_SUCCESS)
-			return dim_fail(err, DIM_ERR_CL, "mapping a staging buffer: OpenCL error %d",
-					e);
+		st = dim_staging_create(mp->ctx, mp->bucket_bytes, 0, &mp->stg[i]);
+		if (st)
+			return dim_fail_prefix(err, "MPI gradient staging: ");
 	}
 	mp->model = m;
 	return DIM_OK;
 }
 
-/* Enqueue the device->host reads of bucket b; *ev: the last one. */
-static cl_int enqueue_reads(dim_mpi *mp, int b, int *next_seg, cl_event *ev)
+/* Enqueue the device->host reads of bucket b into its staging buffer (whose
+ * fence is then the last of them). */
+static dim_status enqueue_reads(dim_mpi *mp, int b, int *next_seg)
 {
-	cl_command_queue q = dim_ctx_queue(mp->ctx);
-	char *h = (char *)mp->host[b % 2];
-	cl_int e = CL_SUCCESS;
+	dim_staging *s = mp->stg[b % 2];
+	dim_status st = DIM_OK;
 	int i = *next_seg;
-	for (; e == CL_SUCCESS && i < mp->nseg && mp->seg[i].bucket == b; i++) {
-		const struct mpi_segment *s = &mp->seg[i];
-		bool last = i + 1 == mp->nseg || mp->seg[i + 1].bucket != b;
-		e = clEnqueueReadBuffer(q, s->mem, CL_FALSE, s->dev_off, s->bytes, h + s->host_off,
-					0, NULL, last ? ev : NULL);
+	for (; !st && i < mp->nseg && mp->seg[i].bucket == b; i++) {
+		const struct mpi_segment *g = &mp->seg[i];
+		st = dim_staging_read(s, g->host_off, g->grad, g->dev_off, g->bytes);
 	}
 	*next_seg = i;
-	if (e == CL_SUCCESS)
-		e = clFlush(q);
-	return e;
+	return st ? st : dim_staging_flush(s);
 }
 
-static cl_int enqueue_writes(dim_mpi *mp, int b, int first_seg)
+static dim_status enqueue_writes(dim_mpi *mp, int b, int first_seg)
 {
-	cl_command_queue q = dim_ctx_queue(mp->ctx);
-	const char *h = (const char *)mp->host[b % 2];
-	cl_int e = CL_SUCCESS;
-	for (int i = first_seg; e == CL_SUCCESS && i < mp->nseg && mp->seg[i].bucket == b; i++) {
-		const struct mpi_segment *s = &mp->seg[i];
-		e = clEnqueueWriteBuffer(q, s->mem, CL_FALSE, s->dev_off, s->bytes,
-					 h + s->host_off, 0, NULL, NULL);
+	dim_staging *s = mp->stg[b % 2];
+	dim_status st = DIM_OK;
+	for (int i = first_seg; !st && i < mp->nseg && mp->seg[i].bucket == b; i++) {
+		const struct mpi_segment *g = &mp->seg[i];
+		st = dim_staging_write(s, g->host_off, g->grad, g->dev_off, g->bytes);
 	}
-	return e;
+	return st;
 }
 
 dim_status dim_mpi_average_grads(dim_mpi *mp, dim_model *m)
@@ -165,19 +142,22 @@ dim_status dim_mpi_average_grads(dim_mpi *mp, dim_model *m)
 		return mpi_fail(err, rc0, "MPI_Barrier before the gradient allreduce");
 	mp->stats.wait_s += MPI_Wtime() - t0;
 	float scale = 1.0f / (float)mp->size;
-	cl_event ev[2] = {NULL, NULL};
 	int read_seg = 0, first_seg = 0; /* next segment to read; first of the bucket */
-	cl_int e = mp->nbuckets ? enqueue_reads(mp, 0, &read_seg, &ev[0]) : CL_SUCCESS;
-	for (int b = 0; b < mp->nbuckets && e == CL_SUCCESS; b++) {
+	st = mp->nbuckets ? enqueue_reads(mp, 0, &read_seg) : DIM_OK;
+	if (st)
+		dim_fail_prefix(err, "staging gradients for MPI: ");
+	for (int b = 0; b < mp->nbuckets && !st; b++) {
+		/* the writes of bucket b-1 were queued before these reads: H[(b+1)%2]
+		 * is refilled only after they copied it */
 		if (b + 1 < mp->nbuckets)
-			e = enqueue_reads(mp, b + 1, &read_seg, &ev[(b + 1) % 2]);
-		if (e == CL_SUCCESS)
-			e = clWaitForEvents(1, &ev[b % 2]);
-		clReleaseEvent(ev[b % 2]);
-		ev[b % 2] = NULL;
-		if (e != CL_SUCCESS)
+			st = enqueue_reads(mp, b + 1, &read_seg);
+		if (!st)
+			st = dim_staging_wait(mp->stg[b % 2]);
+		if (st) {
+			dim_fail_prefix(err, "staging gradients for MPI: ");
 			break;
-		float *h = mp->host[b % 2];
+		}
+		float *h = dim_staging_ptr(mp->stg[b % 2]);
 		int n = (int)(mp->bucket_len[b] / sizeof(float));
 		double t1 = MPI_Wtime();
 		int rc = MPI_Allreduce(MPI_IN_PLACE, h, n, MPI_FLOAT, MPI_SUM, mp->world);
@@ -188,15 +168,12 @@ dim_status dim_mpi_average_grads(dim_mpi *mp, dim_model *m)
 		}
 		for (int i = 0; i < n; i++)
 			h[i] *= scale;
-		e = enqueue_writes(mp, b, first_seg);
+		st = enqueue_writes(mp, b, first_seg);
+		if (st)
+			dim_fail_prefix(err, "staging gradients for MPI: ");
 		while (first_seg < mp->nseg && mp->seg[first_seg].bucket == b)
 			first_seg++;
 	}
-	for (int i = 0; i < 2; i++)
-		if (ev[i])
-			clReleaseEvent(ev[i]);
-	if (!st && e != CL_SUCCESS)
-		st = dim_fail(err, DIM_ERR_CL, "staging gradients for MPI: OpenCL error %d", e);
 	dim_status fst = dim_finish(ctx);
 	if (!st)
 		st = fst;

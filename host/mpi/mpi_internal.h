@@ -8,8 +8,8 @@
 
 /* One contiguous piece of a gradient tensor inside a staging bucket. */
 struct mpi_segment {
-	cl_mem mem;
-	size_t dev_off;   /* byte offset in mem */
+	dim_buf grad;     /* the gradient tensor's buffer view */
+	size_t dev_off;   /* byte offset in that view */
 	size_t host_off;  /* byte offset in the bucket */
 	size_t bytes;
 	int bucket;
@@ -19,10 +19,9 @@ struct dim_mpi {
 	MPI_Comm world, node;
 	int rank, size, local_rank, local_size;
 	size_t bucket_bytes;
-	/* staging: two pinned host buffers (CL_MEM_ALLOC_HOST_PTR, mapped) */
+	/* staging: two runtime staging buffers (pinned where the driver can) */
 	dim_ctx *ctx;
-	cl_mem pinned[2];
-	float *host[2];
+	dim_staging *stg[2];
 	/* the layout of the model the segments were built for */
 	const dim_model *model;
 	struct mpi_segment *seg;

@@ -170,6 +170,7 @@ const char *dim_ctx_store_dir(const dim_ctx *ctx) { return ctx->store_dir; }
 
 dim_status dim_finish(dim_ctx *ctx)
 {
+	dim_ctx_before_wait(ctx);
 	cl_int rc = clFinish(ctx->queue);
 	return rc == CL_SUCCESS ? DIM_OK : dim_cl_fail(ctx, rc, "clFinish");
 }

@@ -72,6 +72,9 @@ struct dim_ctx {
 	unsigned long long karg_subs; /* sub-buffers made for that so far */
 	cl_mem gemm_pack;
 	size_t gemm_pack_bytes;
+	/* dim_ctx_set_wait_hook (staging.c): run once before the next wait */
+	dim_wait_hook wait_hook;
+	void *wait_hook_user;
 };
 
 /* Sub-buffers one launch may make for views past karg_off_max. */
@@ -93,6 +96,10 @@ unsigned char *dim_cache_load(const char *dir, const char *key_text, size_t *siz
 void dim_cache_store(const char *dir, const char *key_text, const unsigned char *bin, size_t size);
 
 void dim_gemm_release(dim_ctx *ctx);
+
+/* Run and clear the wait hook, if one is set (staging.c); called by every
+ * runtime function that blocks on the queue, before it blocks. */
+void dim_ctx_before_wait(dim_ctx *ctx);
 
 /* Own GEMM (gemm_own.c): same contract as dim_gemm, operands already
  * checked for alignment and M, N, K > 0. */

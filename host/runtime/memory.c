@@ -123,6 +123,7 @@ dim_status dim_write(dim_ctx *ctx, dim_buf dst, size_t off, const void *src, siz
 		return DIM_ERR_ARG;
 	if (!bytes)
 		return DIM_OK;
+	dim_ctx_before_wait(ctx);
 	cl_int rc = clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off + off, bytes, src,
 					 0, NULL, NULL);
 	return rc == CL_SUCCESS ? DIM_OK : dim_cl_fail(ctx, rc, "clEnqueueWriteBuffer");
@@ -145,6 +146,7 @@ dim_status dim_read(dim_ctx *ctx, dim_buf src, size_t off, void *dst, size_t byt
 		return DIM_ERR_ARG;
 	if (!bytes)
 		return DIM_OK;
+	dim_ctx_before_wait(ctx);
 	cl_int rc = clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off + off, bytes, dst, 0,
 					NULL, NULL);
 	return rc == CL_SUCCESS ? DIM_OK : dim_cl_fail(ctx, rc, "clEnqueueReadBuffer");

@@ -16,6 +16,9 @@
  *                 int32/int64 labels) in order; shuffles per epoch from the
  *                 seed. It needs no OpenCL; dim_batch_upload copies a batch into
  *                 device buffers with dim_write_async.
+ *   dim_feed      training input: the loader's batches into two device
+ *                 buffers through pinned staging, step k+1's fetched and
+ *                 queued while step k runs.
  *
  * Errors are dim_status values; the message (always naming the file and the
  * problem) goes to the caller's dim_error. Readers are thread-safe for get()
@@ -23,6 +26,7 @@
 #ifndef CLDIM_DATA_H
 #define CLDIM_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -276,6 +280,40 @@ struct dim_ctx;
 struct dim_buf;
 dim_status dim_batch_upload(struct dim_ctx *ctx, const dim_batch *b, const struct dim_buf *x,
 			    const struct dim_buf *labels, dim_error *err);
+
+/* ------------------------------------------------------------------ feed */
+
+/* Training input, double-buffered: each step's images (`count` loader
+ * batches of `batch_bytes` image bytes, back to back) in one of two device
+ * buffers, uploaded through pinned staging (dim_staging_*). dim_feed_next
+ * hands out the buffer holding the next step's images; with prefetch it also
+ * sets the context's wait hook, so that the step after it is fetched from the
+ * loader, copied into staging and queued for the device the first time this
+ * step waits for the device: the host side of the upload overlaps the step's
+ * device work, and the copy runs on the in-order queue behind the step's
+ * kernels, into the other buffer. The buffer handed out stays valid until the
+ * second dim_feed_next after it. The loader's epoch must not end in a
+ * prefetch: pass prefetch = false for an epoch's last step. Labels are not
+ * uploaded. */
+typedef struct dim_feed dim_feed;
+typedef struct dim_feed_stats {
+	bool pinned;                    /* the staging is pinned, not the malloc fallback */
+	unsigned long long overlapped;  /* steps uploaded from the wait hook */
+	unsigned long long direct;      /* steps uploaded by dim_feed_next itself */
+	double host_s;                  /* host time spent fetching and copying */
+} dim_feed_stats;
+
+dim_status dim_feed_create(struct dim_ctx *ctx, dim_loader *ld, int count, size_t batch_bytes,
+			   dim_feed **out, dim_error *err);
+/* Also clears the wait hook if it is still set. NULL: no-op. */
+void dim_feed_destroy(dim_feed *f);
+/* Consume one step's batches without uploading them (resuming mid-epoch);
+ * DIM_ERR_ARG after a prefetch. */
+dim_status dim_feed_skip(dim_feed *f, dim_error *err);
+/* The device buffer of the next step's images into *x. A failure of the
+ * previous prefetch is reported here, with its message. */
+dim_status dim_feed_next(dim_feed *f, bool prefetch, struct dim_buf *x, dim_error *err);
+dim_feed_stats dim_feed_get_stats(const dim_feed *f);
 
 #ifdef __cplusplus
 }

@@ -390,6 +390,52 @@ dim_status dim_cache_query(const char *dir, dim_cache_info *out, dim_error *err)
 /* Delete every cache entry in dir (only files cldim wrote). */
 dim_status dim_cache_clear(const char *dir, unsigned *removed, dim_error *err);
 
+/* ------------------------------------------------------------------ staging */
+
+/* Host staging buffers: host memory for copies the host does not wait for.
+ * Pinned where the driver gives it (a CL_MEM_ALLOC_HOST_PTR buffer, mapped
+ * once: page-locked on GPU drivers, copied by DMA), else plain malloc'd
+ * memory (the copies are then ordinary non-blocking copies from it).
+ * Copies are enqueued on the context's in-order queue, behind the work
+ * already queued; the staging buffer's fence is its last copy, and
+ * dim_staging_wait waits for it (so for every copy of that buffer). Until
+ * then the host must not change the bytes a pending write reads, nor read
+ * the bytes a pending read fills. Errors go to dim_ctx_error(ctx).
+ * A staging buffer belongs to one context and is destroyed before it. */
+typedef struct dim_staging dim_staging;
+
+enum { DIM_STAGING_PLAIN = 1 }; /* flag: plain host memory, no pinned buffer */
+
+/* bytes == 0 or unknown flags: DIM_ERR_ARG. */
+dim_status dim_staging_create(dim_ctx *ctx, size_t bytes, unsigned flags, dim_staging **out);
+/* Waits for its pending copies first. NULL is a no-op. */
+void dim_staging_destroy(dim_staging *s);
+void *dim_staging_ptr(dim_staging *s);
+size_t dim_staging_bytes(const dim_staging *s);
+bool dim_staging_pinned(const dim_staging *s); /* false: the malloc fallback */
+
+/* Enqueue a copy of staging bytes [soff, soff+bytes) into dst at byte `off`
+ * (write), or of src's bytes at `off` into the staging buffer at soff
+ * (read), and return at once. A range outside either side: DIM_ERR_ARG,
+ * nothing enqueued; bytes == 0: nothing to do. */
+dim_status dim_staging_write(dim_staging *s, size_t soff, dim_buf dst, size_t off, size_t bytes);
+dim_status dim_staging_read(dim_staging *s, size_t soff, dim_buf src, size_t off, size_t bytes);
+/* Hand the queued work to the device now (clFlush) without waiting. */
+dim_status dim_staging_flush(dim_staging *s);
+/* The fence: wait until every copy enqueued on s so far is done. */
+dim_status dim_staging_wait(dim_staging *s);
+/* Whether a copy was enqueued on s since the last dim_staging_wait. */
+bool dim_staging_busy(const dim_staging *s);
+
+/* A one-shot wait hook: `fn(user)` runs once, the next time the context is
+ * about to block on the device (dim_read, dim_write, dim_tensor_read/write,
+ * dim_finish), after the queue was flushed, and is then cleared. Host work
+ * that is independent of the queued kernels (preparing the next batch) runs
+ * there while the device computes. The hook may enqueue work and wait; it
+ * returns nothing, so it keeps its own errors. NULL fn clears it. */
+typedef void (*dim_wait_hook)(void *user);
+void dim_ctx_set_wait_hook(dim_ctx *ctx, dim_wait_hook fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif
