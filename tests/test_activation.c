@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cldim/op_activation.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 static double ref_f(dim_act k, double slope, double x)

@@ -7,6 +7,7 @@
 
 #include "cldim/op_batchnorm.h"
 #include "cldim/op_linear.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct bc {

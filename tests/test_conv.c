@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cldim/op_conv.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct cs {

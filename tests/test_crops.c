@@ -8,6 +8,7 @@
 
 #include "cldim/op_crops.h"
 #include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct geom {

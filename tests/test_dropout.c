@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cldim/op_dropout.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 static void one_p(dim_ctx *ctx, t_rng *rng, float p, size_t n, const char *dump_dir)

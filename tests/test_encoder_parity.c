@@ -10,6 +10,7 @@
 #include "cldim/io.h"
 #include "cldim/models.h"
 #include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct expect {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cldim/op_linear.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct lc {

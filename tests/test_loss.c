@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cldim/op_loss.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct ref_arg { int N, K; const int *y; };

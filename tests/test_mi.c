@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cldim/op_mi.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 #define LN2 0.69314718055994530942

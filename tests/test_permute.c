@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cldim/op_permute.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 int main(void)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cldim/op_pool.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 static char *g_dir;

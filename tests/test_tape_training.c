@@ -19,6 +19,7 @@
 #include "cldim/op_loss.h"
 #include "cldim/op_optim.h"
 #include "cldim/op_pool.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 #define BATCH 32

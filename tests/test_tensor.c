@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 static char *g_dir;

@@ -1,5 +1,5 @@
 /* Tape wrappers for the activations (see op_activation.h). */
-#include "cldim/op_activation.h"
+#include "cldim/tape_ops.h"
 
 struct act_saved {
 	dim_act_desc desc;

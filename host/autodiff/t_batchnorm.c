@@ -1,5 +1,5 @@
 /* Tape wrapper for batch normalisation (see op_batchnorm.h). */
-#include "cldim/op_batchnorm.h"
+#include "cldim/tape_ops.h"
 
 struct bn_saved {
 	dim_batchnorm_desc desc;

@@ -1,5 +1,5 @@
 /* Tape wrapper for 2-D convolution (see op_conv.h). */
-#include "cldim/op_conv.h"
+#include "cldim/tape_ops.h"
 
 struct conv_saved {
 	dim_conv2d_desc desc;

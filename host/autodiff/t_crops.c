@@ -1,5 +1,5 @@
 /* Tape wrappers for the strided-crop unfold and fold. */
-#include "cldim/op_crops.h"
+#include "cldim/tape_ops.h"
 
 struct unfold_saved {
 	dim_var *x, *y;

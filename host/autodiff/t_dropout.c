@@ -1,6 +1,6 @@
 /* Tape wrapper for dropout (see op_dropout.h). The mask is regenerated in
  * backward from (seed, step), so only the descriptor is saved. */
-#include "cldim/op_dropout.h"
+#include "cldim/tape_ops.h"
 
 struct dropout_saved {
 	dim_dropout_desc desc;

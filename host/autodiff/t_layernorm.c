@@ -1,5 +1,5 @@
 /* Tape wrapper for layer normalisation over channels (see op_layernorm.h). */
-#include "cldim/op_layernorm.h"
+#include "cldim/tape_ops.h"
 
 struct ln_saved {
 	dim_var *y, *x, *w, *b;

@@ -1,6 +1,5 @@
 /* Tape wrappers for permute and pairwise. */
-#include "cldim/op_pairwise.h"
-#include "cldim/op_permute.h"
+#include "cldim/tape_ops.h"
 
 struct permute_saved {
 	dim_var *x, *y;

@@ -1,5 +1,5 @@
 /* Tape wrapper for the dense layer (see op_linear.h). */
-#include "cldim/op_linear.h"
+#include "cldim/tape_ops.h"
 
 struct linear_saved {
 	dim_var *y, *x, *w, *b;

@@ -1,6 +1,6 @@
 /* Tape wrapper for cross-entropy (see op_loss.h). The log-softmax is kept
  * in the tape's arena for backward; per-row scratch is released at once. */
-#include "cldim/op_loss.h"
+#include "cldim/tape_ops.h"
 
 struct xent_saved {
 	dim_var *loss, *logits, *logp;

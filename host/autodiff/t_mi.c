@@ -1,5 +1,5 @@
 /* Tape wrapper for the MI estimators (see op_mi.h). */
-#include "cldim/op_mi.h"
+#include "cldim/tape_ops.h"
 
 struct mi_node {
 	dim_mi_saved saved;

@@ -1,5 +1,5 @@
 /* Tape wrappers for pooling (see op_pool.h). */
-#include "cldim/op_pool.h"
+#include "cldim/tape_ops.h"
 
 struct pool_saved {
 	dim_pool2d_desc desc;

@@ -1,7 +1,7 @@
 /* Tape wrappers for the shape, element-wise and reduction ops (see
  * op_tensor.h). Flatten and reshape are views (dim_tape_view): no kernel,
  * and their gradient is the source's gradient seen with the new shape. */
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 
 struct bin_saved {
 	dim_var *y, *a, *b;

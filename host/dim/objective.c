@@ -4,10 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cldim/op_activation.h"
-#include "cldim/op_linear.h"
-#include "cldim/op_permute.h"
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "dim_internal.h"
 
 #define DIM_LN2 0.69314718055994530942

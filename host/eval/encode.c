@@ -4,8 +4,7 @@
 #include <strings.h>
 
 #include "cldim/encode.h"
-#include "cldim/op_pool.h"
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 
 struct dim_featurizer {
 	dim_ctx *ctx;

@@ -14,8 +14,8 @@
 
 #include "cldim/models.h"
 #include "cldim/op_optim.h"
-#include "cldim/op_tensor.h"
 #include "cldim/probe.h"
+#include "cldim/tape_ops.h"
 
 dim_ndm_opts dim_ndm_defaults(void)
 {

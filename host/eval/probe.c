@@ -5,13 +5,9 @@
 #include <string.h>
 
 #include "cldim/data.h"
-#include "cldim/op_activation.h"
-#include "cldim/op_batchnorm.h"
-#include "cldim/op_dropout.h"
-#include "cldim/op_linear.h"
-#include "cldim/op_loss.h"
 #include "cldim/op_optim.h"
 #include "cldim/probe.h"
+#include "cldim/tape_ops.h"
 
 dim_probe_opts dim_probe_linear_defaults(void)
 {

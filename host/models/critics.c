@@ -4,13 +4,7 @@
 #include <string.h>
 
 #include "cldim/models.h"
-#include "cldim/op_activation.h"
-#include "cldim/op_batchnorm.h"
-#include "cldim/op_layernorm.h"
-#include "cldim/op_linear.h"
-#include "cldim/op_pairwise.h"
-#include "cldim/op_permute.h"
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 
 static dim_status add_init(dim_params *ps, const char *prefix, const char *what, int ndim,
 			   const int *shape, int fan_in, uint64_t seed, dim_param **out)

@@ -3,12 +3,7 @@
 #include <string.h>
 
 #include "cldim/models.h"
-#include "cldim/op_activation.h"
-#include "cldim/op_batchnorm.h"
-#include "cldim/op_conv.h"
-#include "cldim/op_linear.h"
-#include "cldim/op_pool.h"
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "models_internal.h"
 
 struct layer_spec {

@@ -26,13 +26,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "cldim/op_activation.h"
-#include "cldim/op_batchnorm.h"
-#include "cldim/op_conv.h"
-#include "cldim/op_crops.h"
-#include "cldim/op_linear.h"
-#include "cldim/op_pool.h"
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "models_internal.h"
 
 #define EXPANSION 4
