@@ -1,5 +1,6 @@
-/* The Deep InfoMax objective: model construction and the loss terms, forward
- * and backward on the tape (see include/cldim/dim.h). */
+/* The Deep InfoMax objective (see include/cldim/dim.h): the loss terms,
+ * forward and backward on the tape, and the step's metrics. It reads the
+ * model's state (model.c) and leaves the optimizer steps to step.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,142 +9,6 @@
 #include "dim_internal.h"
 
 #define DIM_LN2 0.69314718055994530942
-
-dim_config dim_config_default(void)
-{
-	dim_config c;
-	memset(&c, 0, sizeof c);
-	snprintf(c.encoder, sizeof c.encoder, "dcgan32");
-	c.in_channels = 3;
-	c.y_dim = 64;
-	c.mi_units = 2048;
-	c.global_hidden = 512;
-	c.local_critic = DIM_CRITIC_DOT;
-	c.concat_hidden = 512;
-	c.estimator = DIM_MI_JSD;
-	c.alpha = 0.0f;
-	c.beta = 1.0f;
-	c.gamma = 0.1f;
-	c.lr = 1e-4f;
-	c.beta1 = 0.5f;
-	c.beta2 = 0.999f;
-	c.adam_eps = 1e-8f;
-	c.seed = 1;
-	return c;
-}
-
-dim_status dim_config_preset(dim_config *c, const char *name, dim_error *err)
-{
-	static const struct {
-		const char *name;
-		float a, b, g;
-	} presets[] = {
-		{"local", 0.0f, 1.0f, 0.1f},        /* DIM(L), Tables 1-2 */
-		{"global", 1.0f, 0.0f, 1.0f},       /* DIM(G) */
-		{"local+global", 0.5f, 0.1f, 0.1f}, /* DIM(L+G); γ not stated, 0.1 */
-		{"local-noprior", 0.0f, 1.0f, 0.0f},/* the HEAD README's headline run */
-	};
-	for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-		if (!strcmp(name, presets[i].name)) {
-			c->alpha = presets[i].a;
-			c->beta = presets[i].b;
-			c->gamma = presets[i].g;
-			return DIM_OK;
-		}
-	return dim_fail(err, DIM_ERR_ARG,
-			"unknown preset '%s' (local, global, local+global, local-noprior)", name);
-}
-
-dim_status dim_model_create(dim_ctx *ctx, const dim_config *cfg, dim_model **out)
-{
-	dim_error *err = dim_ctx_error(ctx);
-	dim_model *m = calloc(1, sizeof *m);
-	if (!m)
-		return dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
-	m->ctx = ctx;
-	m->cfg = *cfg;
-	if (cfg->mi_units < 1 || cfg->y_dim < 1 || !(cfg->alpha >= 0 && cfg->beta >= 0 &&
-						     cfg->gamma >= 0)) {
-		free(m);
-		return dim_fail(err, DIM_ERR_ARG, "bad DIM config (mi_units %d, y_dim %d, weights "
-				"%g/%g/%g)", cfg->mi_units, cfg->y_dim, cfg->alpha, cfg->beta,
-				cfg->gamma);
-	}
-	dim_status st = dim_params_init(&m->params, ctx, "encoder");
-	if (!st)
-		st = dim_params_init(&m->prior_params, ctx, "prior");
-	if (!st)
-		st = dim_encoder_build(&m->enc, &m->params, cfg->encoder, cfg->in_channels, cfg->y_dim,
-				       cfg->seed);
-	if (!st && cfg->local_critic == DIM_CRITIC_CONCAT && cfg->estimator == DIM_MI_DV)
-		st = dim_fail(err, DIM_ERR_UNSUPPORTED, "the concat-and-convolve critic has one "
-			      "negative per positive: use --estimator jsd or nce with it (DV needs "
-			      "the encode-and-dot critic)");
-	if (!st && cfg->local_critic == DIM_CRITIC_CONCAT)
-		st = dim_concat_critic_build(&m->concat, &m->params, "local_cc", m->enc.m_shape[0],
-					     cfg->y_dim, cfg->concat_hidden, cfg->seed);
-	if (!st && cfg->local_critic == DIM_CRITIC_DOT)
-		st = dim_mi1x1_build(&m->local_m, &m->params, "local_m", m->enc.m_shape[0],
-				     cfg->mi_units, cfg->seed);
-	if (!st && cfg->local_critic == DIM_CRITIC_DOT)
-		st = dim_mi1x1_build(&m->local_y, &m->params, "local_y", cfg->y_dim, cfg->mi_units,
-				     cfg->seed);
-	if (!st && cfg->alpha > 0) {
-		int conv_dim = m->enc.conv_shape[0] * m->enc.conv_shape[1] * m->enc.conv_shape[2];
-		st = dim_global_critic_build(&m->glob, &m->params, "global_critic", conv_dim,
-					     cfg->y_dim, cfg->global_hidden, cfg->seed);
-		m->has_global = !st;
-	}
-	if (!st)
-		st = dim_mlp_build(&m->prior, &m->prior_params, "prior", 3,
-				   (int[]){cfg->y_dim, 1000, 200, 1}, cfg->seed);
-	if (!st)
-		st = dim_tape_create(ctx, "activations", &m->tape);
-	if (!st)
-		st = dim_tape_create(ctx, "disc-activations", &m->dtape);
-	if (!st)
-		st = dim_model_optim_init(m);
-	if (!st)
-		st = dim_buf_create(ctx, 8 * sizeof(float), &m->metrics);
-	m->ph_enc = dim_profile_phase_id(ctx, "encoder");
-	m->ph_local = dim_profile_phase_id(ctx, "local critic");
-	m->ph_est = dim_profile_phase_id(ctx, "estimator");
-	m->ph_global = dim_profile_phase_id(ctx, "global critic");
-	m->ph_prior = dim_profile_phase_id(ctx, "prior");
-	m->ph_opt = dim_profile_phase_id(ctx, "optimizer");
-	if (st) {
-		dim_model_destroy(m);
-		return st;
-	}
-	*out = m;
-	return DIM_OK;
-}
-
-void dim_model_destroy(dim_model *m)
-{
-	if (!m)
-		return;
-	dim_model_optim_free(m);
-	dim_arena_destroy(m->backup);
-	dim_model_accum_free(m);
-	dim_buf_release(&m->metrics);
-	dim_buf_release(&m->z_dev);
-	free(m->z_host);
-	dim_buf_release(&m->neg_dev);
-	free(m->neg_host);
-	dim_tape_destroy(m->tape);
-	dim_tape_destroy(m->dtape);
-	dim_params_free(&m->params);
-	dim_params_free(&m->prior_params);
-	free(m);
-}
-
-const dim_config *dim_model_config(const dim_model *m) { return &m->cfg; }
-const dim_encoder *dim_model_encoder(const dim_model *m) { return &m->enc; }
-dim_params *dim_model_params(dim_model *m) { return &m->params; }
-dim_params *dim_model_prior_params(dim_model *m) { return &m->prior_params; }
-long long dim_model_step(const dim_model *m) { return m->step; }
-void dim_model_set_step(dim_model *m, long long step) { m->step = step; }
 
 /* mean(softplus(sign * v)) as a scalar var. */
 static dim_status mean_softplus(dim_tape *t, dim_var *v, float sign, dim_var **out)
@@ -365,18 +230,4 @@ static dim_status finish_metrics(dim_model *m, int N, int L, dim_var *local, dim
 					m->step + 1, names[i], v[i]);
 		}
 	return DIM_OK;
-}
-
-dim_model_memory dim_model_memory_use(const dim_model *m)
-{
-	dim_model_memory u;
-	const dim_params *sets[2] = {&m->params, &m->prior_params};
-	memset(&u, 0, sizeof u);
-	for (int i = 0; i < 2; i++) {
-		u.params += dim_arena_capacity(sets[i]->values);
-		u.grads += dim_arena_capacity(sets[i]->grads);
-		u.optimizer += 2 * dim_params_numel(sets[i], true) * sizeof(float);
-	}
-	u.activations = dim_tape_arena_bytes(m->tape) + dim_tape_arena_bytes(m->dtape);
-	return u;
 }
