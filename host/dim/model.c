@@ -98,7 +98,7 @@ dim_status dim_model_create(dim_ctx *ctx, const dim_config *cfg, dim_model **out
 				       cfg->seed);
 	if (!st && cfg->local_critic == DIM_CRITIC_CONCAT && cfg->estimator == DIM_MI_DV)
 		st = dim_fail(err, DIM_ERR_UNSUPPORTED, "the concat-and-convolve critic has one "
-			      "negative per positive: use --estimator jsd or nce with it (DV needs "
+			      "negative per positive: use the JSD or NCE estimator with it (DV needs "
 			      "the encode-and-dot critic)");
 	if (!st && cfg->local_critic == DIM_CRITIC_CONCAT)
 		st = dim_concat_critic_build(&m->concat, &m->params, "local_cc", m->enc.m_shape[0],
