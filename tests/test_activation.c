@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cldim/op_activation.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 static double ref_f(dim_act k, double slope, double x)
@@ -137,13 +138,19 @@ static void tape_case(dim_ctx *ctx, t_rng *rng)
 	dim_tape *t;
 	CHECK_OK(ctx, dim_tape_create(ctx, "act", &t));
 	dim_tape_begin(t, true);
-	dim_var *vw = dim_tape_param(t, p);
+	dim_var *vw = t_param(t, p);
 	/* two consumers of w: tanh(w) and softplus(w); the seed gradient of each
 	 * output is set by hand through a leaky_relu of slope 1 (identity). */
-	dim_var *a = dim_t_tanh(t, vw), *b = dim_t_softplus(t, vw);
-	dim_var *c = dim_t_leaky_relu(t, a, 1.0f), *e = dim_t_sigmoid(t, b);
-	dim_var *f = dim_t_relu(t, c);
+	dim_var *a = NULL, *b = NULL, *c = NULL, *e = NULL, *f = NULL;
+	CHECK_OK(ctx, dim_t_tanh(t, vw, &a));
+	CHECK_OK(ctx, dim_t_softplus(t, vw, &b));
+	CHECK_OK(ctx, dim_t_leaky_relu(t, a, 1.0f, &c));
+	CHECK_OK(ctx, dim_t_sigmoid(t, b, &e));
+	CHECK_OK(ctx, dim_t_relu(t, c, &f));
 	CHECK(a && b && c && e && f);
+	/* a missing input is an error, and the output is NULL */
+	dim_var *none = vw;
+	CHECK(dim_t_relu(t, NULL, &none) == DIM_ERR_ARG && !none);
 	/* backward from two non-scalars by hand: seed their grads directly */
 	int acc;
 	dim_tensor *gf = dim_tape_grad(t, f, &acc);
@@ -152,7 +159,8 @@ static void tape_case(dim_ctx *ctx, t_rng *rng)
 	CHECK_OK(ctx, dim_tensor_write(ctx, gf, r));
 	CHECK_OK(ctx, dim_tensor_write(ctx, ge, r));
 	/* a scalar loss var that needs no grad walks every recorded node */
-	dim_var *dummy = dim_tape_new(t, 1, (int[]){1}, true);
+	dim_var *dummy;
+	CHECK_OK(ctx, dim_tape_new(t, 1, (int[]){1}, true, &dummy));
 	CHECK_OK(ctx, dim_tape_backward(t, dummy, 0.0f));
 	float g[15];
 	CHECK_OK(ctx, dim_tensor_read(ctx, &p->grad, g));

@@ -7,6 +7,7 @@
 
 #include "cldim/op_batchnorm.h"
 #include "cldim/op_linear.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct bc {
@@ -312,9 +313,9 @@ static void check_tape(dim_ctx *ctx)
 		int training = step <= 2;
 		dim_tape_begin(t, training);
 		ref_forward(d, training, xd, wd, bd, rm, rv, y, mean, rstd);
-		dim_var *yv = dim_t_batchnorm(t, &desc, dim_tape_param(t, px), dim_tape_param(t, pw),
-					      dim_tape_param(t, pb), prm, prv);
-		CHECK_MSG(yv != NULL, "%s", dim_ctx_errmsg(ctx));
+		dim_var *yv = NULL;
+		CHECK_OK(ctx, dim_t_batchnorm(t, &desc, t_param(t, px), t_param(t, pw),
+					      t_param(t, pb), prm, prv, &yv));
 		if (!yv)
 			break;
 		float got[12], grm[3], grv[3];
@@ -326,9 +327,9 @@ static void check_tape(dim_ctx *ctx)
 		t_close("tape running_var", grv, rv, 3, 1e-4, 1e-6);
 		if (!training)
 			break;
-		dim_var *flat = dim_tape_view(t, yv, 2, (int[]){1, 12});
-		dim_var *l = flat ? dim_t_linear(t, flat, dim_tape_param(t, pr), NULL) : NULL;
-		CHECK_MSG(l != NULL, "%s", dim_ctx_errmsg(ctx));
+		dim_var *flat, *l = NULL;
+		CHECK_OK(ctx, dim_tape_view(t, yv, 2, (int[]){1, 12}, &flat));
+		CHECK_OK(ctx, dim_t_linear(t, flat, t_param(t, pr), NULL, &l));
 		if (!l)
 			break;
 		CHECK_OK(ctx, dim_tape_backward(t, l, 1.0f));

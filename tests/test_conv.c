@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cldim/op_conv.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct cs {
@@ -285,10 +286,9 @@ static void check_tape(dim_ctx *ctx)
 	for (int step = 1; step <= 2; step++) {
 		dim_tape_begin(t, true);
 		dim_conv2d_desc d = {s.sh, s.sw, s.ph, s.pw}, d0 = {1, 1, 0, 0};
-		dim_var *y = dim_t_conv2d(t, &d, dim_tape_param(t, px), dim_tape_param(t, pw),
-					  dim_tape_param(t, pb));
-		dim_var *l = y ? dim_t_conv2d(t, &d0, y, dim_tape_param(t, pr), NULL) : NULL;
-		CHECK_MSG(l != NULL, "%s", dim_ctx_errmsg(ctx));
+		dim_var *y, *l = NULL;
+		CHECK_OK(ctx, dim_t_conv2d(t, &d, t_param(t, px), t_param(t, pw), t_param(t, pb), &y));
+		CHECK_OK(ctx, dim_t_conv2d(t, &d0, y, t_param(t, pr), NULL, &l));
 		if (!l)
 			break;
 		CHECK_OK(ctx, dim_tape_backward(t, l, 1.0f));

@@ -8,6 +8,7 @@
 
 #include "cldim/op_crops.h"
 #include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct geom {
@@ -164,19 +165,23 @@ static void check_tape(dim_ctx *ctx, t_rng *rng)
 	CHECK_OK(ctx, dim_param_set(ctx, pg, g));
 	CHECK_OK(ctx, dim_params_zero_grad(&ps));
 	dim_tape_begin(t, true);
-	dim_var *crops = dim_t_unfold_crops(t, dim_tape_param(t, px), k, s);
+	dim_var *crops = NULL, *folded = NULL, *prod = NULL, *loss = NULL;
+	CHECK_OK(ctx, dim_t_unfold_crops(t, t_param(t, px), k, s, &crops));
 	CHECK(crops && crops->val.shape[0] == N * P && crops->val.shape[1] == C &&
 	      crops->val.shape[2] == k && crops->val.shape[3] == k);
-	dim_var *folded = crops ? dim_t_fold_crops(t, crops, gh, gw) : NULL;
+	CHECK_OK(ctx, dim_t_fold_crops(t, crops, gh, gw, &folded));
 	CHECK(folded && folded->val.shape[0] == N && folded->val.shape[1] == C * k * k &&
 	      folded->val.shape[2] == gh && folded->val.shape[3] == gw);
-	dim_var *loss = folded ? dim_t_sum(t, dim_t_mul(t, folded, dim_tape_param(t, pg))) : NULL;
-	CHECK(loss != NULL);
+	CHECK_OK(ctx, dim_t_mul(t, folded, t_param(t, pg), &prod));
+	CHECK_OK(ctx, dim_t_sum(t, prod, &loss));
 	if (loss)
 		CHECK_OK(ctx, dim_tape_backward(t, loss, 1.0f));
-	/* errors */
-	CHECK(dim_t_unfold_crops(t, dim_tape_param(t, px), 12, 1) == NULL);
-	CHECK(dim_t_fold_crops(t, crops, 5, 5) == NULL);
+	/* errors: a status, and no output var */
+	dim_var *none = crops;
+	CHECK(dim_t_unfold_crops(t, t_param(t, px), 12, 1, &none) == DIM_ERR_ARG && !none);
+	none = crops;
+	CHECK(dim_t_fold_crops(t, crops, 5, 5, &none) == DIM_ERR_ARG && !none);
+	CHECK(dim_t_fold_crops(t, NULL, 1, 1, &none) == DIM_ERR_ARG);
 	dim_buf tiny;
 	CHECK_OK(ctx, dim_buf_create(ctx, 8, &tiny));
 	dim_unfold_desc bad = {1, 1, 4, 4, 2, 2};

@@ -3,7 +3,8 @@
  * non-finite (here: NaN pixels) stops the step with DIM_ERR_NUMERIC, a
  * message naming the step and the term, and no parameter or optimizer update
  * (the weights after the failed step equal those before it). A normal step
- * afterwards works. */
+ * afterwards works. A configuration without any loss term fails its step with
+ * DIM_ERR_ARG. */
 #include <string.h>
 
 #include "cldim/dim.h"
@@ -63,6 +64,19 @@ int main(void)
 	CHECK_OK(ctx, dim_tensor_write(ctx, &xt, x));
 	CHECK_OK(ctx, dim_train_step(m, &xt, &mt));
 	CHECK(dim_model_step(m) == 2 && isfinite(mt.local) && isfinite(mt.total));
+
+	/* no loss term at all (alpha = beta = gamma = 0): a clear DIM_ERR_ARG, not a
+	 * status rebuilt from the context's last error (the NUMERIC above) */
+	dim_model *m0 = NULL;
+	c.alpha = c.beta = c.gamma = 0.0f;
+	CHECK_OK(ctx, dim_model_create(ctx, &c, &m0));
+	if (m0) {
+		st = dim_train_step(m0, &xt, &mt);
+		CHECK_MSG(st == DIM_ERR_ARG, "status %s", dim_status_name(st));
+		CHECK_MSG(strstr(dim_ctx_errmsg(ctx), "has no loss"), "message: %s",
+			  dim_ctx_errmsg(ctx));
+		dim_model_destroy(m0);
+	}
 
 	free(before);
 	free(after);

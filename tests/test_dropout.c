@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cldim/op_dropout.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 static void one_p(dim_ctx *ctx, t_rng *rng, float p, size_t n, const char *dump_dir)
@@ -92,14 +93,15 @@ static void test_tape(dim_ctx *ctx, t_rng *rng)
 	CHECK_OK(ctx, dim_tape_create(ctx, "drop", &t));
 	dim_dropout_desc d = {0.3f, 5, 99, true};
 	dim_tape_begin(t, true);
-	dim_var *v = dim_t_dropout(t, &d, dim_tape_param(t, p));
-	CHECK(v != NULL);
+	dim_var *v = NULL, *dummy = NULL;
+	CHECK_OK(ctx, dim_t_dropout(t, &d, t_param(t, p), &v));
 	int acc;
 	dim_tensor *gv = v ? dim_tape_grad(t, v, &acc) : NULL;
 	CHECK(gv != NULL);
 	if (gv) {
 		CHECK_OK(ctx, dim_fill_f32(ctx, gv->buf, 1.0f));
-		CHECK_OK(ctx, dim_tape_backward(t, dim_tape_new(t, 1, (int[]){1}, true), 0.0f));
+		CHECK_OK(ctx, dim_tape_new(t, 1, (int[]){1}, true, &dummy));
+		CHECK_OK(ctx, dim_tape_backward(t, dummy, 0.0f));
 		CHECK_OK(ctx, dim_tensor_read(ctx, &p->grad, g));
 		double *w = malloc(n * 8);
 		for (int i = 0; i < n; i++)
@@ -109,8 +111,7 @@ static void test_tape(dim_ctx *ctx, t_rng *rng)
 	}
 	/* evaluation: identity whatever the descriptor says */
 	dim_tape_begin(t, false);
-	v = dim_t_dropout(t, &d, dim_tape_param(t, p));
-	CHECK(v != NULL);
+	CHECK_OK(ctx, dim_t_dropout(t, &d, t_param(t, p), &v));
 	if (v) {
 		CHECK_OK(ctx, dim_tensor_read(ctx, &v->val, y));
 		CHECK(memcmp(x, y, n * 4) == 0);

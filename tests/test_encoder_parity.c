@@ -10,6 +10,7 @@
 #include "cldim/io.h"
 #include "cldim/models.h"
 #include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct expect {
@@ -75,7 +76,7 @@ static dim_var *random_input(dim_tape *t, t_rng *rng, const char *dir, const cha
 	free(v);
 	dim_tensor x = {.buf = *keep, .ndim = ndim};
 	memcpy(x.shape, shape, (size_t)ndim * sizeof *shape);
-	return dim_tape_input(t, &x);
+	return t_input(t, &x);
 }
 
 static void dump_var(dim_ctx *ctx, const char *dir, const char *name, dim_var *v)
@@ -132,10 +133,23 @@ static void check_encoder(dim_ctx *ctx, dim_tape *t, t_rng *rng, const struct ex
 	dim_var *gf = random_input(t, rng, dir, "gfc", 2, (int[]){N, x->fc}, &bf);
 	dim_var *gy = random_input(t, rng, dir, "gY", 2, (int[]){N, 64}, &by);
 	dim_var *loss = NULL;
-	if (!st && o.M && o.fc && o.Y)
-		loss = dim_t_add(t, dim_t_add(t, dim_t_sum(t, dim_t_mul(t, o.M, gm)),
-					      dim_t_sum(t, dim_t_mul(t, o.fc, gf))),
-				 dim_t_sum(t, dim_t_mul(t, o.Y, gy)));
+	if (!st && o.M && o.fc && o.Y) {
+		/* loss = sum(M gM) + sum(fc gfc) + sum(Y gY) */
+		dim_var *const outs[3] = {o.M, o.fc, o.Y}, *const gs[3] = {gm, gf, gy};
+		for (int i = 0; i < 3; i++) {
+			dim_var *p = NULL, *s = NULL;
+			CHECK_OK(ctx, dim_t_mul(t, outs[i], gs[i], &p));
+			CHECK_OK(ctx, dim_t_sum(t, p, &s));
+			if (!s) {
+				loss = NULL;
+				break;
+			}
+			if (!loss)
+				loss = s;
+			else
+				CHECK_OK(ctx, dim_t_add(t, loss, s, &loss));
+		}
+	}
 	CHECK(loss != NULL);
 	if (loss) {
 		CHECK_OK(ctx, dim_tape_backward(t, loss, 1.0f));
@@ -153,7 +167,7 @@ static void check_encoder(dim_ctx *ctx, dim_tape *t, t_rng *rng, const struct ex
 	dim_tape_begin(t, false);
 	dim_tensor bad = {.buf = bx, .ndim = 4,
 			  .shape = {1, x->channels, x->size / 2, x->size / 2}};
-	CHECK(dim_encoder_forward(t, &e, dim_tape_input(t, &bad), &o) == DIM_ERR_ARG);
+	CHECK(dim_encoder_forward(t, &e, t_input(t, &bad), &o) == DIM_ERR_ARG);
 	t_rmtree(dir);
 	free(dir);
 	dim_buf_release(&bx);

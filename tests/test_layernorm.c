@@ -7,6 +7,7 @@
 
 #include "cldim/op_layernorm.h"
 #include "cldim/op_linear.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct lc {
@@ -238,11 +239,11 @@ static void check_tape(dim_ctx *ctx)
 	CHECK_OK(ctx, dim_tape_create(ctx, "tape", &t));
 	for (int step = 1; step <= 2; step++) {
 		dim_tape_begin(t, true);
-		dim_var *yv = dim_t_layernorm(t, dim_tape_param(t, px), dim_tape_param(t, pw),
-					      dim_tape_param(t, pb), 1e-5f);
-		dim_var *flat = yv ? dim_tape_view(t, yv, 2, (int[]){1, 24}) : NULL;
-		dim_var *l = flat ? dim_t_linear(t, flat, dim_tape_param(t, pr), NULL) : NULL;
-		CHECK_MSG(l != NULL, "%s", dim_ctx_errmsg(ctx));
+		dim_var *yv, *flat, *l = NULL;
+		CHECK_OK(ctx, dim_t_layernorm(t, t_param(t, px), t_param(t, pw), t_param(t, pb), 1e-5f,
+					      &yv));
+		CHECK_OK(ctx, dim_tape_view(t, yv, 2, (int[]){1, 24}, &flat));
+		CHECK_OK(ctx, dim_t_linear(t, flat, t_param(t, pr), NULL, &l));
 		if (!l)
 			break;
 		float got[24];

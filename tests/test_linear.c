@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cldim/op_linear.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 struct lc {
@@ -190,10 +191,9 @@ static void check_tape(dim_ctx *ctx)
 	CHECK_OK(ctx, dim_tape_create(ctx, "tape", &t));
 	for (int step = 1; step <= 2; step++) {
 		dim_tape_begin(t, true);
-		dim_var *y = dim_t_linear(t, dim_tape_param(t, px), dim_tape_param(t, pw),
-					  dim_tape_param(t, pb));
-		dim_var *l = y ? dim_t_linear(t, y, dim_tape_param(t, pr), NULL) : NULL;
-		CHECK_MSG(l != NULL, "%s", dim_ctx_errmsg(ctx));
+		dim_var *y, *l = NULL;
+		CHECK_OK(ctx, dim_t_linear(t, t_param(t, px), t_param(t, pw), t_param(t, pb), &y));
+		CHECK_OK(ctx, dim_t_linear(t, y, t_param(t, pr), NULL, &l));
 		if (!l)
 			break;
 		CHECK_OK(ctx, dim_tape_backward(t, l, 1.0f));
@@ -284,11 +284,10 @@ static void check_tape_sum(dim_ctx *ctx, int same_x)
 	dim_tape *t;
 	CHECK_OK(ctx, dim_tape_create(ctx, "tape", &t));
 	dim_tape_begin(t, true);
-	dim_var *v1 = dim_tape_param(t, p1), *v2 = p2 ? dim_tape_param(t, p2) : v1;
-	dim_var *ys = dim_t_linear_sum(t, v1, dim_tape_param(t, pw1), dim_tape_param(t, pb), v2,
-				       dim_tape_param(t, pw2));
-	dim_var *l = ys ? dim_t_linear(t, ys, dim_tape_param(t, pr), NULL) : NULL;
-	CHECK_MSG(l != NULL, "%s", dim_ctx_errmsg(ctx));
+	dim_var *v1 = t_param(t, p1), *v2 = p2 ? t_param(t, p2) : v1, *ys = NULL, *l = NULL;
+	CHECK_OK(ctx, dim_t_linear_sum(t, v1, t_param(t, pw1), t_param(t, pb), v2, t_param(t, pw2),
+				       &ys));
+	CHECK_OK(ctx, dim_t_linear(t, ys, t_param(t, pr), NULL, &l));
 	if (l) {
 		CHECK_OK(ctx, dim_tape_backward(t, l, 1.0f));
 		float gy[O], g1[I1], g2[I1], gw1[O * I1], gw2[O * I1], gb[O];
@@ -308,8 +307,9 @@ static void check_tape_sum(dim_ctx *ctx, int same_x)
 		}
 	}
 	/* widths that do not match are an error, not a crash */
-	CHECK(dim_t_linear_sum(t, v1, dim_tape_param(t, pw1), NULL, v2, dim_tape_param(t, pb)) ==
-	      NULL);
+	dim_var *none = v1;
+	CHECK(dim_t_linear_sum(t, v1, t_param(t, pw1), NULL, v2, t_param(t, pb), &none) ==
+	      DIM_ERR_ARG && !none);
 	dim_tape_destroy(t);
 	dim_params_free(&ps);
 }

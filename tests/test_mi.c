@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cldim/op_mi.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 #define LN2 0.69314718055994530942
@@ -256,9 +257,8 @@ static void tape(dim_ctx *ctx, t_rng *rng)
 	p.grad.buf = t_upload(ctx, zero, n);
 	for (int k = 0; k < 3; k++) {
 		dim_tape_begin(t, true);
-		dim_var *v = dim_tape_param(t, &p);
-		dim_var *loss = dim_t_mi(t, (dim_mi_kind)k, v);
-		CHECK(loss != NULL);
+		dim_var *loss = NULL;
+		CHECK_OK(ctx, dim_t_mi(t, (dim_mi_kind)k, t_param(t, &p), &loss));
 		if (!loss)
 			break;
 		CHECK_OK(ctx, dim_tape_backward(t, loss, 1.0f));
@@ -272,9 +272,10 @@ static void tape(dim_ctx *ctx, t_rng *rng)
 		CHECK_OK(ctx, dim_write(ctx, p.grad.buf, 0, zero, n * 4));
 	}
 	dim_tape_begin(t, true);
-	dim_var *bad = dim_tape_param(t, &p);
-	bad = dim_tape_view(t, bad, 2, (int[]){N * L, N});
-	CHECK(bad && dim_t_mi(t, DIM_MI_JSD, bad) == NULL); /* 15 x 5: not [N, N*L] */
+	dim_var *bad = NULL, *none = NULL;
+	CHECK_OK(ctx, dim_tape_view(t, t_param(t, &p), 2, (int[]){N * L, N}, &bad));
+	CHECK(bad && dim_t_mi(t, DIM_MI_JSD, bad, &none) == DIM_ERR_ARG); /* 15 x 5: not [N, N*L] */
+	CHECK(strstr(dim_ctx_errmsg(ctx), "[15, 5]") != NULL);
 	dim_buf_release(&p.value.buf);
 	dim_buf_release(&p.grad.buf);
 	dim_tape_destroy(t);

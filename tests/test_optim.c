@@ -3,10 +3,12 @@
  * double-precision reference and with torch.optim (betas (0.5, 0.999) as DIM
  * uses, with and without weight decay; SGD with momentum), one kernel launch
  * per span (a non-trainable buffer between parameters splits the group in
- * two), the state accessors, and the step counter. */
+ * two), the state accessors, and the step counter. Also Adam over plain
+ * (value, gradient) buffers, without a dim_params (the ops-level API). */
 #include <string.h>
 
 #include "cldim/op_optim.h"
+#include "cldim/params.h"
 #include "testutil.h"
 
 #define STEPS 10
@@ -144,6 +146,69 @@ static void run(dim_ctx *ctx, t_rng *rng, int kind, double wd, const char *dir, 
 	dim_params_free(&g.ps);
 }
 
+/* Adam over two plain tensors sharing one value buffer and one gradient
+ * buffer (one span), one step against the closed form of the first step:
+ * m = (1-b1) g, v = (1-b2) g^2, update = -lr sign(g) (up to eps). */
+static void plain_vars(dim_ctx *ctx)
+{
+	dim_buf vb, gb;
+	CHECK_OK(ctx, dim_buf_create(ctx, 12 * sizeof(float), &vb));
+	CHECK_OK(ctx, dim_buf_create(ctx, 12 * sizeof(float), &gb));
+	dim_optim_var vars[2];
+	for (int i = 0; i < 2; i++) {
+		size_t off = (size_t)i * 4 * sizeof(float), bytes = (size_t)(i ? 8 : 4) * sizeof(float);
+		vars[i].value.buf = dim_buf_view(vb, off, bytes);
+		vars[i].grad.buf = dim_buf_view(gb, off, bytes);
+		dim_tensor_set_shape(&vars[i].value, 1, (int[]){i ? 8 : 4});
+		dim_tensor_set_shape(&vars[i].grad, 1, (int[]){i ? 8 : 4});
+	}
+	float x[12], g[12], y[12], m[12];
+	for (int i = 0; i < 12; i++) {
+		x[i] = 0.25f * (float)i - 1.0f;
+		g[i] = (i % 3 == 0 ? -1.0f : 1.0f) * (0.5f + 0.125f * (float)i);
+	}
+	CHECK_OK(ctx, dim_write(ctx, vb, 0, x, sizeof x));
+	CHECK_OK(ctx, dim_write(ctx, gb, 0, g, sizeof g));
+	dim_adam_desc ad = {0.01, 0.5, 0.999, 1e-8, 0};
+	dim_optim *o = NULL;
+	CHECK_OK(ctx, dim_adam_create_vars(ctx, vars, 2, &ad, &o));
+	if (!o)
+		goto out;
+	CHECK(dim_optim_launches(o) == 1);
+	CHECK(dim_optim_ctx(o) == ctx);
+	CHECK_OK(ctx, dim_optim_step(o));
+	CHECK_OK(ctx, dim_read(ctx, vb, 0, y, sizeof y));
+	double want[12];
+	for (int i = 0; i < 12; i++)
+		want[i] = x[i] - (g[i] > 0 ? 0.01 : -0.01);
+	t_close("plain vars: first Adam step", y, want, 12, 1e-5, 1e-6);
+	/* state by index and by value view: slot 0 of var 1 is (1 - b1) g */
+	CHECK(dim_optim_var_index(o, &vars[1].value) == 1);
+	dim_tensor other = vars[1].value;
+	other.buf = dim_buf_view(gb, 4 * sizeof(float), 8 * sizeof(float));
+	CHECK(dim_optim_var_index(o, &other) == -1);
+	dim_tensor st;
+	CHECK_OK(ctx, dim_optim_var_state(o, 1, 0, &st));
+	CHECK(dim_tensor_numel(&st) == 8);
+	CHECK_OK(ctx, dim_tensor_read(ctx, &st, m));
+	for (int i = 0; i < 8; i++)
+		want[i] = 0.5 * g[4 + i];
+	t_close("plain vars: exp_avg of var 1", m, want, 8, 1e-6, 1e-7);
+	CHECK(dim_optim_var_state(o, 2, 0, &st) == DIM_ERR_ARG);
+	CHECK(dim_optim_var_state(o, 0, 2, &st) == DIM_ERR_ARG);
+	dim_optim_destroy(o);
+	/* a value and a gradient of different sizes, a negative count */
+	dim_optim_var bad = vars[0];
+	bad.grad = vars[1].grad;
+	o = NULL;
+	CHECK(dim_adam_create_vars(ctx, &bad, 1, &ad, &o) == DIM_ERR_ARG && !o);
+	CHECK(strstr(dim_ctx_errmsg(ctx), "tensor 0 has 4 values but 8 gradients"));
+	CHECK(dim_adam_create_vars(ctx, vars, -1, &ad, &o) == DIM_ERR_ARG);
+out:
+	dim_buf_release(&vb);
+	dim_buf_release(&gb);
+}
+
 int main(void)
 {
 	dim_ctx *ctx = t_ctx();
@@ -152,6 +217,7 @@ int main(void)
 	run(ctx, &rng, 0, 0.0f, dir, "adam");
 	run(ctx, &rng, 0, 0.01, dir, "adamwd");
 	run(ctx, &rng, 1, 1e-3, dir, "sgd");
+	plain_vars(ctx);
 	dim_optim_destroy(NULL);
 	/* bad hyper-parameters */
 	dim_params ps;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cldim/op_pool.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 static char *g_dir;
@@ -228,10 +229,10 @@ static void test_tape(dim_ctx *ctx, t_rng *rng)
 	dim_pool2d_desc d = {3, 3, 2, 2, 1, 1, false, false};
 	for (int round = 0; round < 2; round++) {
 		dim_tape_begin(t, true);
-		dim_var *vx = dim_tape_param(t, p);
-		dim_var *a = dim_t_maxpool2d(t, &d, vx), *b = dim_t_avgpool2d(t, &d, vx);
-		dim_var *c = dim_t_global_avgpool(t, vx);
-		CHECK(a && b && c);
+		dim_var *vx = t_param(t, p), *a = NULL, *b = NULL, *c = NULL;
+		CHECK_OK(ctx, dim_t_maxpool2d(t, &d, vx, &a));
+		CHECK_OK(ctx, dim_t_avgpool2d(t, &d, vx, &b));
+		CHECK_OK(ctx, dim_t_global_avgpool(t, vx, &c));
 		if (!a || !b || !c)
 			break;
 		CHECK(a->val.shape[2] == 3 && a->val.shape[3] == 4 && c->val.ndim == 2);
@@ -242,7 +243,8 @@ static void test_tape(dim_ctx *ctx, t_rng *rng)
 		CHECK_OK(ctx, dim_fill_f32(ctx, ga->buf, 1.0f));
 		CHECK_OK(ctx, dim_fill_f32(ctx, gb->buf, 1.0f));
 		CHECK_OK(ctx, dim_fill_f32(ctx, gc->buf, 1.0f));
-		dim_var *dummy = dim_tape_new(t, 1, (int[]){1}, true);
+		dim_var *dummy;
+		CHECK_OK(ctx, dim_tape_new(t, 1, (int[]){1}, true, &dummy));
 		CHECK_OK(ctx, dim_tape_backward(t, dummy, 0.0f));
 		CHECK_OK(ctx, dim_tensor_read(ctx, &p->grad, round ? g2 : g1));
 	}

@@ -9,7 +9,9 @@
  * Convnet: 1x9x9 images holding a noisy horizontal or vertical bar at a
  * random position: conv 3x3 (8) -> BN -> ReLU -> max pool 2 -> conv 3x3 (8)
  * -> ReLU -> global average pool -> linear 8->2; test accuracy >= 95%.
- * Both also check that no device memory is created after the first step. */
+ * Both also check that no device memory is created after the first step.
+ * Also: the tape's failures are statuses (a node that cannot be recorded, a
+ * view of the wrong size), never a silently missing node or var. */
 #include <string.h>
 
 #include "cldim/op_activation.h"
@@ -19,6 +21,7 @@
 #include "cldim/op_loss.h"
 #include "cldim/op_optim.h"
 #include "cldim/op_pool.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 #define BATCH 32
@@ -92,25 +95,29 @@ static void build(dim_ctx *ctx, struct net *n, int conv)
 	CHECK_OK(ctx, dim_param_init_fan_in(ctx, n->b3, 8, 2));
 }
 
+/* The logits for x; NULL after a failed check. */
 static dim_var *forward(dim_tape *t, struct net *n, dim_var *x)
 {
+	dim_ctx *ctx = dim_tape_ctx(t);
+	dim_var *h = NULL;
 	if (!n->conv) {
-		dim_var *h = dim_t_linear(t, x, dim_tape_param(t, n->w1), dim_tape_param(t, n->b1));
-		h = h ? dim_t_relu(t, h) : NULL;
-		return h ? dim_t_linear(t, h, dim_tape_param(t, n->w2), dim_tape_param(t, n->b2))
-			 : NULL;
+		CHECK_OK(ctx, dim_t_linear(t, x, t_param(t, n->w1), t_param(t, n->b1), &h));
+		CHECK_OK(ctx, dim_t_relu(t, h, &h));
+		CHECK_OK(ctx, dim_t_linear(t, h, t_param(t, n->w2), t_param(t, n->b2), &h));
+		return h;
 	}
 	dim_conv2d_desc d = {1, 1, 1, 1};
-	dim_var *h = dim_t_conv2d(t, &d, x, dim_tape_param(t, n->c1), NULL);
-	h = h ? dim_t_batchnorm(t, &DIM_BATCHNORM_DEFAULTS, h, dim_tape_param(t, n->bn_w),
-				dim_tape_param(t, n->bn_b), n->bn_m, n->bn_v)
-	      : NULL;
-	h = h ? dim_t_relu(t, h) : NULL;
-	h = h ? dim_t_maxpool2d(t, &(dim_pool2d_desc){2, 2, 2, 2, 0, 0, false, false}, h) : NULL;
-	h = h ? dim_t_conv2d(t, &d, h, dim_tape_param(t, n->c2), NULL) : NULL;
-	h = h ? dim_t_relu(t, h) : NULL;
-	h = h ? dim_t_global_avgpool(t, h) : NULL;
-	return h ? dim_t_linear(t, h, dim_tape_param(t, n->w3), dim_tape_param(t, n->b3)) : NULL;
+	CHECK_OK(ctx, dim_t_conv2d(t, &d, x, t_param(t, n->c1), NULL, &h));
+	CHECK_OK(ctx, dim_t_batchnorm(t, &DIM_BATCHNORM_DEFAULTS, h, t_param(t, n->bn_w),
+				      t_param(t, n->bn_b), n->bn_m, n->bn_v, &h));
+	CHECK_OK(ctx, dim_t_relu(t, h, &h));
+	CHECK_OK(ctx, dim_t_maxpool2d(t, &(dim_pool2d_desc){2, 2, 2, 2, 0, 0, false, false}, h,
+				      &h));
+	CHECK_OK(ctx, dim_t_conv2d(t, &d, h, t_param(t, n->c2), NULL, &h));
+	CHECK_OK(ctx, dim_t_relu(t, h, &h));
+	CHECK_OK(ctx, dim_t_global_avgpool(t, h, &h));
+	CHECK_OK(ctx, dim_t_linear(t, h, t_param(t, n->w3), t_param(t, n->b3), &h));
+	return h;
 }
 
 /* Train `steps` Adam steps on batches drawn from make(), then return the
@@ -139,9 +146,8 @@ static double train_and_test(dim_ctx *ctx, struct net *n, int feat, const int *s
 		dim_tensor_set_shape(&xt, shape[1] ? 4 : 2, shape[1] ? sh : (int[]){BATCH, feat});
 		CHECK_OK(ctx, dim_params_zero_grad(&n->ps));
 		dim_tape_begin(t, true);
-		dim_var *logits = forward(t, n, dim_tape_input(t, &xt));
-		dim_var *loss = logits ? dim_t_cross_entropy(t, logits, by) : NULL;
-		CHECK(loss != NULL);
+		dim_var *logits = forward(t, n, t_input(t, &xt)), *loss = NULL;
+		CHECK_OK(ctx, dim_t_cross_entropy(t, logits, by, &loss));
 		if (!loss)
 			break;
 		CHECK_OK(ctx, dim_tape_backward(t, loss, 1.0f));
@@ -159,7 +165,7 @@ static double train_and_test(dim_ctx *ctx, struct net *n, int feat, const int *s
 	int sh[4] = {512, shape[0], shape[1], shape[2]};
 	dim_tensor_set_shape(&xt, shape[1] ? 4 : 2, shape[1] ? sh : (int[]){512, feat});
 	dim_tape_begin(t, false);
-	dim_var *logits = forward(t, n, dim_tape_input(t, &xt));
+	dim_var *logits = forward(t, n, t_input(t, &xt));
 	int correct = 0;
 	if (logits) {
 		float *out = malloc((size_t)512 * classes * sizeof *out);
@@ -182,10 +188,48 @@ static double train_and_test(dim_ctx *ctx, struct net *n, int feat, const int *s
 	return correct / 512.0;
 }
 
+static dim_status no_backward(dim_tape *t, void *saved)
+{
+	(void)t, (void)saved;
+	return DIM_OK;
+}
+
+static void tape_failures(dim_ctx *ctx)
+{
+	dim_params ps;
+	dim_param *p;
+	dim_tape *t;
+	CHECK_OK(ctx, dim_params_init(&ps, ctx, "fail"));
+	CHECK_OK(ctx, dim_params_add(&ps, "w", 2, (int[]){4, 6}, true, &p));
+	CHECK_OK(ctx, dim_tape_create(ctx, "fail", &t));
+	dim_tape_begin(t, true);
+	dim_var *v = t_param(t, p), *w = v;
+	/* saved data larger than a pool chunk: the node cannot be recorded, and
+	 * the caller is told (it used to get the same NULL as "nothing to record") */
+	dim_status st = DIM_OK;
+	CHECK(dim_tape_record(t, v, no_backward, (size_t)1 << 20, &st) == NULL);
+	CHECK(st == DIM_ERR_NOMEM);
+	CHECK(strstr(dim_ctx_errmsg(ctx), "saved data") != NULL);
+	st = DIM_OK;
+	CHECK(dim_tape_record(t, v, no_backward, 16, &st) != NULL && st == DIM_OK);
+	/* a view of the wrong size: DIM_ERR_ARG and no var */
+	CHECK(dim_tape_view(t, v, 2, (int[]){5, 5}, &w) == DIM_ERR_ARG && !w);
+	CHECK(strstr(dim_ctx_errmsg(ctx), "cannot view [4, 6] as [5, 5]") != NULL);
+	/* evaluation records nothing and that is not an error */
+	dim_tape_begin(t, false);
+	v = t_param(t, p);
+	st = DIM_OK;
+	CHECK(dim_tape_record(t, v, no_backward, 16, &st) == NULL && st == DIM_OK);
+	dim_tape_destroy(t);
+	dim_params_free(&ps);
+}
+
 int main(void)
 {
 	dim_ctx *ctx = t_ctx();
 	struct net mlp, cnn;
+
+	tape_failures(ctx);
 
 	build(ctx, &mlp, 0);
 	double acc = train_and_test(ctx, &mlp, 7, (int[]){7, 0, 0}, 3, blobs, 150, 1e-2f);

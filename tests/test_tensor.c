@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "testutil.h"
 
 static char *g_dir;
@@ -325,13 +326,18 @@ static void test_tape(dim_ctx *ctx, t_rng *rng)
 	float *gp = malloc(np * 4), *gq = malloc(nq * 4), loss = 0;
 	for (int round = 1; round <= 2; round++) {
 		dim_tape_begin(t, true);
-		dim_var *vp = dim_tape_param(t, p), *vq = dim_tape_param(t, q);
-		dim_var *c = dim_t_concat_channels(t, vp, dim_t_broadcast_spatial(t, vq, H, W));
-		dim_var *f = dim_t_flatten(t, c);
-		dim_var *m = dim_t_mul(t, f, dim_t_scale(t, f, 0.5f));
-		dim_var *l = dim_t_mean(t, dim_t_add(t, m, f));
-		dim_var *l2 = dim_t_sum(t, dim_t_sum_rows(t, f, true));
-		dim_var *tot = dim_t_add(t, l, l2);
+		dim_var *vp = t_param(t, p), *vq = t_param(t, q);
+		dim_var *bq, *c, *f = NULL, *h, *m, *a, *l, *r, *l2, *tot = NULL;
+		CHECK_OK(ctx, dim_t_broadcast_spatial(t, vq, H, W, &bq));
+		CHECK_OK(ctx, dim_t_concat_channels(t, vp, bq, &c));
+		CHECK_OK(ctx, dim_t_flatten(t, c, &f));
+		CHECK_OK(ctx, dim_t_scale(t, f, 0.5f, &h));
+		CHECK_OK(ctx, dim_t_mul(t, f, h, &m));
+		CHECK_OK(ctx, dim_t_add(t, m, f, &a));
+		CHECK_OK(ctx, dim_t_mean(t, a, &l));
+		CHECK_OK(ctx, dim_t_sum_rows(t, f, true, &r));
+		CHECK_OK(ctx, dim_t_sum(t, r, &l2));
+		CHECK_OK(ctx, dim_t_add(t, l, l2, &tot));
 		CHECK(tot && f && f->val.ndim == 2 && f->val.shape[1] == Ct * P);
 		if (!tot)
 			break;

@@ -109,7 +109,7 @@ static float *features(dim_ctx *ctx, dim_model *m, const float *xbn, const float
 		e.bn_momentum = calib ? 1.0f / (float)(k + 1) : dim_model_encoder(m)->bn_momentum;
 		dim_tape_begin(t, calib);
 		dim_encoder_out out;
-		CHECK_OK(ctx, dim_encoder_forward(t, &e, dim_tape_input(t, &xt), &out));
+		CHECK_OK(ctx, dim_encoder_forward(t, &e, t_input(t, &xt), &out));
 		if (!calib && !t_failures)
 			CHECK_OK(ctx, dim_tensor_read(ctx, &out.Y->val,
 						      y + (size_t)(k - BN_BATCHES) * BATCH * yd));

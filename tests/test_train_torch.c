@@ -63,7 +63,7 @@ static void check_run(dim_ctx *ctx, const char *cli, const char *dir, const char
 	dim_tensor xt = {.buf = xb, .ndim = 4, .shape = {N, 1, 28, 28}};
 	dim_tape_begin(t, false);
 	dim_encoder_out out;
-	CHECK_OK(ctx, dim_encoder_forward(t, dim_model_encoder(m), dim_tape_input(t, &xt), &out));
+	CHECK_OK(ctx, dim_encoder_forward(t, dim_model_encoder(m), t_input(t, &xt), &out));
 	if (!t_failures) {
 		dim_var *v[3] = {out.Y, out.fc, out.conv};
 		const char *names[3] = {"Y", "fc", "conv"};

@@ -1,5 +1,5 @@
 /* Tape wrappers for the activations (see op_activation.h). */
-#include "cldim/op_activation.h"
+#include "cldim/tape_ops.h"
 
 struct act_saved {
 	dim_act_desc desc;
@@ -17,42 +17,46 @@ static dim_status act_backward(dim_tape *t, void *saved)
 				       &s->x->val, &s->y->val);
 }
 
-dim_var *dim_t_activation(dim_tape *t, const dim_act_desc *d, dim_var *x)
+dim_status dim_t_activation(dim_tape *t, const dim_act_desc *d, dim_var *x, dim_var **out)
 {
-	if (!x || !d) {
-		dim_fail(dim_ctx_error(dim_tape_ctx(t)), DIM_ERR_ARG, "dim_t_activation: no input");
-		return NULL;
-	}
-	dim_var *y = dim_tape_new(t, x->val.ndim, x->val.shape, x->needs_grad);
-	if (!y || dim_activation_forward(dim_tape_ctx(t), d, &y->val, &x->val))
-		return NULL;
-	struct act_saved *s = dim_tape_record(t, y, act_backward, sizeof *s);
+	*out = NULL;
+	if (!x || !d)
+		return dim_fail(dim_ctx_error(dim_tape_ctx(t)), DIM_ERR_ARG,
+				"dim_t_activation: no input");
+	dim_var *y;
+	dim_status st = dim_tape_new(t, x->val.ndim, x->val.shape, x->needs_grad, &y);
+	if (!st)
+		st = dim_activation_forward(dim_tape_ctx(t), d, &y->val, &x->val);
+	struct act_saved *s = st ? NULL : dim_tape_record(t, y, act_backward, sizeof *s, &st);
+	if (st)
+		return st;
 	if (s)
 		*s = (struct act_saved){*d, y, x};
-	return y;
+	*out = y;
+	return DIM_OK;
 }
 
-dim_var *dim_t_relu(dim_tape *t, dim_var *x)
+dim_status dim_t_relu(dim_tape *t, dim_var *x, dim_var **out)
 {
-	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_RELU, 0.0f}, x);
+	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_RELU, 0.0f}, x, out);
 }
 
-dim_var *dim_t_leaky_relu(dim_tape *t, dim_var *x, float slope)
+dim_status dim_t_leaky_relu(dim_tape *t, dim_var *x, float slope, dim_var **out)
 {
-	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_LEAKY_RELU, slope}, x);
+	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_LEAKY_RELU, slope}, x, out);
 }
 
-dim_var *dim_t_sigmoid(dim_tape *t, dim_var *x)
+dim_status dim_t_sigmoid(dim_tape *t, dim_var *x, dim_var **out)
 {
-	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_SIGMOID, 0.0f}, x);
+	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_SIGMOID, 0.0f}, x, out);
 }
 
-dim_var *dim_t_tanh(dim_tape *t, dim_var *x)
+dim_status dim_t_tanh(dim_tape *t, dim_var *x, dim_var **out)
 {
-	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_TANH, 0.0f}, x);
+	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_TANH, 0.0f}, x, out);
 }
 
-dim_var *dim_t_softplus(dim_tape *t, dim_var *x)
+dim_status dim_t_softplus(dim_tape *t, dim_var *x, dim_var **out)
 {
-	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_SOFTPLUS, 0.0f}, x);
+	return dim_t_activation(t, &(dim_act_desc){DIM_ACT_SOFTPLUS, 0.0f}, x, out);
 }

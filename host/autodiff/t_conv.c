@@ -1,5 +1,5 @@
 /* Tape wrapper for 2-D convolution (see op_conv.h). */
-#include "cldim/op_conv.h"
+#include "cldim/tape_ops.h"
 
 struct conv_saved {
 	dim_conv2d_desc desc;
@@ -24,32 +24,33 @@ static dim_status conv_backward(dim_tape *t, void *saved)
 	return st;
 }
 
-dim_var *dim_t_conv2d(dim_tape *t, const dim_conv2d_desc *d, dim_var *x, dim_var *w, dim_var *b)
+dim_status dim_t_conv2d(dim_tape *t, const dim_conv2d_desc *d, dim_var *x, dim_var *w,
+			dim_var *b, dim_var **out)
 {
 	dim_ctx *ctx = dim_tape_ctx(t);
-	if (!x || !w || !d || x->val.ndim != 4 || w->val.ndim != 4) {
-		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "dim_t_conv2d: x and w must be 4-D");
-		return NULL;
-	}
+	*out = NULL;
+	if (!x || !w || !d || x->val.ndim != 4 || w->val.ndim != 4)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "dim_t_conv2d: x and w must be 4-D");
 	int oh = dim_conv2d_out_size(x->val.shape[2], w->val.shape[2], d->stride_h, d->pad_h);
 	int ow = dim_conv2d_out_size(x->val.shape[3], w->val.shape[3], d->stride_w, d->pad_w);
-	if (oh < 1 || ow < 1) {
-		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "dim_t_conv2d: kernel does not fit input");
-		return NULL;
-	}
+	if (oh < 1 || ow < 1)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
+				"dim_t_conv2d: kernel does not fit input");
 	const int shape[4] = {x->val.shape[0], w->val.shape[0], oh, ow};
 	bool ng = x->needs_grad || w->needs_grad || (b && b->needs_grad);
-	dim_var *y = dim_tape_new(t, 4, shape, ng);
-	if (!y)
-		return NULL;
+	dim_var *y;
+	dim_status st = dim_tape_new(t, 4, shape, ng, &y);
+	if (st)
+		return st;
 	dim_arena *a = dim_tape_arena(t);
 	dim_arena_mark m = dim_arena_get_mark(a);
-	dim_status st = dim_conv2d_forward(ctx, d, a, &y->val, &x->val, &w->val, b ? &b->val : NULL);
+	st = dim_conv2d_forward(ctx, d, a, &y->val, &x->val, &w->val, b ? &b->val : NULL);
 	dim_arena_reset(a, m);
+	struct conv_saved *s = st ? NULL : dim_tape_record(t, y, conv_backward, sizeof *s, &st);
 	if (st)
-		return NULL;
-	struct conv_saved *s = dim_tape_record(t, y, conv_backward, sizeof *s);
+		return st;
 	if (s)
 		*s = (struct conv_saved){*d, y, x, w, b};
-	return y;
+	*out = y;
+	return DIM_OK;
 }

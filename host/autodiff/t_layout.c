@@ -1,6 +1,5 @@
 /* Tape wrappers for permute and pairwise. */
-#include "cldim/op_pairwise.h"
-#include "cldim/op_permute.h"
+#include "cldim/tape_ops.h"
 
 struct permute_saved {
 	dim_var *x, *y;
@@ -18,22 +17,26 @@ static dim_status permute_backward(dim_tape *t, void *p)
 				     acc);
 }
 
-dim_var *dim_t_permute_to_rows(dim_tape *t, dim_var *x)
+dim_status dim_t_permute_to_rows(dim_tape *t, dim_var *x, dim_var **out)
 {
 	dim_ctx *ctx = dim_tape_ctx(t);
-	if (x->val.ndim < 2) {
-		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "permute_to_rows: need [N, C, ...]");
-		return NULL;
-	}
+	*out = NULL;
+	if (!x || x->val.ndim < 2)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "permute_to_rows: need [N, C, ...]");
 	int N = x->val.shape[0], C = x->val.shape[1];
 	int L = (int)(dim_tensor_numel(&x->val) / ((size_t)N * C));
-	dim_var *y = dim_tape_new(t, 2, (int[]){N * L, C}, x->needs_grad);
-	if (!y || dim_permute_to_rows(ctx, N, C, L, y->val.buf, x->val.buf, 0))
-		return NULL;
-	struct permute_saved *s = dim_tape_record(t, y, permute_backward, sizeof *s);
+	dim_var *y;
+	dim_status st = dim_tape_new(t, 2, (int[]){N * L, C}, x->needs_grad, &y);
+	if (!st)
+		st = dim_permute_to_rows(ctx, N, C, L, y->val.buf, x->val.buf, 0);
+	struct permute_saved *s = st ? NULL :
+		dim_tape_record(t, y, permute_backward, sizeof *s, &st);
+	if (st)
+		return st;
 	if (s)
 		*s = (struct permute_saved){x, y, N, C, L};
-	return y;
+	*out = y;
+	return DIM_OK;
 }
 
 struct slice_saved {
@@ -59,21 +62,24 @@ static dim_status slice_backward(dim_tape *t, void *p)
 	return dim_unslice_cols(ctx, s->R, s->X, s->W, s->c0, dx->buf, s->y->grad.buf, acc);
 }
 
-dim_var *dim_t_slice_cols(dim_tape *t, dim_var *x, int c0, int w)
+dim_status dim_t_slice_cols(dim_tape *t, dim_var *x, int c0, int w, dim_var **out)
 {
 	dim_ctx *ctx = dim_tape_ctx(t);
-	if (x->val.ndim != 2) {
-		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "slice_cols: need a matrix");
-		return NULL;
-	}
+	*out = NULL;
+	if (!x || x->val.ndim != 2)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "slice_cols: need a matrix");
 	int R = x->val.shape[0], X = x->val.shape[1];
-	dim_var *y = dim_tape_new(t, 2, (int[]){R, w}, x->needs_grad);
-	if (!y || dim_slice_cols(ctx, R, X, w, c0, y->val.buf, x->val.buf))
-		return NULL;
-	struct slice_saved *s = dim_tape_record(t, y, slice_backward, sizeof *s);
+	dim_var *y;
+	dim_status st = dim_tape_new(t, 2, (int[]){R, w}, x->needs_grad, &y);
+	if (!st)
+		st = dim_slice_cols(ctx, R, X, w, c0, y->val.buf, x->val.buf);
+	struct slice_saved *s = st ? NULL : dim_tape_record(t, y, slice_backward, sizeof *s, &st);
+	if (st)
+		return st;
 	if (s)
 		*s = (struct slice_saved){x, y, R, X, w, c0};
-	return y;
+	*out = y;
+	return DIM_OK;
 }
 
 struct gather_saved {
@@ -92,21 +98,25 @@ static dim_status gather_backward(dim_tape *t, void *p)
 				dx->buf, s->y->grad.buf, acc);
 }
 
-dim_var *dim_t_gather_rows(dim_tape *t, dim_var *x, dim_buf idx)
+dim_status dim_t_gather_rows(dim_tape *t, dim_var *x, dim_buf idx, dim_var **out)
 {
 	dim_ctx *ctx = dim_tape_ctx(t);
-	if (x->val.ndim != 2) {
-		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "gather_rows: need a matrix");
-		return NULL;
-	}
-	dim_var *y = dim_tape_new(t, 2, x->val.shape, x->needs_grad);
-	if (!y || dim_gather_rows(ctx, x->val.shape[0], x->val.shape[1], idx, y->val.buf,
-				  x->val.buf))
-		return NULL;
-	struct gather_saved *s = dim_tape_record(t, y, gather_backward, sizeof *s);
+	*out = NULL;
+	if (!x || x->val.ndim != 2)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "gather_rows: need a matrix");
+	dim_var *y;
+	dim_status st = dim_tape_new(t, 2, x->val.shape, x->needs_grad, &y);
+	if (!st)
+		st = dim_gather_rows(ctx, x->val.shape[0], x->val.shape[1], idx, y->val.buf,
+				     x->val.buf);
+	struct gather_saved *s = st ? NULL :
+		dim_tape_record(t, y, gather_backward, sizeof *s, &st);
+	if (st)
+		return st;
 	if (s)
 		*s = (struct gather_saved){x, y, idx};
-	return y;
+	*out = y;
+	return DIM_OK;
 }
 
 struct pairwise_saved {
@@ -129,23 +139,28 @@ static dim_status pairwise_backward(dim_tape *t, void *p)
 				     s->out->grad.buf);
 }
 
-dim_var *dim_t_pairwise(dim_tape *t, dim_var *a, dim_var *b, dim_var *bias)
+dim_status dim_t_pairwise(dim_tape *t, dim_var *a, dim_var *b, dim_var *bias, dim_var **out)
 {
 	dim_ctx *ctx = dim_tape_ctx(t);
-	if (a->val.ndim != 2 || b->val.ndim != 2 || a->val.shape[0] != b->val.shape[0] ||
-	    a->val.shape[1] != b->val.shape[1] ||
-	    (bias && dim_tensor_numel(&bias->val) != (size_t)a->val.shape[1])) {
-		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "pairwise: a, b must be [N, H], bias [H]");
-		return NULL;
-	}
+	*out = NULL;
+	if (!a || !b || a->val.ndim != 2 || b->val.ndim != 2 ||
+	    a->val.shape[0] != b->val.shape[0] || a->val.shape[1] != b->val.shape[1] ||
+	    (bias && dim_tensor_numel(&bias->val) != (size_t)a->val.shape[1]))
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
+				"pairwise: a, b must be [N, H], bias [H]");
 	int N = a->val.shape[0], H = a->val.shape[1];
 	bool ng = a->needs_grad || b->needs_grad || (bias && bias->needs_grad);
-	dim_var *out = dim_tape_new(t, 2, (int[]){N * N, H}, ng);
-	if (!out || dim_pairwise_forward(ctx, N, H, out->val.buf, a->val.buf, b->val.buf,
-					 bias ? &bias->val.buf : NULL))
-		return NULL;
-	struct pairwise_saved *s = dim_tape_record(t, out, pairwise_backward, sizeof *s);
+	dim_var *y;
+	dim_status st = dim_tape_new(t, 2, (int[]){N * N, H}, ng, &y);
+	if (!st)
+		st = dim_pairwise_forward(ctx, N, H, y->val.buf, a->val.buf, b->val.buf,
+					  bias ? &bias->val.buf : NULL);
+	struct pairwise_saved *s = st ? NULL :
+		dim_tape_record(t, y, pairwise_backward, sizeof *s, &st);
+	if (st)
+		return st;
 	if (s)
-		*s = (struct pairwise_saved){a, b, bias, out, N, H};
-	return out;
+		*s = (struct pairwise_saved){a, b, bias, y, N, H};
+	*out = y;
+	return DIM_OK;
 }

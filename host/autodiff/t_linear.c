@@ -1,5 +1,5 @@
 /* Tape wrapper for the dense layer (see op_linear.h). */
-#include "cldim/op_linear.h"
+#include "cldim/tape_ops.h"
 
 struct linear_saved {
 	dim_var *y, *x, *w, *b;
@@ -19,25 +19,29 @@ static dim_status linear_backward(dim_tape *t, void *saved)
 				   &s->w->val);
 }
 
-dim_var *dim_t_linear(dim_tape *t, dim_var *x, dim_var *w, dim_var *b)
+dim_status dim_t_linear(dim_tape *t, dim_var *x, dim_var *w, dim_var *b, dim_var **out)
 {
 	dim_ctx *ctx = dim_tape_ctx(t);
-	if (!x || !w || x->val.ndim < 1 || w->val.ndim != 2) {
-		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "dim_t_linear: need x [..., in], w [out, in]");
-		return NULL;
-	}
+	*out = NULL;
+	if (!x || !w || x->val.ndim < 1 || w->val.ndim != 2)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
+				"dim_t_linear: need x [..., in], w [out, in]");
 	int shape[DIM_MAX_DIMS];
 	for (int i = 0; i < x->val.ndim; i++)
 		shape[i] = x->val.shape[i];
 	shape[x->val.ndim - 1] = w->val.shape[0];
 	bool ng = x->needs_grad || w->needs_grad || (b && b->needs_grad);
-	dim_var *y = dim_tape_new(t, x->val.ndim, shape, ng);
-	if (!y || dim_linear_forward(ctx, &y->val, &x->val, &w->val, b ? &b->val : NULL))
-		return NULL;
-	struct linear_saved *s = dim_tape_record(t, y, linear_backward, sizeof *s);
+	dim_var *y;
+	dim_status st = dim_tape_new(t, x->val.ndim, shape, ng, &y);
+	if (!st)
+		st = dim_linear_forward(ctx, &y->val, &x->val, &w->val, b ? &b->val : NULL);
+	struct linear_saved *s = st ? NULL : dim_tape_record(t, y, linear_backward, sizeof *s, &st);
+	if (st)
+		return st;
 	if (s)
 		*s = (struct linear_saved){y, x, w, b};
-	return y;
+	*out = y;
+	return DIM_OK;
 }
 
 struct linear_sum_saved {
@@ -68,28 +72,33 @@ static dim_status linear_sum_backward(dim_tape *t, void *saved)
 	return dim_linear_backward(ctx, dx, acc, dw, NULL, &s->y->grad, &s->x2->val, &s->w2->val);
 }
 
-dim_var *dim_t_linear_sum(dim_tape *t, dim_var *x1, dim_var *w1, dim_var *b1, dim_var *x2,
-			  dim_var *w2)
+dim_status dim_t_linear_sum(dim_tape *t, dim_var *x1, dim_var *w1, dim_var *b1, dim_var *x2,
+			    dim_var *w2, dim_var **out)
 {
 	dim_ctx *ctx = dim_tape_ctx(t);
+	*out = NULL;
 	if (!x1 || !w1 || !x2 || !w2 || x1->val.ndim < 1 || w1->val.ndim != 2 ||
-	    w2->val.ndim != 2 || w1->val.shape[0] != w2->val.shape[0]) {
-		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
-			 "dim_t_linear_sum: need x1 [..., in1], w1 [out, in1], x2 [..., in2], w2 [out, in2]");
-		return NULL;
-	}
+	    w2->val.ndim != 2 || w1->val.shape[0] != w2->val.shape[0])
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
+				"dim_t_linear_sum: need x1 [..., in1], w1 [out, in1], x2 [..., in2], "
+				"w2 [out, in2]");
 	int shape[DIM_MAX_DIMS];
 	for (int i = 0; i < x1->val.ndim; i++)
 		shape[i] = x1->val.shape[i];
 	shape[x1->val.ndim - 1] = w1->val.shape[0];
 	bool ng = x1->needs_grad || w1->needs_grad || (b1 && b1->needs_grad) || x2->needs_grad ||
 		  w2->needs_grad;
-	dim_var *y = dim_tape_new(t, x1->val.ndim, shape, ng);
-	if (!y || dim_linear_forward(ctx, &y->val, &x2->val, &w2->val, NULL) ||
-	    dim_linear_forward_add(ctx, &y->val, &x1->val, &w1->val, b1 ? &b1->val : NULL))
-		return NULL;
-	struct linear_sum_saved *s = dim_tape_record(t, y, linear_sum_backward, sizeof *s);
+	dim_var *y;
+	dim_status st;
+	if ((st = dim_tape_new(t, x1->val.ndim, shape, ng, &y)) ||
+	    (st = dim_linear_forward(ctx, &y->val, &x2->val, &w2->val, NULL)) ||
+	    (st = dim_linear_forward_add(ctx, &y->val, &x1->val, &w1->val, b1 ? &b1->val : NULL)))
+		return st;
+	struct linear_sum_saved *s = dim_tape_record(t, y, linear_sum_backward, sizeof *s, &st);
+	if (st)
+		return st;
 	if (s)
 		*s = (struct linear_sum_saved){y, x1, w1, b1, x2, w2};
-	return y;
+	*out = y;
+	return DIM_OK;
 }

@@ -132,20 +132,23 @@ static struct tvar *new_tvar(dim_tape *t)
 	return v;
 }
 
-dim_var *dim_tape_input(dim_tape *t, const dim_tensor *x)
+dim_status dim_tape_input(dim_tape *t, const dim_tensor *x, dim_var **out)
 {
 	struct tvar *v = new_tvar(t);
+	*out = NULL;
 	if (!v)
-		return NULL;
+		return DIM_ERR_NOMEM;
 	v->v.val = *x;
-	return &v->v;
+	*out = &v->v;
+	return DIM_OK;
 }
 
-dim_var *dim_tape_param(dim_tape *t, dim_param *p)
+dim_status dim_tape_param(dim_tape *t, dim_param *p, dim_var **out)
 {
 	struct tvar *v = new_tvar(t);
+	*out = NULL;
 	if (!v)
-		return NULL;
+		return DIM_ERR_NOMEM;
 	v->v.val = p->value;
 	v->v.param = p;
 	v->v.needs_grad = p->trainable && t->training;
@@ -153,18 +156,23 @@ dim_var *dim_tape_param(dim_tape *t, dim_param *p)
 		v->v.grad = p->grad;
 		v->v.grad_ready = true;
 	}
-	return &v->v;
+	*out = &v->v;
+	return DIM_OK;
 }
 
-dim_var *dim_tape_new(dim_tape *t, int ndim, const int *shape, bool needs_grad)
+dim_status dim_tape_new(dim_tape *t, int ndim, const int *shape, bool needs_grad,
+			dim_var **out)
 {
 	struct tvar *v = new_tvar(t);
+	*out = NULL;
 	if (!v)
-		return NULL;
-	if (dim_tensor_alloc(t->arena, ndim, shape, &v->v.val) != DIM_OK)
-		return NULL;
+		return DIM_ERR_NOMEM;
+	dim_status st = dim_tensor_alloc(t->arena, ndim, shape, &v->v.val);
+	if (st)
+		return st;
 	v->v.needs_grad = needs_grad && t->training;
-	return &v->v;
+	*out = &v->v;
+	return DIM_OK;
 }
 
 static struct tvar *root_of(struct tvar *v)
@@ -174,40 +182,51 @@ static struct tvar *root_of(struct tvar *v)
 	return v;
 }
 
-dim_var *dim_tape_view(dim_tape *t, dim_var *src, int ndim, const int *shape)
+dim_status dim_tape_view(dim_tape *t, dim_var *src, int ndim, const int *shape, dim_var **out)
 {
+	*out = NULL;
+	if (!src)
+		return dim_fail(dim_ctx_error(t->ctx), DIM_ERR_ARG, "dim_tape_view: no source");
 	if (dim_shape_numel(ndim, shape) != dim_tensor_numel(&src->val)) {
 		char a[64], b[64];
-		dim_fail(dim_ctx_error(t->ctx), DIM_ERR_ARG, "cannot view %s as %s",
-			 dim_shape_str(src->val.ndim, src->val.shape, a, sizeof a),
-			 dim_shape_str(ndim, shape, b, sizeof b));
-		return NULL;
+		return dim_fail(dim_ctx_error(t->ctx), DIM_ERR_ARG, "cannot view %s as %s",
+				dim_shape_str(src->val.ndim, src->val.shape, a, sizeof a),
+				dim_shape_str(ndim, shape, b, sizeof b));
 	}
 	struct tvar *v = new_tvar(t);
 	if (!v)
-		return NULL;
+		return DIM_ERR_NOMEM;
 	v->src = (struct tvar *)src;
 	v->v.val = src->val;
 	dim_tensor_set_shape(&v->v.val, ndim, shape);
 	v->v.needs_grad = src->needs_grad;
-	return &v->v;
+	*out = &v->v;
+	return DIM_OK;
 }
 
-void *dim_tape_record(dim_tape *t, dim_var *out, dim_backward_fn fn, size_t saved_bytes)
+void *dim_tape_record(dim_tape *t, dim_var *out, dim_backward_fn fn, size_t saved_bytes,
+		      dim_status *st)
 {
 	if (!t->training || !out->needs_grad)
 		return NULL;
 	if (t->nnodes == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 256;
 		struct node *g = realloc(t->nodes, cap * sizeof *g);
-		if (!g)
+		if (!g) {
+			*st = dim_fail(dim_ctx_error(t->ctx), DIM_ERR_NOMEM,
+				       "out of host memory (tape nodes)");
 			return NULL;
+		}
 		t->nodes = g;
 		t->cap = cap;
 	}
 	void *saved = pool_alloc(&t->saved, saved_bytes ? saved_bytes : 1);
-	if (!saved)
+	if (!saved) {
+		*st = dim_fail(dim_ctx_error(t->ctx), DIM_ERR_NOMEM,
+			       "no room for %zu bytes of a node's saved data (at most %d)",
+			       saved_bytes, POOL_CHUNK);
 		return NULL;
+	}
 	t->nodes[t->nnodes++] =
 		(struct node){(struct tvar *)out, fn, saved, dim_profile_get_phase(t->ctx)};
 	return saved;

@@ -218,11 +218,10 @@ static dim_status extract_once(void *p)
 {
 	struct step_arg *a = p;
 	dim_tape_begin(a->tape, false);
-	dim_var *xv = dim_tape_input(a->tape, &a->x);
+	dim_var *xv;
 	dim_encoder_out eo;
-	if (!xv)
-		return dim_fail(dim_ctx_error(dim_tape_ctx(a->tape)), DIM_ERR_NOMEM, "out of memory");
-	return dim_encoder_forward(a->tape, dim_model_encoder(a->m), xv, &eo);
+	dim_status st = dim_tape_input(a->tape, &a->x, &xv);
+	return st ? st : dim_encoder_forward(a->tape, dim_model_encoder(a->m), xv, &eo);
 }
 
 /* A "Vm...:  N kB" line of /proc/self/status in MiB; -1 where unreadable. */

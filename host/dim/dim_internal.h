@@ -1,4 +1,10 @@
-/* Private state of a DIM model (host/dim/). */
+/* Private state of a DIM model (host/dim/).
+ *
+ * A batch goes down the layer once: step.c (dim_train_step[_accum]) calls
+ * the objective (objective.c: forward and backward of every term through the
+ * models and the tape), which reads this state (model.c: prior samples,
+ * negatives, the buffers' backup); back in step.c the gradient hook and the
+ * two optimizers run. */
 #ifndef CLDIM_DIM_INTERNAL_H
 #define CLDIM_DIM_INTERNAL_H
 
@@ -32,16 +38,21 @@ struct dim_model {
 	dim_arena *backup;        /* copies of the buffers (dim_model_buffers_save) */
 	dim_grad_hook grad_hook;  /* see dim_model_set_grad_hook */
 	void *grad_hook_user;
-	struct dim_grad_accum *accum; /* dim_train_step_accum's sums (accum.c) */
+	struct dim_grad_accum *accum; /* dim_train_step_accum's sums (step.c) */
 	/* profiling phases: encoder, local critic, estimator, global, prior, optimizer */
 	int ph_enc, ph_local, ph_est, ph_global, ph_prior, ph_opt;
 };
 
-dim_status dim_model_optim_init(dim_model *m);
-/* Run the grad hook, then both optimizers; counts the step. */
-dim_status dim_model_apply_grads(dim_model *m);
+/* dim_train_step_accum's mirror of every trainable gradient, made on its
+ * first use (model.c). */
+struct dim_grad_accum {
+	dim_arena *arena;
+	dim_tensor *sum; /* one per trainable parameter: params, then prior_params */
+	dim_tensor **grad;
+	int n;
+};
+dim_status dim_model_accum_create(dim_model *m);
 void dim_model_accum_free(dim_model *m);
-void dim_model_optim_free(dim_model *m);
 /* Copy the non-trainable parameters (BN running statistics) aside before a
  * forward pass, and put them back when the step fails its finiteness check,
  * so a bad batch leaves no trace in the model. */

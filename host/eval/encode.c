@@ -4,8 +4,7 @@
 #include <strings.h>
 
 #include "cldim/encode.h"
-#include "cldim/op_pool.h"
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 
 struct dim_featurizer {
 	dim_ctx *ctx;
@@ -136,26 +135,34 @@ static dim_status forward(dim_featurizer *f, const dim_tensor *x, const bool *wa
 	dim_error *err = dim_ctx_error(f->ctx);
 	dim_tape_begin(f->tape, false);
 	dim_encoder_out eo;
-	dim_var *xv = dim_tape_input(f->tape, x);
-	if (!xv)
-		return dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
-	dim_status st = dim_encoder_forward(f->tape, dim_model_encoder(f->model), xv, &eo);
+	dim_var *xv;
+	dim_status st = dim_tape_input(f->tape, x, &xv);
+	if (!st)
+		st = dim_encoder_forward(f->tape, dim_model_encoder(f->model), xv, &eo);
 	if (st)
 		return st;
 	for (int r = 0; r < DIM_REPR_COUNT; r++) {
 		if (!want[r])
 			continue;
+		dim_var *from;
 		switch (r) {
-		case DIM_REPR_CONV: vars[r] = eo.conv ? dim_t_flatten(f->tape, eo.conv) : NULL; break;
-		case DIM_REPR_FC: vars[r] = eo.fc; break;
-		case DIM_REPR_Y: vars[r] = eo.Y; break;
-		default: vars[r] = eo.M ? dim_t_global_avgpool(f->tape, eo.M) : NULL; break;
+		case DIM_REPR_CONV: from = eo.conv; break;
+		case DIM_REPR_FC: from = eo.fc; break;
+		case DIM_REPR_Y: from = eo.Y; break;
+		default: from = eo.M; break;
 		}
-		if (!vars[r])
+		if (!from)
 			return dim_fail(err, DIM_ERR_UNSUPPORTED, "encoder %s has no '%s' "
-					"representation (or the op failed: %s)",
-					dim_model_encoder(f->model)->name, repr_names[r],
-					dim_ctx_errmsg(f->ctx));
+					"representation", dim_model_encoder(f->model)->name,
+					repr_names[r]);
+		if (r == DIM_REPR_CONV)
+			st = dim_t_flatten(f->tape, from, &vars[r]);
+		else if (r == DIM_REPR_FC || r == DIM_REPR_Y)
+			vars[r] = from;
+		else
+			st = dim_t_global_avgpool(f->tape, from, &vars[r]);
+		if (st)
+			return st;
 	}
 	return DIM_OK;
 }

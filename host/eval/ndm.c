@@ -14,8 +14,8 @@
 
 #include "cldim/models.h"
 #include "cldim/op_optim.h"
-#include "cldim/op_tensor.h"
 #include "cldim/probe.h"
+#include "cldim/tape_ops.h"
 
 dim_ndm_opts dim_ndm_defaults(void)
 {
@@ -186,12 +186,10 @@ static dim_status dv_train(dim_ctx *ctx, const dim_ndm_opts *o, int d, batch_fn 
 		if ((st = dim_tensor_write(ctx, &xt, xh)))
 			goto out_free;
 		dim_tape_begin(tape, true);
-		dim_var *t = dim_mlp_forward(tape, &mlp, dim_tape_input(tape, &xt));
-		if (!t) {
-			st = err->status ? err->status : DIM_ERR_CL;
-			goto out_free;
-		}
-		if ((st = dim_tensor_read(ctx, &t->val, th)))
+		dim_var *xv, *t, *gv, *prod, *loss;
+		if ((st = dim_tape_input(tape, &xt, &xv)) ||
+		    (st = dim_mlp_forward(tape, &mlp, xv, &t)) ||
+		    (st = dim_tensor_read(ctx, &t->val, th)))
 			goto out_free;
 		double dv = dv_bound(th, b, gh);
 		if (!isfinite(dv)) {
@@ -201,14 +199,9 @@ static dim_status dv_train(dim_ctx *ctx, const dim_ndm_opts *o, int d, batch_fn 
 		}
 		if ((st = dim_tensor_write(ctx, &gt, gh)))
 			goto out_free;
-		dim_var *prod = dim_t_mul(tape, t, dim_tape_input(tape, &gt));
-		dim_var *loss = prod ? dim_t_sum(tape, prod) : NULL;
-		if (!loss) {
-			st = err->status ? err->status : DIM_ERR_CL;
-			goto out_free;
-		}
-		if ((st = dim_params_zero_grad(&ps)) || (st = dim_tape_backward(tape, loss, 1.0f)) ||
-		    (st = dim_optim_step(opt)))
+		if ((st = dim_tape_input(tape, &gt, &gv)) || (st = dim_t_mul(tape, t, gv, &prod)) ||
+		    (st = dim_t_sum(tape, prod, &loss)) || (st = dim_params_zero_grad(&ps)) ||
+		    (st = dim_tape_backward(tape, loss, 1.0f)) || (st = dim_optim_step(opt)))
 			goto out_free;
 	}
 	double sum = 0;
@@ -217,12 +210,10 @@ static dim_status dv_train(dim_ctx *ctx, const dim_ndm_opts *o, int d, batch_fn 
 		if ((st = dim_tensor_write(ctx, &xt, xh)))
 			goto out_free;
 		dim_tape_begin(tape, false);
-		dim_var *t = dim_mlp_forward(tape, &mlp, dim_tape_input(tape, &xt));
-		if (!t) {
-			st = err->status ? err->status : DIM_ERR_CL;
-			goto out_free;
-		}
-		if ((st = dim_tensor_read(ctx, &t->val, th)))
+		dim_var *xv, *t;
+		if ((st = dim_tape_input(tape, &xt, &xv)) ||
+		    (st = dim_mlp_forward(tape, &mlp, xv, &t)) ||
+		    (st = dim_tensor_read(ctx, &t->val, th)))
 			goto out_free;
 		sum += dv_bound(th, b, NULL);
 	}

@@ -5,13 +5,9 @@
 #include <string.h>
 
 #include "cldim/data.h"
-#include "cldim/op_activation.h"
-#include "cldim/op_batchnorm.h"
-#include "cldim/op_dropout.h"
-#include "cldim/op_linear.h"
-#include "cldim/op_loss.h"
 #include "cldim/op_optim.h"
 #include "cldim/probe.h"
+#include "cldim/tape_ops.h"
 
 dim_probe_opts dim_probe_linear_defaults(void)
 {
@@ -73,24 +69,29 @@ static dim_status net_build(struct probe_net *p, dim_ctx *ctx, const dim_probe_o
 }
 
 /* logits [n, classes] for x [n, d]; `step` keys the dropout mask. */
-static dim_var *net_forward(dim_tape *t, struct probe_net *p, dim_var *x, uint64_t step)
+static dim_status net_forward(dim_tape *t, struct probe_net *p, const dim_tensor *x,
+			      uint64_t step, dim_var **out)
 {
-	dim_var *h = dim_t_linear(t, x, dim_tape_param(t, p->w0), dim_tape_param(t, p->b0));
-	if (!h || p->hidden <= 0)
-		return h;
+	dim_var *xv, *w, *b, *h;
+	dim_status st;
+	if ((st = dim_tape_input(t, x, &xv)) || (st = dim_tape_param(t, p->w0, &w)) ||
+	    (st = dim_tape_param(t, p->b0, &b)) || (st = dim_t_linear(t, xv, w, b, &h)))
+		return st;
+	if (p->hidden <= 0) {
+		*out = h;
+		return DIM_OK;
+	}
 	dim_dropout_desc dd = {.p = p->dropout, .seed = p->seed ^ 0x9e3779b97f4a7c15ull,
 			       .step = step, .training = true};
-	if (p->dropout > 0)
-		h = dim_t_dropout(t, &dd, h);
+	if (p->dropout > 0 && (st = dim_t_dropout(t, &dd, h, &h)))
+		return st;
 	dim_batchnorm_desc bd = DIM_BATCHNORM_DEFAULTS;
-	if (h)
-		h = dim_t_batchnorm(t, &bd, h, dim_tape_param(t, p->bn_w), dim_tape_param(t, p->bn_b),
-				    p->bn_mean, p->bn_var);
-	if (h)
-		h = dim_t_relu(t, h);
-	if (h)
-		h = dim_t_linear(t, h, dim_tape_param(t, p->w1), dim_tape_param(t, p->b1));
-	return h;
+	if ((st = dim_tape_param(t, p->bn_w, &w)) || (st = dim_tape_param(t, p->bn_b, &b)) ||
+	    (st = dim_t_batchnorm(t, &bd, h, w, b, p->bn_mean, p->bn_var, &h)) ||
+	    (st = dim_t_relu(t, h, &h)) || (st = dim_tape_param(t, p->w1, &w)) ||
+	    (st = dim_tape_param(t, p->b1, &b)))
+		return st;
+	return dim_t_linear(t, h, w, b, out);
 }
 
 /* Per-feature mean and 1/std over the train rows (std floored at 1e-6). */
@@ -163,12 +164,9 @@ static dim_status accuracy(struct probe_run *r, const float *x, const int32_t *y
 		if (st)
 			return st;
 		dim_tape_begin(r->tape, false);
-		dim_var *lo = net_forward(r->tape, &r->net, dim_tape_input(r->tape, &xt), 0);
-		if (!lo)
-			return dim_ctx_error(r->ctx)->status ? dim_ctx_error(r->ctx)->status :
-							       DIM_ERR_CL;
-		st = dim_tensor_read(r->ctx, &lo->val, r->logits);
-		if (st)
+		dim_var *lo;
+		if ((st = net_forward(r->tape, &r->net, &xt, 0, &lo)) ||
+		    (st = dim_tensor_read(r->ctx, &lo->val, r->logits)))
 			return st;
 		for (int i = 0; i < b; i++) {
 			const float *l = r->logits + (size_t)i * r->classes;
@@ -206,13 +204,11 @@ static dim_status train_epoch(struct probe_run *r, const dim_probe_opts *o, cons
 		if (st)
 			return st;
 		dim_tape_begin(r->tape, true);
-		dim_var *lo = net_forward(r->tape, &r->net, dim_tape_input(r->tape, &xt), (*step)++);
-		dim_var *loss = lo ? dim_t_cross_entropy(r->tape, lo,
-							 dim_buf_view(r->ybuf, 0, (size_t)b * 4)) :
-				     NULL;
-		if (!loss)
-			return err->status ? err->status : DIM_ERR_CL;
-		if ((st = dim_params_zero_grad(&r->net.ps)) ||
+		dim_var *lo, *loss;
+		if ((st = net_forward(r->tape, &r->net, &xt, (*step)++, &lo)) ||
+		    (st = dim_t_cross_entropy(r->tape, lo, dim_buf_view(r->ybuf, 0, (size_t)b * 4),
+					      &loss)) ||
+		    (st = dim_params_zero_grad(&r->net.ps)) ||
 		    (st = dim_tape_backward(r->tape, loss, 1.0f)) || (st = dim_optim_step(r->opt)))
 			return st;
 		if (at + (size_t)o->batch >= ntr || (at / (size_t)o->batch) % 16 == 0) {

@@ -4,13 +4,7 @@
 #include <string.h>
 
 #include "cldim/models.h"
-#include "cldim/op_activation.h"
-#include "cldim/op_batchnorm.h"
-#include "cldim/op_layernorm.h"
-#include "cldim/op_linear.h"
-#include "cldim/op_pairwise.h"
-#include "cldim/op_permute.h"
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 
 static dim_status add_init(dim_params *ps, const char *prefix, const char *what, int ndim,
 			   const int *shape, int fan_in, uint64_t seed, dim_param **out)
@@ -74,28 +68,31 @@ dim_status dim_mi1x1_build(dim_mi1x1 *m, dim_params *ps, const char *prefix, int
 }
 
 /* A [D, C, 1, 1] weight used as a linear layer's [D, C]. */
-static dim_var *as_linear(dim_tape *t, dim_param *p)
+static dim_status as_linear(dim_tape *t, dim_param *p, dim_var **out)
 {
-	dim_var *v = dim_tape_param(t, p);
-	return v ? dim_tape_view(t, v, 2, p->value.shape) : NULL;
+	dim_var *v;
+	dim_status st = dim_tape_param(t, p, &v);
+	return st ? st : dim_tape_view(t, v, 2, p->value.shape, out);
 }
 
-dim_var *dim_mi1x1_forward(dim_tape *t, const dim_mi1x1 *m, dim_var *rows)
+dim_status dim_mi1x1_forward(dim_tape *t, const dim_mi1x1 *m, dim_var *rows, dim_var **out)
 {
-	dim_var *h = dim_t_linear(t, rows, as_linear(t, m->c0), NULL);
-	if (h)
-		h = dim_t_batchnorm(t, &DIM_BATCHNORM_DEFAULTS, h, dim_tape_param(t, m->bn_w),
-				    dim_tape_param(t, m->bn_b), m->bn_mean, m->bn_var);
-	if (h)
-		h = dim_t_relu(t, h);
-	/* c1(h) + b + sc(rows) as one node: no add pass, no gradient copies */
-	if (h)
-		h = dim_t_linear_sum(t, h, as_linear(t, m->c1_w), dim_tape_param(t, m->c1_b), rows,
-				     as_linear(t, m->sc));
-	if (h)
-		h = dim_t_layernorm(t, h, dim_tape_param(t, m->ln_w), dim_tape_param(t, m->ln_b),
-				    1e-5f);
-	return h;
+	dim_var *c0, *bn_w, *bn_b, *c1_w, *c1_b, *sc, *ln_w, *ln_b, *h;
+	dim_status st;
+	*out = NULL;
+	if ((st = as_linear(t, m->c0, &c0)) || (st = dim_tape_param(t, m->bn_w, &bn_w)) ||
+	    (st = dim_tape_param(t, m->bn_b, &bn_b)) || (st = as_linear(t, m->c1_w, &c1_w)) ||
+	    (st = dim_tape_param(t, m->c1_b, &c1_b)) || (st = as_linear(t, m->sc, &sc)) ||
+	    (st = dim_tape_param(t, m->ln_w, &ln_w)) || (st = dim_tape_param(t, m->ln_b, &ln_b)))
+		return st;
+	if ((st = dim_t_linear(t, rows, c0, NULL, &h)) ||
+	    (st = dim_t_batchnorm(t, &DIM_BATCHNORM_DEFAULTS, h, bn_w, bn_b, m->bn_mean, m->bn_var,
+				  &h)) ||
+	    (st = dim_t_relu(t, h, &h)) ||
+	    /* c1(h) + b + sc(rows) as one node: no add pass, no gradient copies */
+	    (st = dim_t_linear_sum(t, h, c1_w, c1_b, rows, sc, &h)))
+		return st;
+	return dim_t_layernorm(t, h, ln_w, ln_b, 1e-5f, out);
 }
 
 dim_status dim_global_critic_build(dim_global_critic *g, dim_params *ps, const char *prefix,
@@ -117,36 +114,37 @@ dim_status dim_global_critic_build(dim_global_critic *g, dim_params *ps, const c
 	return DIM_OK;
 }
 
-dim_var *dim_global_critic_forward(dim_tape *t, const dim_global_critic *g, dim_var *conv,
-				   dim_var *y)
+dim_status dim_global_critic_forward(dim_tape *t, const dim_global_critic *g, dim_var *conv,
+				     dim_var *y, dim_var **out)
 {
 	dim_ctx *ctx = dim_tape_ctx(t);
+	*out = NULL;
+	if (!conv || !y)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "global critic: no input");
 	int N = y->val.shape[0];
-	dim_var *c = conv->val.ndim == 2 ? conv : dim_t_flatten(t, conv);
-	if (!c)
-		return NULL;
-	if (c->val.shape[1] != g->conv_dim || y->val.shape[1] != g->y_dim) {
-		dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "global critic: conv %d / y %d features, "
-			 "built for %d / %d", c->val.shape[1], y->val.shape[1], g->conv_dim, g->y_dim);
-		return NULL;
-	}
+	dim_var *c = conv;
+	dim_status st = conv->val.ndim == 2 ? DIM_OK : dim_t_flatten(t, conv, &c);
+	if (st)
+		return st;
+	if (c->val.shape[1] != g->conv_dim || y->val.shape[1] != g->y_dim)
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "global critic: conv %d / y %d "
+				"features, built for %d / %d", c->val.shape[1], y->val.shape[1],
+				g->conv_dim, g->y_dim);
 	/* l0 = [W_conv | W_y]: a = conv·W_convᵀ (pairs index m), b = y·W_yᵀ (index n);
 	 * the two column blocks of l0.weight are sliced out each step. */
-	dim_var *w = dim_tape_param(t, g->l0_w);
-	dim_var *wc = dim_t_slice_cols(t, w, 0, g->conv_dim);
-	dim_var *wy = wc ? dim_t_slice_cols(t, w, g->conv_dim, g->y_dim) : NULL;
-	dim_var *a = wy ? dim_t_linear(t, c, wc, NULL) : NULL;
-	dim_var *b = a ? dim_t_linear(t, y, wy, NULL) : NULL;
-	dim_var *h = b ? dim_t_pairwise(t, a, b, dim_tape_param(t, g->l0_b)) : NULL;
-	if (h)
-		h = dim_t_relu(t, h);
-	if (h)
-		h = dim_t_linear(t, h, dim_tape_param(t, g->l1_w), dim_tape_param(t, g->l1_b));
-	if (h)
-		h = dim_t_relu(t, h);
-	if (h)
-		h = dim_t_linear(t, h, dim_tape_param(t, g->l2_w), dim_tape_param(t, g->l2_b));
-	return h ? dim_t_reshape(t, h, 3, (int[]){N, N, 1}) : NULL;
+	dim_var *w, *wc, *wy, *a, *b, *l0_b, *l1_w, *l1_b, *l2_w, *l2_b, *h;
+	if ((st = dim_tape_param(t, g->l0_w, &w)) || (st = dim_tape_param(t, g->l0_b, &l0_b)) ||
+	    (st = dim_tape_param(t, g->l1_w, &l1_w)) || (st = dim_tape_param(t, g->l1_b, &l1_b)) ||
+	    (st = dim_tape_param(t, g->l2_w, &l2_w)) || (st = dim_tape_param(t, g->l2_b, &l2_b)))
+		return st;
+	if ((st = dim_t_slice_cols(t, w, 0, g->conv_dim, &wc)) ||
+	    (st = dim_t_slice_cols(t, w, g->conv_dim, g->y_dim, &wy)) ||
+	    (st = dim_t_linear(t, c, wc, NULL, &a)) || (st = dim_t_linear(t, y, wy, NULL, &b)) ||
+	    (st = dim_t_pairwise(t, a, b, l0_b, &h)) || (st = dim_t_relu(t, h, &h)) ||
+	    (st = dim_t_linear(t, h, l1_w, l1_b, &h)) || (st = dim_t_relu(t, h, &h)) ||
+	    (st = dim_t_linear(t, h, l2_w, l2_b, &h)))
+		return st;
+	return dim_t_reshape(t, h, 3, (int[]){N, N, 1}, out);
 }
 
 dim_status dim_mlp_build(dim_mlp *m, dim_params *ps, const char *prefix, int nlayers,
@@ -171,15 +169,21 @@ dim_status dim_mlp_build(dim_mlp *m, dim_params *ps, const char *prefix, int nla
 	return DIM_OK;
 }
 
-dim_var *dim_mlp_forward(dim_tape *t, const dim_mlp *m, dim_var *x)
+dim_status dim_mlp_forward(dim_tape *t, const dim_mlp *m, dim_var *x, dim_var **out)
 {
-	dim_var *h = x;
-	for (int i = 0; i < m->nlayers && h; i++) {
-		h = dim_t_linear(t, h, dim_tape_param(t, m->w[i]), dim_tape_param(t, m->b[i]));
-		if (h && i + 1 < m->nlayers)
-			h = dim_t_relu(t, h);
+	dim_var *h = x, *w, *b;
+	dim_status st = DIM_OK;
+	*out = NULL;
+	for (int i = 0; i < m->nlayers && !st; i++) {
+		if ((st = dim_tape_param(t, m->w[i], &w)) || (st = dim_tape_param(t, m->b[i], &b)) ||
+		    (st = dim_t_linear(t, h, w, b, &h)))
+			break;
+		if (i + 1 < m->nlayers)
+			st = dim_t_relu(t, h, &h);
 	}
-	return h;
+	if (!st)
+		*out = h;
+	return st;
 }
 
 dim_status dim_concat_critic_build(dim_concat_critic *c, dim_params *ps, const char *prefix,
@@ -200,46 +204,51 @@ dim_status dim_concat_critic_build(dim_concat_critic *c, dim_params *ps, const c
 }
 
 /* [1, R, H] views of two row sets, concatenated along the rows. */
-static dim_var *cat_rows(dim_tape *t, dim_var *a, dim_var *b)
+static dim_status cat_rows(dim_tape *t, dim_var *a, dim_var *b, dim_var **out)
 {
 	int R = a->val.shape[0], H = a->val.shape[1];
-	dim_var *va = dim_tape_view(t, a, 3, (int[]){1, R, H});
-	dim_var *vb = va ? dim_tape_view(t, b, 3, (int[]){1, R, H}) : NULL;
-	dim_var *c = vb ? dim_t_concat_channels(t, va, vb) : NULL;
-	return c ? dim_tape_view(t, c, 2, (int[]){2 * R, H}) : NULL;
+	dim_var *va, *vb, *c;
+	dim_status st;
+	if ((st = dim_tape_view(t, a, 3, (int[]){1, R, H}, &va)) ||
+	    (st = dim_tape_view(t, b, 3, (int[]){1, R, H}, &vb)) ||
+	    (st = dim_t_concat_channels(t, va, vb, &c)))
+		return st;
+	return dim_tape_view(t, c, 2, (int[]){2 * R, H}, out);
 }
 
 dim_status dim_concat_critic_forward(dim_tape *t, const dim_concat_critic *c, dim_var *rows,
 				     dim_var *y, dim_buf neg_idx, dim_var **pos, dim_var **neg)
 {
 	dim_error *err = dim_ctx_error(dim_tape_ctx(t));
+	*pos = *neg = NULL;
+	if (!rows || !y)
+		return dim_fail(err, DIM_ERR_ARG, "concat critic: no input");
 	int R = rows->val.shape[0], N = y->val.shape[0];
 	if (rows->val.shape[1] != c->m_channels || y->val.shape[1] != c->y_dim || R % N)
 		return dim_fail(err, DIM_ERR_ARG, "concat critic: rows [%d, %d], y [%d, %d] do not "
 				"match the critic (%d, %d)", R, rows->val.shape[1], N, y->val.shape[1],
 				c->m_channels, c->y_dim);
 	int L = R / N;
-	dim_var *w0 = as_linear(t, c->l0);
-	dim_var *wm = w0 ? dim_t_slice_cols(t, w0, 0, c->m_channels) : NULL;
-	dim_var *wy = wm ? dim_t_slice_cols(t, w0, c->m_channels, c->y_dim) : NULL;
-	dim_var *a = wy ? dim_t_linear(t, rows, wm, NULL) : NULL;      /* [R, H] */
-	dim_var *b = a ? dim_t_linear(t, y, wy, NULL) : NULL;          /* [N, H] */
-	dim_var *bmap = b ? dim_t_broadcast_spatial(t, b, L, 1) : NULL; /* [N, H, L, 1] */
-	dim_var *brow = bmap ? dim_t_permute_to_rows(t, bmap) : NULL;  /* [R, H] */
-	dim_var *aneg = brow ? dim_t_gather_rows(t, a, neg_idx) : NULL;
-	dim_var *apair = aneg ? cat_rows(t, a, aneg) : NULL;            /* [2R, H] */
-	dim_var *bpair = apair ? cat_rows(t, brow, brow) : NULL;
-	dim_var *h = bpair ? dim_t_add(t, apair, bpair) : NULL;
-	if (h)
-		h = dim_t_relu(t, h);
-	if (h)
-		h = dim_t_linear(t, h, as_linear(t, c->l1), NULL);
-	if (h)
-		h = dim_t_relu(t, h);
-	if (h)
-		h = dim_t_linear(t, h, as_linear(t, c->l2), NULL);      /* [2R, 1] */
-	dim_var *s = h ? dim_tape_view(t, h, 2, (int[]){1, 2 * R}) : NULL;
-	*pos = s ? dim_t_slice_cols(t, s, 0, R) : NULL;
-	*neg = *pos ? dim_t_slice_cols(t, s, R, R) : NULL;
-	return *neg ? DIM_OK : (err->status ? err->status : DIM_ERR_CL);
+	dim_var *w0, *wm, *wy, *a, *b, *bmap, *brow, *aneg, *apair, *bpair, *l1, *l2, *h, *s, *p;
+	dim_status st;
+	if ((st = as_linear(t, c->l0, &w0)) || (st = as_linear(t, c->l1, &l1)) ||
+	    (st = as_linear(t, c->l2, &l2)))
+		return st;
+	if ((st = dim_t_slice_cols(t, w0, 0, c->m_channels, &wm)) ||
+	    (st = dim_t_slice_cols(t, w0, c->m_channels, c->y_dim, &wy)) ||
+	    (st = dim_t_linear(t, rows, wm, NULL, &a)) ||      /* [R, H] */
+	    (st = dim_t_linear(t, y, wy, NULL, &b)) ||         /* [N, H] */
+	    (st = dim_t_broadcast_spatial(t, b, L, 1, &bmap)) || /* [N, H, L, 1] */
+	    (st = dim_t_permute_to_rows(t, bmap, &brow)) ||   /* [R, H] */
+	    (st = dim_t_gather_rows(t, a, neg_idx, &aneg)) ||
+	    (st = cat_rows(t, a, aneg, &apair)) ||             /* [2R, H] */
+	    (st = cat_rows(t, brow, brow, &bpair)) ||
+	    (st = dim_t_add(t, apair, bpair, &h)) || (st = dim_t_relu(t, h, &h)) ||
+	    (st = dim_t_linear(t, h, l1, NULL, &h)) || (st = dim_t_relu(t, h, &h)) ||
+	    (st = dim_t_linear(t, h, l2, NULL, &h)) ||         /* [2R, 1] */
+	    (st = dim_tape_view(t, h, 2, (int[]){1, 2 * R}, &s)) ||
+	    (st = dim_t_slice_cols(t, s, 0, R, &p)) || (st = dim_t_slice_cols(t, s, R, R, neg)))
+		return st;
+	*pos = p;
+	return DIM_OK;
 }

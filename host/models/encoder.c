@@ -3,12 +3,7 @@
 #include <string.h>
 
 #include "cldim/models.h"
-#include "cldim/op_activation.h"
-#include "cldim/op_batchnorm.h"
-#include "cldim/op_conv.h"
-#include "cldim/op_linear.h"
-#include "cldim/op_pool.h"
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "models_internal.h"
 
 struct layer_spec {
@@ -180,12 +175,16 @@ dim_status dim_encoder_build(dim_encoder *e, dim_params *ps, const char *name, i
 	return DIM_OK;
 }
 
-static dim_var *bn_relu(dim_tape *t, const dim_encoder *e, const dim_enc_layer *L, dim_var *x)
+static dim_status bn_relu(dim_tape *t, const dim_encoder *e, const dim_enc_layer *L, dim_var *x,
+			  dim_var **out)
 {
 	dim_batchnorm_desc d = {e->bn_eps, e->bn_momentum, 1};
-	dim_var *y = dim_t_batchnorm(t, &d, x, dim_tape_param(t, L->bn_w),
-				     dim_tape_param(t, L->bn_b), L->bn_mean, L->bn_var);
-	return y ? dim_t_relu(t, y) : NULL;
+	dim_var *w, *b, *y;
+	dim_status st;
+	if ((st = dim_tape_param(t, L->bn_w, &w)) || (st = dim_tape_param(t, L->bn_b, &b)) ||
+	    (st = dim_t_batchnorm(t, &d, x, w, b, L->bn_mean, L->bn_var, &y)))
+		return st;
+	return dim_t_relu(t, y, out);
 }
 
 dim_status dim_encoder_forward(dim_tape *t, const dim_encoder *e, dim_var *x, dim_encoder_out *out)
@@ -203,33 +202,36 @@ dim_status dim_encoder_forward(dim_tape *t, const dim_encoder *e, dim_var *x, di
 	memset(out, 0, sizeof *out);
 	if (e->kind != DIM_ENC_PLAIN)
 		return dim_resnet_forward(t, e, x, out);
-	dim_var *h = x;
-	for (int i = 0; i < e->nlayers && h; i++) {
+	dim_var *h = x, *w, *b;
+	dim_status st = DIM_OK;
+	for (int i = 0; i < e->nlayers && !st; i++) {
 		const dim_enc_layer *L = &e->layers[i];
 		if (L->is_conv) {
 			dim_conv2d_desc d = {L->stride, L->stride, L->pad, L->pad};
-			h = dim_t_conv2d(t, &d, h, dim_tape_param(t, L->w), NULL);
-			if (h)
-				h = bn_relu(t, e, L, h);
-			if (h && L->pool_k)
-				h = dim_t_maxpool2d(t, &(dim_pool2d_desc){L->pool_k, L->pool_k,
-									  L->pool_s, L->pool_s,
-									  0, 0, false, false}, h);
+			if ((st = dim_tape_param(t, L->w, &w)) ||
+			    (st = dim_t_conv2d(t, &d, h, w, NULL, &h)) ||
+			    (st = bn_relu(t, e, L, h, &h)))
+				break;
+			if (L->pool_k &&
+			    (st = dim_t_maxpool2d(t, &(dim_pool2d_desc){L->pool_k, L->pool_k,
+									L->pool_s, L->pool_s,
+									0, 0, false, false}, h, &h)))
+				break;
 			if (i == e->m_layer)
 				out->M = h;
 			out->conv = h;
 		} else {
-			if (h->val.ndim != 2)
-				h = dim_t_flatten(t, h);
-			if (h)
-				h = dim_t_linear(t, h, dim_tape_param(t, L->w), NULL);
-			if (h)
-				h = bn_relu(t, e, L, h);
+			if (h->val.ndim != 2 && (st = dim_t_flatten(t, h, &h)))
+				break;
+			if ((st = dim_tape_param(t, L->w, &w)) ||
+			    (st = dim_t_linear(t, h, w, NULL, &h)) ||
+			    (st = bn_relu(t, e, L, h, &h)))
+				break;
 			out->fc = h;
 		}
 	}
-	if (h)
-		h = dim_t_linear(t, h, dim_tape_param(t, e->y_w), dim_tape_param(t, e->y_b));
-	out->Y = h;
-	return h ? DIM_OK : dim_ctx_error(ctx)->status ? dim_ctx_error(ctx)->status : DIM_ERR_CL;
+	if (st || (st = dim_tape_param(t, e->y_w, &w)) || (st = dim_tape_param(t, e->y_b, &b)) ||
+	    (st = dim_t_linear(t, h, w, b, &out->Y)))
+		return st;
+	return DIM_OK;
 }

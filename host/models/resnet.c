@@ -26,13 +26,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "cldim/op_activation.h"
-#include "cldim/op_batchnorm.h"
-#include "cldim/op_conv.h"
-#include "cldim/op_crops.h"
-#include "cldim/op_linear.h"
-#include "cldim/op_pool.h"
-#include "cldim/op_tensor.h"
+#include "cldim/tape_ops.h"
 #include "models_internal.h"
 
 #define EXPANSION 4
@@ -289,91 +283,123 @@ dim_status dim_resnet_build(dim_encoder *e, dim_params *ps, const char *name, in
 
 /* ---------------------------------------------------------------- forward */
 
-static dim_var *bn(dim_tape *t, const dim_encoder *e, dim_var *x, dim_param *w, dim_param *b,
-		   dim_param *mean, dim_param *var, bool relu)
+/* The var of p, or NULL when p is NULL (an absent bias). */
+static dim_status param_or_null(dim_tape *t, dim_param *p, dim_var **out)
 {
-	dim_batchnorm_desc d = {e->bn_eps, e->bn_momentum, 1};
-	if (!x)
-		return NULL;
-	dim_var *y = dim_t_batchnorm(t, &d, x, dim_tape_param(t, w), dim_tape_param(t, b), mean,
-				     var);
-	return y && relu ? dim_t_relu(t, y) : y;
+	*out = NULL;
+	return p ? dim_tape_param(t, p, out) : DIM_OK;
 }
 
-static dim_var *conv(dim_tape *t, dim_var *x, dim_param *w, dim_param *b, int stride, int pad)
+static dim_status bn(dim_tape *t, const dim_encoder *e, dim_var *x, dim_param *w, dim_param *b,
+		     dim_param *mean, dim_param *var, bool relu, dim_var **out)
+{
+	dim_batchnorm_desc d = {e->bn_eps, e->bn_momentum, 1};
+	dim_var *wv, *bv, *y;
+	dim_status st;
+	if ((st = dim_tape_param(t, w, &wv)) || (st = dim_tape_param(t, b, &bv)) ||
+	    (st = dim_t_batchnorm(t, &d, x, wv, bv, mean, var, &y)))
+		return st;
+	if (!relu) {
+		*out = y;
+		return DIM_OK;
+	}
+	return dim_t_relu(t, y, out);
+}
+
+static dim_status conv(dim_tape *t, dim_var *x, dim_param *w, dim_param *b, int stride, int pad,
+		       dim_var **out)
 {
 	dim_conv2d_desc d = {stride, stride, pad, pad};
-	return x ? dim_t_conv2d(t, &d, x, dim_tape_param(t, w), b ? dim_tape_param(t, b) : NULL)
-		 : NULL;
+	dim_var *wv, *bv;
+	dim_status st;
+	if ((st = dim_tape_param(t, w, &wv)) || (st = param_or_null(t, b, &bv)))
+		return st;
+	return dim_t_conv2d(t, &d, x, wv, bv, out);
 }
 
 /* conv [-> bias] -> BN -> ReLU [-> max pool] of a layers[] entry */
-static dim_var *conv_layer(dim_tape *t, const dim_encoder *e, const dim_enc_layer *L, dim_var *x)
+static dim_status conv_layer(dim_tape *t, const dim_encoder *e, const dim_enc_layer *L,
+			     dim_var *x, dim_var **out)
 {
-	dim_var *h = conv(t, x, L->w, L->b, L->stride, L->pad);
-	h = bn(t, e, h, L->bn_w, L->bn_b, L->bn_mean, L->bn_var, true);
-	if (h && L->pool_k)
-		h = dim_t_maxpool2d(t, &(dim_pool2d_desc){L->pool_k, L->pool_k, L->pool_s,
-							  L->pool_s, 0, 0, false, false}, h);
-	return h;
+	dim_var *h;
+	dim_status st;
+	if ((st = conv(t, x, L->w, L->b, L->stride, L->pad, &h)) ||
+	    (st = bn(t, e, h, L->bn_w, L->bn_b, L->bn_mean, L->bn_var, true, &h)))
+		return st;
+	if (!L->pool_k) {
+		*out = h;
+		return DIM_OK;
+	}
+	return dim_t_maxpool2d(t, &(dim_pool2d_desc){L->pool_k, L->pool_k, L->pool_s, L->pool_s,
+						     0, 0, false, false}, h, out);
 }
 
-static dim_var *fc_layer(dim_tape *t, const dim_encoder *e, const dim_enc_layer *L, dim_var *x)
+static dim_status fc_layer(dim_tape *t, const dim_encoder *e, const dim_enc_layer *L,
+			   dim_var *x, dim_var **out)
 {
+	dim_var *w, *b, *h;
+	dim_status st = DIM_OK;
 	if (x && x->val.ndim != 2)
-		x = dim_t_flatten(t, x);
-	dim_var *h = x ? dim_t_linear(t, x, dim_tape_param(t, L->w),
-				      L->b ? dim_tape_param(t, L->b) : NULL)
-		       : NULL;
-	return bn(t, e, h, L->bn_w, L->bn_b, L->bn_mean, L->bn_var, true);
+		st = dim_t_flatten(t, x, &x);
+	if (st || (st = dim_tape_param(t, L->w, &w)) || (st = param_or_null(t, L->b, &b)) ||
+	    (st = dim_t_linear(t, x, w, b, &h)))
+		return st;
+	return bn(t, e, h, L->bn_w, L->bn_b, L->bn_mean, L->bn_var, true, out);
 }
 
-static dim_var *block(dim_tape *t, const dim_encoder *e, const dim_enc_block *B, dim_var *x)
+static dim_status block(dim_tape *t, const dim_encoder *e, const dim_enc_block *B, dim_var *x,
+			dim_var **out)
 {
-	dim_var *r = x;
-	if (B->sc_w)
-		r = bn(t, e, conv(t, x, B->sc_w, NULL, B->stride, 0), B->sc_bn_w, B->sc_bn_b,
-		       B->sc_bn_mean, B->sc_bn_var, false);
-	dim_var *h = bn(t, e, conv(t, x, B->w[0], NULL, 1, 0), B->bn_w[0], B->bn_b[0],
-			B->bn_mean[0], B->bn_var[0], true);
-	h = bn(t, e, conv(t, h, B->w[1], NULL, B->stride, 1), B->bn_w[1], B->bn_b[1],
-	       B->bn_mean[1], B->bn_var[1], true);
-	h = bn(t, e, conv(t, h, B->w[2], NULL, 1, 0), B->bn_w[2], B->bn_b[2], B->bn_mean[2],
-	       B->bn_var[2], false);
-	if (!h || !r)
-		return NULL;
-	h = dim_t_add(t, h, r);
-	return h ? dim_t_relu(t, h) : NULL;
+	dim_var *r = x, *h;
+	dim_status st = DIM_OK;
+	if (B->sc_w &&
+	    ((st = conv(t, x, B->sc_w, NULL, B->stride, 0, &r)) ||
+	     (st = bn(t, e, r, B->sc_bn_w, B->sc_bn_b, B->sc_bn_mean, B->sc_bn_var, false, &r))))
+		return st;
+	if ((st = conv(t, x, B->w[0], NULL, 1, 0, &h)) ||
+	    (st = bn(t, e, h, B->bn_w[0], B->bn_b[0], B->bn_mean[0], B->bn_var[0], true, &h)) ||
+	    (st = conv(t, h, B->w[1], NULL, B->stride, 1, &h)) ||
+	    (st = bn(t, e, h, B->bn_w[1], B->bn_b[1], B->bn_mean[1], B->bn_var[1], true, &h)) ||
+	    (st = conv(t, h, B->w[2], NULL, 1, 0, &h)) ||
+	    (st = bn(t, e, h, B->bn_w[2], B->bn_b[2], B->bn_mean[2], B->bn_var[2], false, &h)) ||
+	    (st = dim_t_add(t, h, r, &h)))
+		return st;
+	return dim_t_relu(t, h, out);
 }
 
 dim_status dim_resnet_forward(dim_tape *t, const dim_encoder *e, dim_var *x, dim_encoder_out *out)
 {
-	dim_ctx *ctx = dim_tape_ctx(t);
-	dim_var *h = e->crop ? dim_t_unfold_crops(t, x, e->crop, e->crop_stride) : x;
+	dim_var *h = x, *w, *b;
+	dim_status st = DIM_OK;
+	if (e->crop && (st = dim_t_unfold_crops(t, x, e->crop, e->crop_stride, &h)))
+		return st;
 	if (e->kind == DIM_ENC_FOLD_CONV) {
-		for (int i = 0; i < e->nlayers && h; i++) {
+		for (int i = 0; i < e->nlayers && !st; i++) {
 			const dim_enc_layer *L = &e->layers[i];
 			if (!L->is_conv) {
-				h = out->fc = fc_layer(t, e, L, h);
+				if (!(st = fc_layer(t, e, L, h, &h)))
+					out->fc = h;
 				continue;
 			}
-			h = conv_layer(t, e, L, h);
-			if (h && i == e->fold_after)
-				h = out->M = out->conv = dim_t_fold_crops(t, h, e->grid, e->grid);
-		}
-	} else {
-		h = conv_layer(t, e, &e->layers[0], h);
-		for (int i = 0; i < e->nblocks && h; i++) {
-			h = block(t, e, &e->blocks[i], h);
-			if (!e->crop && i == e->m_block)
+			st = conv_layer(t, e, L, h, &h);
+			if (!st && i == e->fold_after &&
+			    !(st = dim_t_fold_crops(t, h, e->grid, e->grid, &h)))
 				out->M = out->conv = h;
 		}
-		if (h && e->crop)
-			h = out->M = out->conv = dim_t_fold_crops(t, h, e->grid, e->grid);
-		h = out->fc = fc_layer(t, e, &e->layers[1], h);
+	} else {
+		st = conv_layer(t, e, &e->layers[0], h, &h);
+		for (int i = 0; i < e->nblocks && !st; i++) {
+			st = block(t, e, &e->blocks[i], h, &h);
+			if (!st && !e->crop && i == e->m_block)
+				out->M = out->conv = h;
+		}
+		if (!st && e->crop && !(st = dim_t_fold_crops(t, h, e->grid, e->grid, &h)))
+			out->M = out->conv = h;
+		if (!st && !(st = fc_layer(t, e, &e->layers[1], h, &h)))
+			out->fc = h;
 	}
-	if (h)
-		h = dim_t_linear(t, h, dim_tape_param(t, e->y_w), dim_tape_param(t, e->y_b));
-	out->Y = h;
-	return h ? DIM_OK : dim_ctx_error(ctx)->status ? dim_ctx_error(ctx)->status : DIM_ERR_CL;
+	if (st || (st = dim_tape_param(t, e->y_w, &w)) || (st = dim_tape_param(t, e->y_b, &b)) ||
+	    (st = dim_t_linear(t, h, w, b, &out->Y)))
+		return st;
+	return DIM_OK;
 }

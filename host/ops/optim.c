@@ -1,8 +1,8 @@
-/* Adam and SGD over a parameter group (see op_optim.h; kernels in
- * cl/optim.cl).
+/* Adam and SGD over a list of (value, gradient) tensors (see op_optim.h;
+ * kernels in cl/optim.cl).
  *
- * At creation the trainable parameters are cut into spans: a run of
- * parameters whose values share one cl_mem, whose gradients share one cl_mem,
+ * At creation the tensors are cut into spans: a run of tensors whose
+ * values share one cl_mem, whose gradients share one cl_mem,
  * with the same (value offset - gradient offset) and increasing offsets. The
  * span [first value, end of last value) then maps element-for-element onto
  * the gradient arena, and onto one state buffer per slot that the optimizer
@@ -25,14 +25,15 @@ struct span {
 
 struct dim_optim {
 	dim_ctx *ctx;
-	dim_params *ps;
+	dim_optim_var *vars;
+	int nvars;
 	int kind, slots;
 	dim_adam_desc adam;
 	dim_sgd_desc sgd;
 	long t;
 	struct span *spans;
 	int nspans;
-	int *span_of;        /* per item of ps: its span, -1 when not trainable */
+	int *span_of;        /* per var: its span, -1 when empty */
 	dim_arena *state;
 };
 
@@ -69,8 +70,8 @@ dim_status dim_sgd_update(dim_ctx *ctx, const dim_sgd_desc *d, dim_buf param, di
 			     DIM_FLOAT(d->momentum), DIM_FLOAT(d->weight_decay));
 }
 
-/* Can p extend span s (whose last parameter ends at value byte `end`)? */
-static bool extends(const struct span *s, size_t end, const dim_param *p)
+/* Can var p extend span s (whose last var ends at value byte `end`)? */
+static bool extends(const struct span *s, size_t end, const dim_optim_var *p)
 {
 	const dim_buf *v = &p->value.buf, *g = &p->grad.buf;
 	return v->mem == s->value.mem && g->mem == s->grad.mem && v->off >= end &&
@@ -79,17 +80,16 @@ static bool extends(const struct span *s, size_t end, const dim_param *p)
 
 static dim_status plan(dim_optim *o)
 {
-	dim_params *ps = o->ps;
 	dim_error *err = dim_ctx_error(o->ctx);
-	o->spans = calloc((size_t)ps->count + 1, sizeof *o->spans);
-	o->span_of = calloc((size_t)ps->count + 1, sizeof *o->span_of);
+	o->spans = calloc((size_t)o->nvars + 1, sizeof *o->spans);
+	o->span_of = calloc((size_t)o->nvars + 1, sizeof *o->span_of);
 	if (!o->spans || !o->span_of)
 		return dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
 	size_t end = 0;
-	for (int i = 0; i < ps->count; i++) {
-		const dim_param *p = ps->items[i];
+	for (int i = 0; i < o->nvars; i++) {
+		const dim_optim_var *p = &o->vars[i];
 		o->span_of[i] = -1;
-		if (!p->trainable || !dim_tensor_numel(&p->value))
+		if (!dim_tensor_numel(&p->value))
 			continue;
 		struct span *s = o->nspans ? &o->spans[o->nspans - 1] : NULL;
 		if (!s || !extends(s, end, p)) {
@@ -113,17 +113,32 @@ static dim_status plan(dim_optim *o)
 	return st;
 }
 
-static dim_status create(dim_params *ps, int kind, dim_optim **out)
+static dim_status create(dim_ctx *ctx, const dim_optim_var *vars, int n, int kind,
+			 dim_optim **out)
 {
+	dim_error *err = dim_ctx_error(ctx);
 	*out = NULL;
+	if (n < 0 || (n > 0 && !vars))
+		return dim_fail(err, DIM_ERR_ARG, "optimizer: %d tensors", n);
+	for (int i = 0; i < n; i++)
+		if (dim_tensor_numel(&vars[i].value) != dim_tensor_numel(&vars[i].grad))
+			return dim_fail(err, DIM_ERR_ARG, "optimizer: tensor %d has %zu values "
+					"but %zu gradients", i, dim_tensor_numel(&vars[i].value),
+					dim_tensor_numel(&vars[i].grad));
 	dim_optim *o = calloc(1, sizeof *o);
 	if (!o)
-		return dim_fail(dim_ctx_error(ps->ctx), DIM_ERR_NOMEM, "out of host memory");
-	o->ctx = ps->ctx;
-	o->ps = ps;
+		return dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
+	o->ctx = ctx;
 	o->kind = kind;
 	o->slots = kind == KIND_ADAM ? 2 : 1;
-	dim_status st = plan(o);
+	o->vars = malloc(((size_t)n + 1) * sizeof *o->vars);
+	dim_status st = o->vars ? DIM_OK : dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
+	if (!st) {
+		if (n)
+			memcpy(o->vars, vars, (size_t)n * sizeof *vars);
+		o->nvars = n;
+		st = plan(o);
+	}
 	if (st) {
 		dim_optim_destroy(o);
 		return st;
@@ -132,24 +147,26 @@ static dim_status create(dim_params *ps, int kind, dim_optim **out)
 	return DIM_OK;
 }
 
-dim_status dim_adam_create(dim_params *ps, const dim_adam_desc *d, dim_optim **out)
+dim_status dim_adam_create_vars(dim_ctx *ctx, const dim_optim_var *vars, int n,
+				const dim_adam_desc *d, dim_optim **out)
 {
 	if (!d || !(d->lr >= 0) || !(d->beta1 >= 0 && d->beta1 < 1) ||
 	    !(d->beta2 >= 0 && d->beta2 < 1) || !(d->eps >= 0) || !(d->weight_decay >= 0))
-		return dim_fail(dim_ctx_error(ps->ctx), DIM_ERR_ARG,
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
 				"adam: need lr, eps, weight_decay >= 0 and betas in [0, 1)");
-	dim_status st = create(ps, KIND_ADAM, out);
+	dim_status st = create(ctx, vars, n, KIND_ADAM, out);
 	if (!st)
 		(*out)->adam = *d;
 	return st;
 }
 
-dim_status dim_sgd_create(dim_params *ps, const dim_sgd_desc *d, dim_optim **out)
+dim_status dim_sgd_create_vars(dim_ctx *ctx, const dim_optim_var *vars, int n,
+			       const dim_sgd_desc *d, dim_optim **out)
 {
 	if (!d || !(d->lr >= 0) || !(d->momentum >= 0) || !(d->weight_decay >= 0))
-		return dim_fail(dim_ctx_error(ps->ctx), DIM_ERR_ARG,
+		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG,
 				"sgd: need lr, momentum, weight_decay >= 0");
-	dim_status st = create(ps, KIND_SGD, out);
+	dim_status st = create(ctx, vars, n, KIND_SGD, out);
 	if (!st)
 		(*out)->sgd = *d;
 	return st;
@@ -160,6 +177,7 @@ void dim_optim_destroy(dim_optim *o)
 	if (!o)
 		return;
 	dim_arena_destroy(o->state);
+	free(o->vars);
 	free(o->spans);
 	free(o->span_of);
 	free(o);
@@ -190,25 +208,33 @@ void dim_optim_set_lr(dim_optim *o, double lr)
 }
 
 double dim_optim_lr(const dim_optim *o) { return o->kind == KIND_ADAM ? o->adam.lr : o->sgd.lr; }
+dim_ctx *dim_optim_ctx(const dim_optim *o) { return o->ctx; }
 long dim_optim_steps(const dim_optim *o) { return o->t; }
 void dim_optim_set_steps(dim_optim *o, long t) { o->t = t; }
 int dim_optim_launches(const dim_optim *o) { return o->nspans; }
 int dim_optim_state_slots(const dim_optim *o) { return o->slots; }
 
-dim_status dim_optim_state(const dim_optim *o, const dim_param *p, int slot, dim_tensor *out)
+int dim_optim_var_index(const dim_optim *o, const dim_tensor *value)
 {
-	for (int i = 0; i < o->ps->count; i++) {
-		if (o->ps->items[i] != p)
-			continue;
-		if (o->span_of[i] < 0 || slot < 0 || slot >= o->slots)
-			break;
-		const struct span *s = &o->spans[o->span_of[i]];
-		*out = p->value;
-		out->buf = dim_buf_view(s->state[slot], p->value.buf.off - s->value.off,
-					dim_tensor_numel(&p->value) * sizeof(float));
-		return DIM_OK;
+	for (int i = 0; i < o->nvars; i++) {
+		const dim_buf *b = &o->vars[i].value.buf;
+		if (b->mem == value->buf.mem && b->off == value->buf.off &&
+		    dim_tensor_numel(&o->vars[i].value) == dim_tensor_numel(value))
+			return i;
 	}
-	return dim_fail(dim_ctx_error(o->ctx), DIM_ERR_ARG,
-			"optimizer state: '%s' is not a trainable parameter of this group, or "
-			"slot %d does not exist", p->name, slot);
+	return -1;
+}
+
+dim_status dim_optim_var_state(const dim_optim *o, int i, int slot, dim_tensor *out)
+{
+	if (i < 0 || i >= o->nvars || o->span_of[i] < 0 || slot < 0 || slot >= o->slots)
+		return dim_fail(dim_ctx_error(o->ctx), DIM_ERR_ARG,
+				"optimizer state: tensor %d of %d, slot %d of %d (or an empty "
+				"tensor, which has no state)", i, o->nvars, slot, o->slots);
+	const dim_tensor *v = &o->vars[i].value;
+	const struct span *s = &o->spans[o->span_of[i]];
+	*out = *v;
+	out->buf = dim_buf_view(s->state[slot], v->buf.off - s->value.off,
+				dim_tensor_numel(v) * sizeof(float));
+	return DIM_OK;
 }

@@ -1,7 +1,7 @@
 /* cldim — layer 3: the autodiff tape.
  *
- * In training, each op wrapper (dim_t_*) computes its forward through the raw
- * op (include/cldim/op_*.h), allocates its output in the tape's activation
+ * In training, each op wrapper (dim_t_*, cldim/tape_ops.h) computes its forward
+ * through the raw op (include/cldim/op_*.h), allocates its output in the tape's activation
  * arena, and records a node: a backward function plus a small host struct of
  * what backward needs (vars and scalars). dim_tape_backward walks the nodes in
  * reverse. Shapes are fixed for a run, so the first step sizes the arena and
@@ -46,20 +46,28 @@ dim_ctx *dim_tape_ctx(dim_tape *t);
 /* Arena for activations and op scratch; rewound by dim_tape_begin. */
 dim_arena *dim_tape_arena(dim_tape *t);
 
+/* Every function that makes a var returns a status and the var through
+ * *out (NULL on failure, with the message in the tape's context); so do the
+ * op wrappers dim_t_* (cldim/tape_ops.h). */
+
 /* Leaves. An input has no gradient; a parameter's gradient is its param grad. */
-dim_var *dim_tape_input(dim_tape *t, const dim_tensor *x);
-dim_var *dim_tape_param(dim_tape *t, dim_param *p);
-/* A fresh var with a new tensor in the arena; needs_grad as given. NULL on
- * failure (message in the context). */
-dim_var *dim_tape_new(dim_tape *t, int ndim, const int *shape, bool needs_grad);
+dim_status dim_tape_input(dim_tape *t, const dim_tensor *x, dim_var **out);
+dim_status dim_tape_param(dim_tape *t, dim_param *p, dim_var **out);
+/* A fresh var with a new tensor in the arena; needs_grad as given. */
+dim_status dim_tape_new(dim_tape *t, int ndim, const int *shape, bool needs_grad,
+			dim_var **out);
 /* A var that views another var's memory with a new shape (reshape/flatten);
  * its gradient is the source's gradient viewed the same way. */
-dim_var *dim_tape_view(dim_tape *t, dim_var *src, int ndim, const int *shape);
+dim_status dim_tape_view(dim_tape *t, dim_var *src, int ndim, const int *shape,
+			 dim_var **out);
 
 /* Record a node whose output is `out`. Returns zeroed host storage of
  * saved_bytes for the backward's data (valid until the next begin), or NULL
- * when nothing needs recording (not training, or out needs no grad). */
-void *dim_tape_record(dim_tape *t, dim_var *out, dim_backward_fn fn, size_t saved_bytes);
+ * when nothing needs recording (not training, or out needs no grad). When the
+ * node cannot be recorded (out of host memory) it sets *st and returns NULL;
+ * *st is left alone otherwise. */
+void *dim_tape_record(dim_tape *t, dim_var *out, dim_backward_fn fn, size_t saved_bytes,
+		      dim_status *st);
 
 /* For backward functions: the gradient tensor of input v to write into.
  * Returns NULL when v needs no gradient. *accumulate = 0 for the first

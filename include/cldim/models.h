@@ -1,9 +1,11 @@
 /* cldim — layer 4: the networks of Deep InfoMax.
  *
  * A model is plain data (config + named parameters in a dim_params set) plus
- * forward functions built from tape ops. Parameter names and layouts are
- * PyTorch's (tools/pytorch/cldim_torch.py defines the same modules), so a
- * checkpoint loads into the PyTorch reference by name.
+ * forward functions built from tape ops (cldim/tape_ops.h); like them, a
+ * forward returns a status and its outputs through pointers (NULL on
+ * failure). Parameter names and layouts are PyTorch's
+ * (tools/pytorch/cldim_torch.py defines the same modules), so a checkpoint
+ * loads into the PyTorch reference by name.
  *
  * Encoders (docs/method.md §2): "basic28" (the official basic28x28 for MNIST-like
  * data: two 5x5 stride-2 convs 64, 128 -> fc 1024 -> Y; M = conv = 128x7x7),
@@ -106,7 +108,7 @@ typedef struct dim_mi1x1 {
 dim_status dim_mi1x1_build(dim_mi1x1 *m, dim_params *ps, const char *prefix, int in, int out,
 			   uint64_t seed);
 /* rows [R, in] -> [R, out] */
-dim_var *dim_mi1x1_forward(dim_tape *t, const dim_mi1x1 *m, dim_var *rows);
+dim_status dim_mi1x1_forward(dim_tape *t, const dim_mi1x1 *m, dim_var *rows, dim_var **out);
 
 /* Global critic (paper Table 6): concat(flattened conv, Y) -> 512 -> ReLU ->
  * 512 -> ReLU -> 1, for every (Y of image n, conv of image m) pair: S[n,m,1].
@@ -120,8 +122,8 @@ typedef struct dim_global_critic {
 dim_status dim_global_critic_build(dim_global_critic *g, dim_params *ps, const char *prefix,
 				   int conv_dim, int y_dim, int hidden, uint64_t seed);
 /* conv [N, ...] (flattened inside), y [N, y_dim] -> scores [N, N, 1] */
-dim_var *dim_global_critic_forward(dim_tape *t, const dim_global_critic *g, dim_var *conv,
-				   dim_var *y);
+dim_status dim_global_critic_forward(dim_tape *t, const dim_global_critic *g, dim_var *conv,
+				     dim_var *y, dim_var **out);
 
 /* Concat-and-convolve local critic (paper Table 7; official Aug-2018 code):
  * [M at location l ; Y broadcast] -> 1x1 conv H -> ReLU -> 1x1 conv H -> ReLU ->
@@ -152,7 +154,7 @@ typedef struct dim_mlp {
 
 dim_status dim_mlp_build(dim_mlp *m, dim_params *ps, const char *prefix, int nlayers,
 			 const int *dims, uint64_t seed);
-dim_var *dim_mlp_forward(dim_tape *t, const dim_mlp *m, dim_var *x);
+dim_status dim_mlp_forward(dim_tape *t, const dim_mlp *m, dim_var *x, dim_var **out);
 
 /* Layer geometry of a built encoder, one row per layer in forward order (for
  * `cldim info --arch`, the README table and exported encoders' metadata).

@@ -13,7 +13,6 @@
 #ifndef CLDIM_OP_ACTIVATION_H
 #define CLDIM_OP_ACTIVATION_H
 
-#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -45,16 +44,6 @@ dim_status dim_activation_forward(dim_ctx *ctx, const dim_act_desc *d, const dim
 dim_status dim_activation_backward(dim_ctx *ctx, const dim_act_desc *d, const dim_tensor *dx,
 				   int accumulate, const dim_tensor *dy, const dim_tensor *x,
 				   const dim_tensor *y);
-
-/* ---- tape ----
- * Each returns the output var (same shape as x), NULL on failure (message in
- * the tape's context). */
-dim_var *dim_t_activation(dim_tape *t, const dim_act_desc *d, dim_var *x);
-dim_var *dim_t_relu(dim_tape *t, dim_var *x);
-dim_var *dim_t_leaky_relu(dim_tape *t, dim_var *x, float slope);
-dim_var *dim_t_sigmoid(dim_tape *t, dim_var *x);
-dim_var *dim_t_tanh(dim_tape *t, dim_var *x);
-dim_var *dim_t_softplus(dim_tape *t, dim_var *x);
 
 #ifdef __cplusplus
 }

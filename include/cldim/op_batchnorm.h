@@ -19,7 +19,6 @@
 #ifndef CLDIM_OP_BATCHNORM_H
 #define CLDIM_OP_BATCHNORM_H
 
-#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -49,14 +48,6 @@ dim_status dim_batchnorm_backward(dim_ctx *ctx, const dim_batchnorm_desc *d, dim
 				  const dim_tensor *dbias, const dim_tensor *dy,
 				  const dim_tensor *x, const dim_tensor *weight,
 				  const dim_tensor *save_mean, const dim_tensor *save_rstd);
-
-/* ---- tape ----
- * Batch statistics when the tape is training (dim_tape_training), running
- * statistics otherwise; d->training is ignored. w, b may be NULL (no affine);
- * running_mean/running_var are the module's buffers (non-trainable params),
- * required in evaluation. NULL on failure (message in the tape's context). */
-dim_var *dim_t_batchnorm(dim_tape *t, const dim_batchnorm_desc *d, dim_var *x, dim_var *w,
-			 dim_var *b, dim_param *running_mean, dim_param *running_var);
 
 #ifdef __cplusplus
 }

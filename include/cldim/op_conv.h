@@ -18,7 +18,6 @@
 #ifndef CLDIM_OP_CONV_H
 #define CLDIM_OP_CONV_H
 
-#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -43,13 +42,6 @@ dim_status dim_conv2d_backward(dim_ctx *ctx, const dim_conv2d_desc *d, dim_arena
 			       const dim_tensor *dx, int accumulate, const dim_tensor *dweight,
 			       const dim_tensor *dbias, const dim_tensor *dy, const dim_tensor *x,
 			       const dim_tensor *weight);
-
-/* ---- tape ----
- * y = conv2d(x, w, b) recorded on the tape; b may be NULL. NULL on failure
- * (message in the tape's context). Scratch comes from the tape's arena and is
- * released again right after the op is enqueued. */
-dim_var *dim_t_conv2d(dim_tape *t, const dim_conv2d_desc *d, dim_var *x, dim_var *w,
-		      dim_var *b);
 
 #ifdef __cplusplus
 }

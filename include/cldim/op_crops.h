@@ -21,7 +21,7 @@
 #ifndef CLDIM_OP_CROPS_H
 #define CLDIM_OP_CROPS_H
 
-#include "cldim/autodiff.h"
+#include "cldim/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,12 +49,6 @@ typedef struct dim_fold_desc {
 dim_status dim_crops_fold_forward(dim_ctx *ctx, const dim_fold_desc *d, dim_buf y, dim_buf x);
 dim_status dim_crops_fold_backward(dim_ctx *ctx, const dim_fold_desc *d, dim_buf dx,
 				   int accumulate, dim_buf dy);
-
-/* ---- tape ---- */
-/* x [N, C, H, W] -> crops [N*gh*gw, C, k, k]. */
-dim_var *dim_t_unfold_crops(dim_tape *t, dim_var *x, int k, int stride);
-/* x [N*gh*gw, C, h, w] -> [N, C*h*w, gh, gw]. */
-dim_var *dim_t_fold_crops(dim_tape *t, dim_var *x, int gh, int gw);
 
 #ifdef __cplusplus
 }

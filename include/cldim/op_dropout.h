@@ -15,7 +15,6 @@
 
 #include <stdint.h>
 
-#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -37,11 +36,6 @@ dim_status dim_dropout_forward(dim_ctx *ctx, const dim_dropout_desc *d, const di
 			       const dim_tensor *x);
 dim_status dim_dropout_backward(dim_ctx *ctx, const dim_dropout_desc *d, const dim_tensor *dx,
 				int accumulate, const dim_tensor *dy);
-
-/* ---- tape ----
- * Uses the tape's training flag (dropout is the identity in evaluation,
- * whatever d->training says). NULL on failure. */
-dim_var *dim_t_dropout(dim_tape *t, const dim_dropout_desc *d, dim_var *x);
 
 #ifdef __cplusplus
 }

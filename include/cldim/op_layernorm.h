@@ -15,7 +15,6 @@
 #ifndef CLDIM_OP_LAYERNORM_H
 #define CLDIM_OP_LAYERNORM_H
 
-#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -32,11 +31,6 @@ dim_status dim_layernorm_backward(dim_ctx *ctx, const dim_tensor *dx, int accumu
 				  const dim_tensor *dy, const dim_tensor *x,
 				  const dim_tensor *weight, const dim_tensor *save_mean,
 				  const dim_tensor *save_rstd);
-
-/* ---- tape ----
- * y = layernorm over channels of x (w, b may be NULL). NULL on failure
- * (message in the tape's context). */
-dim_var *dim_t_layernorm(dim_tape *t, dim_var *x, dim_var *w, dim_var *b, float eps);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,6 @@
 #ifndef CLDIM_OP_LINEAR_H
 #define CLDIM_OP_LINEAR_H
 
-#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -32,18 +31,6 @@ dim_status dim_linear_forward_add(dim_ctx *ctx, const dim_tensor *y, const dim_t
 dim_status dim_linear_backward(dim_ctx *ctx, const dim_tensor *dx, int accumulate,
 			       const dim_tensor *dweight, const dim_tensor *dbias,
 			       const dim_tensor *dy, const dim_tensor *x, const dim_tensor *weight);
-
-/* ---- tape ----
- * y = linear(x, w, b) on the tape; b may be NULL. NULL on failure (message
- * in the tape's context). */
-dim_var *dim_t_linear(dim_tape *t, dim_var *x, dim_var *w, dim_var *b);
-
-/* y = linear(x1, w1, b1) + linear(x2, w2) as one node (a residual block's
- * body plus its linear shortcut): the second product accumulates into the
- * first's output and both backward products read the same dy, so neither the
- * add nor its two gradient copies run. b1 may be NULL. */
-dim_var *dim_t_linear_sum(dim_tape *t, dim_var *x1, dim_var *w1, dim_var *b1, dim_var *x2,
-			  dim_var *w2);
 
 #ifdef __cplusplus
 }

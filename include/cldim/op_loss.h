@@ -13,7 +13,6 @@
 #ifndef CLDIM_OP_LOSS_H
 #define CLDIM_OP_LOSS_H
 
-#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -26,11 +25,6 @@ dim_status dim_cross_entropy_forward(dim_ctx *ctx, dim_arena *ws, const dim_tens
 dim_status dim_cross_entropy_backward(dim_ctx *ctx, dim_arena *ws, const dim_tensor *dlogits,
 				      int accumulate, const dim_tensor *dloss,
 				      const dim_tensor *logp, dim_buf labels);
-
-/* ---- tape ----
- * Scalar [1] loss from logits [N, K]; labels must stay valid until backward.
- * NULL on failure. */
-dim_var *dim_t_cross_entropy(dim_tape *t, dim_var *logits, dim_buf labels);
 
 #ifdef __cplusplus
 }

@@ -39,7 +39,7 @@
 #ifndef CLDIM_OP_MI_H
 #define CLDIM_OP_MI_H
 
-#include "cldim/autodiff.h"
+#include "cldim/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,10 +69,6 @@ dim_status dim_mi_forward(dim_ctx *ctx, dim_mi_kind kind, int N, int L, dim_buf 
 /* dS: N*N*L floats (= or +=), gloss: 1 float on the device. */
 dim_status dim_mi_backward(dim_ctx *ctx, dim_mi_kind kind, int N, int L, dim_buf dS,
 			   int accumulate, dim_buf S, dim_buf gloss, const dim_mi_saved *saved);
-
-/* ---- tape ---- scores [N, N, L], [N, N*L] or [N, N] (L = 1) -> a scalar
- * loss var of shape [1]; its saved statistics live in the tape's arena. */
-dim_var *dim_t_mi(dim_tape *t, dim_mi_kind kind, dim_var *scores);
 
 #ifdef __cplusplus
 }

@@ -1,24 +1,26 @@
 /* cldim — optimizers: Adam (torch.optim.Adam: L2 weight decay added to the
  * gradient, not AdamW; bias corrections 1 - beta^t) and SGD with momentum
- * (torch.optim.SGD with dampening 0, nesterov off), for a dim_params group.
+ * (torch.optim.SGD with dampening 0, nesterov off), over a list of plain
+ * (value, gradient) tensor pairs. The parameter-group front ends
+ * dim_adam_create / dim_sgd_create / dim_optim_state, which take a
+ * dim_params, are in cldim/params.h (autodiff layer).
  *
- * One kernel launch per contiguous span of the group: the parameters of a
- * dim_params live in one arena per kind (values, grads), so consecutive
- * trainable parameters whose values and gradients lie in the same chunks at
- * the same relative offsets form one span, updated by one launch (a model's
- * parameters are usually one span; a non-trainable buffer such as a BN running
- * mean between two trainable ones, or a new arena chunk, starts another).
+ * One kernel launch per contiguous span of the list: consecutive tensors
+ * whose values and gradients lie in the same cl_mem at the same relative
+ * offsets form one span, updated by one launch (the parameters of a
+ * dim_params live in one arena per kind, so a model's parameters are usually
+ * one span; a non-trainable buffer such as a BN running mean between two
+ * trainable ones, or a new arena chunk, starts another).
  * dim_optim_launches tells how many launches a step takes.
  *
  * State (Adam exp_avg / exp_avg_sq, SGD momentum_buffer) lives in device
  * buffers the optimizer owns, zero at creation, laid out like the values;
- * dim_optim_state gives a tensor view per parameter for checkpoints.
- * A step reads the gradients as they are (call dim_params_zero_grad between
- * steps) and enqueues work only. */
+ * dim_optim_var_state gives a tensor view per tensor for checkpoints.
+ * A step reads the gradients as they are (zero them between steps) and
+ * enqueues work only. */
 #ifndef CLDIM_OP_OPTIM_H
 #define CLDIM_OP_OPTIM_H
 
-#include "cldim/params.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -48,13 +50,23 @@ dim_status dim_adam_update(dim_ctx *ctx, const dim_adam_desc *d, long t, dim_buf
 dim_status dim_sgd_update(dim_ctx *ctx, const dim_sgd_desc *d, dim_buf param, dim_buf grad,
 			  dim_buf momentum_buf, size_t n);
 
-/* An optimizer over the trainable parameters of ps (which must outlive it
- * and gain no parameters afterwards). */
+/* One tensor to optimize: its value and its gradient (same number of
+ * elements). The optimizer keeps a copy of the views; the memory must outlive
+ * it. */
+typedef struct dim_optim_var {
+	dim_tensor value;
+	dim_tensor grad;
+} dim_optim_var;
+
 typedef struct dim_optim dim_optim;
 
-dim_status dim_adam_create(dim_params *ps, const dim_adam_desc *d, dim_optim **out);
-dim_status dim_sgd_create(dim_params *ps, const dim_sgd_desc *d, dim_optim **out);
+/* An optimizer over vars[0..n) (n >= 0; the array is copied). */
+dim_status dim_adam_create_vars(dim_ctx *ctx, const dim_optim_var *vars, int n,
+				const dim_adam_desc *d, dim_optim **out);
+dim_status dim_sgd_create_vars(dim_ctx *ctx, const dim_optim_var *vars, int n,
+			       const dim_sgd_desc *d, dim_optim **out);
 void dim_optim_destroy(dim_optim *o); /* NULL is a no-op */
+dim_ctx *dim_optim_ctx(const dim_optim *o);
 
 /* One update of every trainable parameter (step count + 1). */
 dim_status dim_optim_step(dim_optim *o);
@@ -70,9 +82,13 @@ int dim_optim_launches(const dim_optim *o);
 /* State slots: Adam 0 = exp_avg, 1 = exp_avg_sq; SGD 0 = momentum_buffer.
  * Returns the number of slots. */
 int dim_optim_state_slots(const dim_optim *o);
-/* A view of slot `slot` for trainable parameter p (shape of p's value);
- * read or write it with dim_tensor_read / dim_tensor_write. */
-dim_status dim_optim_state(const dim_optim *o, const dim_param *p, int slot, dim_tensor *out);
+/* The index of the var whose value is `value` (same buffer, offset and
+ * size), -1 when there is none. */
+int dim_optim_var_index(const dim_optim *o, const dim_tensor *value);
+/* A view of slot `slot` for var i (shape of its value); read or write it
+ * with dim_tensor_read / dim_tensor_write. DIM_ERR_ARG for a bad index or
+ * slot, or an empty var (it has no state). */
+dim_status dim_optim_var_state(const dim_optim *o, int i, int slot, dim_tensor *out);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,7 @@
 #ifndef CLDIM_OP_PAIRWISE_H
 #define CLDIM_OP_PAIRWISE_H
 
-#include "cldim/autodiff.h"
+#include "cldim/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,9 +18,6 @@ dim_status dim_pairwise_forward(dim_ctx *ctx, int N, int H, dim_buf out, dim_buf
 				const dim_buf *bias);
 dim_status dim_pairwise_backward(dim_ctx *ctx, int N, int H, const dim_buf *da, int acc_a,
 				 const dim_buf *db, int acc_b, const dim_buf *dbias, dim_buf dout);
-
-/* ---- tape ---- a [N, H], b [N, H], bias [H] or NULL -> [N*N, H]. */
-dim_var *dim_t_pairwise(dim_tape *t, dim_var *a, dim_var *b, dim_var *bias);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,7 @@
 #ifndef CLDIM_OP_PERMUTE_H
 #define CLDIM_OP_PERMUTE_H
 
-#include "cldim/autodiff.h"
+#include "cldim/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,13 +29,6 @@ dim_status dim_unslice_cols(dim_ctx *ctx, int R, int X, int W, int c0, dim_buf x
 dim_status dim_gather_rows(dim_ctx *ctx, int R, int H, dim_buf idx, dim_buf y, dim_buf x);
 dim_status dim_scatter_rows(dim_ctx *ctx, int R, int H, dim_buf idx, dim_buf dx, dim_buf dy,
 			    int accumulate);
-
-/* ---- tape ---- x [N, C, H, W] -> [N*H*W, C]. */
-dim_var *dim_t_permute_to_rows(dim_tape *t, dim_var *x);
-/* x [R, X] -> columns [c0, c0 + w) as [R, w]. */
-dim_var *dim_t_slice_cols(dim_tape *t, dim_var *x, int c0, int w);
-/* x [R, H] -> rows permuted by idx (R int32 on the device, a permutation). */
-dim_var *dim_t_gather_rows(dim_tape *t, dim_var *x, dim_buf idx);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,6 @@
 #ifndef CLDIM_OP_POOL_H
 #define CLDIM_OP_POOL_H
 
-#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -50,13 +49,6 @@ dim_status dim_avgpool2d_backward(dim_ctx *ctx, const dim_pool2d_desc *d, const 
 dim_status dim_global_avgpool_forward(dim_ctx *ctx, const dim_tensor *y, const dim_tensor *x);
 dim_status dim_global_avgpool_backward(dim_ctx *ctx, const dim_tensor *dx, int accumulate,
 				       const dim_tensor *dy);
-
-/* ---- tape ----
- * NULL on failure (message in the tape's context). The argmax of max
- * pooling lives in the tape's arena. */
-dim_var *dim_t_maxpool2d(dim_tape *t, const dim_pool2d_desc *d, dim_var *x);
-dim_var *dim_t_avgpool2d(dim_tape *t, const dim_pool2d_desc *d, dim_var *x);
-dim_var *dim_t_global_avgpool(dim_tape *t, dim_var *x);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,7 @@
  * add-scaled, and reductions (sum and mean over everything or per row).
  *
  * All tensors contiguous fp32, row-major. Flatten/reshape is a view and has
- * no raw op: on the tape it is dim_t_flatten / dim_t_reshape (dim_tape_view);
+ * no raw op: on the tape it is dim_t_flatten / dim_t_reshape (cldim/tape_ops.h);
  * outside the tape copy the dim_tensor and call dim_tensor_set_shape.
  *
  * Gradient contract: input gradients are written (=) when their accumulate
@@ -13,7 +13,6 @@
 #ifndef CLDIM_OP_TENSOR_H
 #define CLDIM_OP_TENSOR_H
 
-#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -71,23 +70,6 @@ dim_status dim_sum_backward(dim_ctx *ctx, const dim_tensor *dx, int accumulate,
 dim_status dim_sum_rows_forward(dim_ctx *ctx, const dim_tensor *y, const dim_tensor *x, bool mean);
 dim_status dim_sum_rows_backward(dim_ctx *ctx, const dim_tensor *dx, int accumulate,
 				 const dim_tensor *dy, bool mean);
-
-/* ---- tape ----
- * NULL on failure (message in the tape's context). */
-dim_var *dim_t_concat_channels(dim_tape *t, dim_var *a, dim_var *b);
-/* v [N, C] -> [N, C, h, w]. */
-dim_var *dim_t_broadcast_spatial(dim_tape *t, dim_var *v, int h, int w);
-/* [N, ...] -> [N, prod(...)], a view. */
-dim_var *dim_t_flatten(dim_tape *t, dim_var *x);
-dim_var *dim_t_reshape(dim_tape *t, dim_var *x, int ndim, const int *shape);
-dim_var *dim_t_add(dim_tape *t, dim_var *a, dim_var *b);
-dim_var *dim_t_mul(dim_tape *t, dim_var *a, dim_var *b);
-dim_var *dim_t_scale(dim_tape *t, dim_var *x, float alpha);
-/* Scalar [1] results. */
-dim_var *dim_t_sum(dim_tape *t, dim_var *x);
-dim_var *dim_t_mean(dim_tape *t, dim_var *x);
-/* [N, D] -> [N]. */
-dim_var *dim_t_sum_rows(dim_tape *t, dim_var *x, bool mean);
 
 #ifdef __cplusplus
 }

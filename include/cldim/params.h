@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "cldim/base.h"
+#include "cldim/op_optim.h"
 #include "cldim/runtime.h"
 
 #ifdef __cplusplus
@@ -58,6 +59,14 @@ dim_status dim_param_init_fan_in(dim_ctx *ctx, dim_param *p, int fan_in, uint64_
 /* Host copies (blocking). */
 dim_status dim_param_get(dim_ctx *ctx, const dim_param *p, float *dst);
 dim_status dim_param_set(dim_ctx *ctx, dim_param *p, const float *src);
+
+/* Optimizers (cldim/op_optim.h) over the trainable parameters of ps, which
+ * must outlive the optimizer and gain no parameters afterwards. */
+dim_status dim_adam_create(dim_params *ps, const dim_adam_desc *d, dim_optim **out);
+dim_status dim_sgd_create(dim_params *ps, const dim_sgd_desc *d, dim_optim **out);
+/* A view of slot `slot` (op_optim.h) of the optimizer's state for trainable
+ * parameter p (shape of p's value). */
+dim_status dim_optim_state(const dim_optim *o, const dim_param *p, int slot, dim_tensor *out);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,20 @@ int t_result(void)
 	return 0;
 }
 
+dim_var *t_param(dim_tape *t, dim_param *p)
+{
+	dim_var *v;
+	CHECK_OK(dim_tape_ctx(t), dim_tape_param(t, p, &v));
+	return v;
+}
+
+dim_var *t_input(dim_tape *t, const dim_tensor *x)
+{
+	dim_var *v;
+	CHECK_OK(dim_tape_ctx(t), dim_tape_input(t, x, &v));
+	return v;
+}
+
 dim_ctx *t_ctx(void)
 {
 	dim_error err = {0};

@@ -12,9 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cldim/autodiff.h"
 #include "cldim/runtime.h"
 
 extern int t_failures;
+
+/* Tape leaves for tests: the var, or NULL after recording a failure with the
+ * context's message (an op given the NULL then fails with DIM_ERR_ARG). */
+dim_var *t_param(dim_tape *t, dim_param *p);
+dim_var *t_input(dim_tape *t, const dim_tensor *x);
 
 #define CHECK(cond)                                                                         \
 	do {                                                                                \

@@ -1,9 +1,11 @@
-/* Gradient accumulation over micro-batches (dim_train_step_accum).
- *
- * One optimizer step over `micro` slices of the batch: each slice runs the
- * whole forward/backward on its own (batch-norm statistics, in-batch
- * negatives, prior samples), and the gradients are summed on the device into
- * a mirror of every trainable gradient, then scaled 1/micro:
+/* The DIM training step (see include/cldim/dim.h): one batch goes down
+ * through the objective (objective.c: forward and backward of every term) and
+ * comes back here for the gradient hook and the two optimizers. With
+ * gradient accumulation (dim_train_step_accum) the batch is cut into `micro`
+ * slices, each running the whole forward/backward on its own (batch-norm
+ * statistics, in-batch negatives, prior samples), and the gradients are
+ * summed on the device into a mirror of every trainable gradient, then
+ * scaled 1/micro:
  *
  *   sum  = g_0                      (micro-batch 0)
  *   sum += g_a                      (0 < a < micro-1)
@@ -11,54 +13,31 @@
  *
  * This is what `micro` data-parallel replicas compute after an averaging
  * allreduce, which is why the MPI test uses it as the one-process reference. */
-#include <stdlib.h>
-
 #include "cldim/op_tensor.h"
 #include "dim_internal.h"
 
-struct dim_grad_accum {
-	dim_arena *arena;
-	dim_tensor *sum; /* one per trainable parameter: params, then prior_params */
-	dim_tensor **grad;
-	int n;
-};
-
-void dim_model_accum_free(dim_model *m)
+/* The way back up: the gradient hook, then both optimizers; counts the step. */
+static dim_status apply_grads(dim_model *m)
 {
-	struct dim_grad_accum *a = m->accum;
-	if (!a)
-		return;
-	dim_arena_destroy(a->arena);
-	free(a->sum);
-	free(a->grad);
-	free(a);
-	m->accum = NULL;
+	dim_status st = m->grad_hook ? m->grad_hook(m->grad_hook_user, m) : DIM_OK;
+	if (st)
+		return st;
+	int prev = dim_profile_set_phase(m->ctx, m->ph_opt);
+	st = dim_optim_step(m->opt);
+	if (!st && m->cfg.gamma > 0) /* gamma 0: the discriminator is not trained */
+		st = dim_optim_step(m->prior_opt);
+	dim_profile_set_phase(m->ctx, prev);
+	if (!st)
+		m->step++;
+	return st;
 }
 
-static dim_status accum_create(dim_model *m)
+dim_status dim_train_step(dim_model *m, const dim_tensor *x, dim_step_metrics *out)
 {
-	dim_error *err = dim_ctx_error(m->ctx);
-	dim_params *sets[2] = {&m->params, &m->prior_params};
-	int total = m->params.count + m->prior_params.count;
-	struct dim_grad_accum *a = calloc(1, sizeof *a);
-	if (!a)
-		return dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
-	m->accum = a;
-	a->sum = calloc((size_t)total + 1, sizeof *a->sum);
-	a->grad = calloc((size_t)total + 1, sizeof *a->grad);
-	if (!a->sum || !a->grad)
-		return dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
-	dim_status st = dim_arena_create(m->ctx, "grad-accum", (size_t)16 << 20, &a->arena);
-	for (int s = 0; s < 2 && !st; s++)
-		for (int i = 0; i < sets[s]->count && !st; i++) {
-			dim_param *p = sets[s]->items[i];
-			if (!p->trainable)
-				continue;
-			a->grad[a->n] = &p->grad;
-			st = dim_tensor_alloc(a->arena, p->grad.ndim, p->grad.shape, &a->sum[a->n]);
-			a->n++;
-		}
-	return st;
+	dim_status st = dim_model_forward_backward(m, x, NULL, out);
+	if (st)
+		return st; /* includes a non-finite loss: no update was applied */
+	return apply_grads(m);
 }
 
 static void metrics_add(dim_step_metrics *sum, const dim_step_metrics *v, float w)
@@ -82,7 +61,7 @@ dim_status dim_train_step_accum(dim_model *m, const dim_tensor *x, int micro,
 	if (x->ndim != 4 || micro < 1 || N % micro || N / micro < 2)
 		return dim_fail(err, DIM_ERR_ARG, "gradient accumulation: a batch of %d does not "
 				"split into %d micro-batches of at least 2 images", N, micro);
-	dim_status st = m->accum ? DIM_OK : accum_create(m);
+	dim_status st = m->accum ? DIM_OK : dim_model_accum_create(m);
 	if (st) {
 		dim_model_accum_free(m);
 		return st;
@@ -111,5 +90,5 @@ dim_status dim_train_step_accum(dim_model *m, const dim_tensor *x, int micro,
 			return st;
 	}
 	*out = mean;
-	return dim_model_apply_grads(m);
+	return apply_grads(m);
 }
