@@ -38,7 +38,8 @@ static int count(const char *s, const char *what)
 static const char *const fields[] = {
 	"\"device\"", "\"driver\"", "\"cldim\"", "\"build\"", "\"time\"", "\"test\"",
 	"\"shape\"", "\"reps\"", "\"median_ms\"", "\"min_ms\"", "\"max_ms\"", "\"gflops\"",
-	"\"frac_of_peak\"", "\"gbps\"", "\"images_per_s\"",
+	"\"frac_of_peak\"", "\"gbps\"", "\"images_per_s\"", "\"rss_base_mib\"",
+	"\"rss_peak_mib\"", "\"device_peak_mib\"",
 };
 
 static void cli_tests(const char *env)
@@ -59,6 +60,20 @@ static void cli_tests(const char *env)
 		CHECK_MSG(count(out, fields[i]) == 2, "field %s missing:\n%s", fields[i], out);
 	CHECK(strstr(out, "\"gflops\":null") || strstr(out, "\"gflops\": null"));
 	CHECK(count(out, "{") == 2 && count(out, "}") == 2 && count(out, "},") == 1);
+	/* the step's memory: a device high-water mark above zero (the model's
+	 * arenas), a peak RSS not below the RSS before the model (Linux) */
+	{
+		const char *dp = strstr(out, "\"device_peak_mib\":");
+		const char *rb = strstr(out, "\"rss_base_mib\":");
+		const char *rp = strstr(out, "\"rss_peak_mib\":");
+		CHECK_MSG(dp && rb && rp, "%s", out);
+		if (dp && rb && rp) {
+			double d = strtod(dp + 18, NULL), b = strtod(rb + 15, NULL),
+			       pk = strtod(rp + 15, NULL);
+			CHECK_MSG(d > 0 && b > 0 && pk >= b, "device %g, rss %g -> %g:\n%s", d, b,
+				  pk, out);
+		}
+	}
 
 	snprintf(args, sizeof args, "%s -o jsonl", tiny);
 	CHECK(run(env, args) == 0);

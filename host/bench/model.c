@@ -2,6 +2,7 @@
  * encoder's convolutions forward/backward, the MI estimator kernels on the
  * local score shape, a whole DIM training step and extraction. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,12 +224,44 @@ static dim_status extract_once(void *p)
 	return st ? st : dim_encoder_forward(a->tape, dim_model_encoder(a->m), xv, &eo);
 }
 
+/* A "Vm...:  N kB" line of /proc/self/status in MiB; -1 where unreadable. */
+static double proc_status_mib(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	double v = -1;
+	size_t n = strlen(key);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtod(line + n + 1, NULL) / 1024.0;
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Reset the peak RSS (VmHWM) to the current RSS; false where not supported. */
+static bool rss_peak_reset(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	if (!f)
+		return false;
+	bool ok = fputs("5", f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
 dim_status dim_bench_step(dim_ctx *ctx, const dim_config *cfg, int batch, int warmup, int reps,
 			  dim_bench_step_result *out)
 {
 	struct step_arg a = {0};
 	dim_arena *data = NULL;
 	memset(out, 0, sizeof *out);
+	bool hwm = rss_peak_reset();
+	out->rss_base_mib = proc_status_mib("VmRSS");
+	size_t dev_peak = 0;
+	dim_device_mem_peak_reset();
 	double t0 = dim_now();
 	dim_status st = dim_model_create(ctx, cfg, &a.m);
 	if (!st)
@@ -252,6 +285,9 @@ dim_status dim_bench_step(dim_ctx *ctx, const dim_config *cfg, int batch, int wa
 		st = time_fn(ctx, step_once, &a, warmup - 1, 0, &out->step);
 	if (!st)
 		st = time_fn(ctx, step_once, &a, 0, reps, &out->step);
+	out->rss_peak_mib = hwm ? proc_status_mib("VmHWM") : -1;
+	dim_device_mem_stats(NULL, &dev_peak);
+	out->device_peak_mib = (double)dev_peak / 1048576.0;
 	if (!st)
 		st = time_fn(ctx, extract_once, &a, warmup, reps, &out->extract);
 	if (!st) {

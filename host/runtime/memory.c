@@ -8,7 +8,30 @@
 /* Bytes held by dim_buf_create buffers of this process, for the
  * CLDIM_DEVICE_MEM_LIMIT_MIB cap (a test knob: a device-memory failure at a
  * small scale, without exhausting a real device). */
-static size_t live_bytes;
+static size_t live_bytes, peak_bytes;
+
+static void peak_update(size_t live)
+{
+	size_t p = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
+	while (live > p &&
+	       !__atomic_compare_exchange_n(&peak_bytes, &p, live, true, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+void dim_device_mem_stats(size_t *live, size_t *peak)
+{
+	if (live)
+		*live = __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
+	if (peak)
+		*peak = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
+}
+
+void dim_device_mem_peak_reset(void)
+{
+	__atomic_store_n(&peak_bytes, __atomic_load_n(&live_bytes, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+}
 
 /* The first failed allocation marks the context: see dim_ctx_mem_failed. */
 static dim_status mem_fail(dim_ctx *ctx, dim_status st)
@@ -40,7 +63,7 @@ dim_status dim_buf_create(dim_ctx *ctx, size_t bytes, dim_buf *out)
 	out->mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
 	if (rc != CL_SUCCESS)
 		return mem_fail(ctx, dim_cl_fail(ctx, rc, "clCreateBuffer"));
-	__atomic_add_fetch(&live_bytes, bytes, __ATOMIC_RELAXED);
+	peak_update(__atomic_add_fetch(&live_bytes, bytes, __ATOMIC_RELAXED));
 	out->off = 0;
 	out->bytes = bytes;
 	return DIM_OK;

@@ -57,6 +57,15 @@ typedef struct dim_bench_step_result {
 	double first_step_s;        /* model creation + first step, builds included */
 	dim_timing step, extract;
 	double train_img_s, extract_img_s; /* batch / median */
+	/* Memory of the training steps (extraction excluded). Host: the
+	 * process's resident set (Linux /proc; < 0 where unreadable) just
+	 * before the model is made, and its high-water mark over model
+	 * creation and the steps (reset first through /proc/self/clear_refs
+	 * so earlier work does not count). On a CPU device (PoCL) device
+	 * buffers are host memory and are inside the RSS. Device: the
+	 * high-water mark of dim_buf_create bytes over the same span. */
+	double rss_base_mib, rss_peak_mib;
+	double device_peak_mib;
 } dim_bench_step_result;
 dim_status dim_bench_step(dim_ctx *ctx, const dim_config *cfg, int batch, int warmup, int reps,
 			  dim_bench_step_result *out);

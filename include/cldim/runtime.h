@@ -121,6 +121,14 @@ bool dim_ctx_vec16(const dim_ctx *ctx);
  * of all dim_buf_create buffers of the process at N MiB, so that this failure
  * can be reached, and tested, without exhausting a real device. */
 bool dim_ctx_mem_failed(const dim_ctx *ctx);
+
+/* Bytes of device memory held by dim_buf_create buffers in this process, now
+ * and at the high-water mark since the last dim_device_mem_peak_reset (which
+ * sets the mark to the bytes held now). Arenas, scratch and the own GEMM's
+ * packing buffers are counted; memory a driver or CLBlast allocates for
+ * itself is not. */
+void dim_device_mem_stats(size_t *live, size_t *peak);
+void dim_device_mem_peak_reset(void);
 cl_context dim_ctx_cl_context(dim_ctx *ctx);
 cl_command_queue dim_ctx_queue(dim_ctx *ctx);
 

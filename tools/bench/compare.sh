@@ -50,8 +50,18 @@ r=[x for x in recs if sys.argv[3]=="" or x.get("test")==sys.argv[3]][0]
 print(r[sys.argv[2]])' "$1" "$2" "${3:-}"
 }
 
-printf '| batch | cldim device | cldim images/s | PyTorch | layout | PyTorch images/s | cldim/PyTorch |\n'
-printf '|---:|---|---:|---|---|---:|---:|\n'
+# memory: peak RSS of model creation + the steps, and in parentheses
+# (peak - RSS before the model) / batch, MiB per image (see cldim bench)
+mem() { # json-file [test] -> "peak (per image)" or "-"
+	"$python" -c 'import json,sys
+recs=json.load(open(sys.argv[1])); recs=recs if isinstance(recs,list) else [recs]
+r=[x for x in recs if sys.argv[3]=="" or x.get("test")==sys.argv[3]][0]
+b,p=r.get("rss_base_mib"),r.get("rss_peak_mib")
+print("-" if b is None or p is None else "%.0f (%.2f)" % (p, (p-b)/int(sys.argv[2])))' "$1" "$2" "${3:-}"
+}
+
+printf '| batch | cldim device | cldim images/s | PyTorch | layout | PyTorch images/s | cldim/PyTorch | cldim peak RSS MiB (per image) | PyTorch peak RSS MiB (per image) |\n'
+printf '|---:|---|---:|---|---|---:|---:|---:|---:|\n'
 for b in $batches; do
 	echo "compare.sh: batch $b: cldim..." >&2
 	set -- --step-only --no-record --batch "$b" --reps "$reps" --mi-units "$mi" --encoder "$encoder" -o json
@@ -59,6 +69,7 @@ for b in $batches; do
 	"$cldim" bench "$@" >"$tmp/c.json"
 	ci=$(field "$tmp/c.json" images_per_s "DIM(L) train step")
 	cd=$(field "$tmp/c.json" device "DIM(L) train step")
+	cm=$(mem "$tmp/c.json" "$b" "DIM(L) train step")
 	for lay in $layouts; do
 		echo "compare.sh: batch $b: PyTorch ($tdev, $lay)..." >&2
 		rc=0
@@ -66,12 +77,13 @@ for b in $batches; do
 			--reps "$reps" --mi-units "$mi" --encoder "$encoder" --tf32 "$tf32" \
 			--layout "$lay" >"$tmp/p.json" || rc=$?
 		if [ $rc -ne 0 ]; then
-			printf '| %s | %s | %.1f | %s | %s | - | - |\n' "$b" "$cd" "$ci" "$tdev (unavailable)" "$lay"
+			printf '| %s | %s | %.1f | %s | %s | - | - | %s | - |\n' "$b" "$cd" "$ci" "$tdev (unavailable)" "$lay" "$cm"
 			continue
 		fi
 		pi=$(field "$tmp/p.json" images_per_s)
 		pd="$(field "$tmp/p.json" framework), $(field "$tmp/p.json" device)"
 		ratio=$("$python" -c "print('%.3f' % ($ci / $pi))")
-		printf '| %s | %s | %.1f | %s | %s | %.1f | %s |\n' "$b" "$cd" "$ci" "$pd" "$lay" "$pi" "$ratio"
+		pm=$(mem "$tmp/p.json" "$b")
+		printf '| %s | %s | %.1f | %s | %s | %.1f | %s | %s | %s |\n' "$b" "$cd" "$ci" "$pd" "$lay" "$pi" "$ratio" "$cm" "$pm"
 	done
 done

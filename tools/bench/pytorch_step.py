@@ -23,6 +23,28 @@ import torch  # noqa: E402
 from cldim_torch import DIM, MI1x1  # noqa: E402
 
 
+def proc_mib(key):
+    """A 'Vm...: N kB' line of /proc/self/status in MiB; None where unreadable."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def rss_peak_reset():
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False where not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=64)
@@ -46,6 +68,9 @@ def main():
     torch.backends.cudnn.allow_tf32 = bool(a.tf32)
     torch.manual_seed(0)
     dev = torch.device(a.device)
+    # memory of model creation + the steps, as cldim bench measures its own
+    hwm = rss_peak_reset()
+    rss_base = proc_mib("VmRSS")
     size = {"basic28": 28, "dcgan28": 28, "dcgan32": 32, "dcgan64": 64, "alexnet64": 64}[a.encoder]
     cin = 1 if size == 28 else 3
     m = DIM(a.encoder, cin, 64, a.mi_units, "jsd", 0.0, 1.0, 0.1, global_critic=False).to(dev)
@@ -80,6 +105,8 @@ def main():
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
+    rss_peak = proc_mib("VmHWM") if hwm else None
+    dev_peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None
     med = statistics.median(times)
     if dev.type == "cuda":
         name = "%s (TF32 %s)" % (torch.cuda.get_device_name(0), "on" if a.tf32 else "off")
@@ -89,7 +116,9 @@ def main():
                       "layout": a.layout,
                       "encoder": a.encoder, "mi_units": a.mi_units, "batch": a.batch,
                       "reps": a.reps, "median_ms": med * 1e3, "min_ms": min(times) * 1e3,
-                      "max_ms": max(times) * 1e3, "images_per_s": a.batch / med}))
+                      "max_ms": max(times) * 1e3, "images_per_s": a.batch / med,
+                      "rss_base_mib": rss_base, "rss_peak_mib": rss_peak,
+                      "device_peak_mib": dev_peak}))
     return 0
 
 

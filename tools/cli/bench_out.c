@@ -14,7 +14,8 @@ int bench_fmt_ok(const char *fmt)
 struct bench_rec bench_rec_plain(const char *test, const char *shape, dim_timing t)
 {
 	struct bench_rec r = {.test = test, .t = t, .gflops = -1, .frac = -1, .gbps = -1,
-			      .images_per_s = -1};
+			      .images_per_s = -1, .rss_base_mib = -1, .rss_peak_mib = -1,
+			      .device_peak_mib = -1};
 	snprintf(r.shape, sizeof r.shape, "%s", shape ? shape : "-");
 	return r;
 }
@@ -89,7 +90,8 @@ void bench_out_rec(struct bench_out *o, const struct bench_rec *r)
 	} else if (!strcmp(o->fmt, "csv")) {
 		if (!o->nrec)
 			fprintf(f, "device,driver,cldim,build,time,test,shape,reps,median_ms,min_ms,"
-				   "max_ms,gflops,frac_of_peak,gbps,images_per_s\n");
+				   "max_ms,gflops,frac_of_peak,gbps,images_per_s,rss_base_mib,"
+				   "rss_peak_mib,device_peak_mib\n");
 		csv_str(f, d->name);
 		fputc(',', f);
 		csv_str(f, d->driver);
@@ -103,6 +105,9 @@ void bench_out_rec(struct bench_out *o, const struct bench_rec *r)
 		csv_num(f, r->frac, "%.4f");
 		csv_num(f, r->gbps, "%.2f");
 		csv_num(f, r->images_per_s, "%.2f");
+		csv_num(f, r->rss_base_mib, "%.1f");
+		csv_num(f, r->rss_peak_mib, "%.1f");
+		csv_num(f, r->device_peak_mib, "%.1f");
 		fputc('\n', f);
 	} else {
 		int json = !strcmp(o->fmt, "json");
@@ -134,6 +139,9 @@ void bench_out_rec(struct bench_out *o, const struct bench_rec *r)
 		json_num(&j, "frac_of_peak", r->frac);
 		json_num(&j, "gbps", r->gbps);
 		json_num(&j, "images_per_s", r->images_per_s);
+		json_num(&j, "rss_base_mib", r->rss_base_mib);
+		json_num(&j, "rss_peak_mib", r->rss_peak_mib);
+		json_num(&j, "device_peak_mib", r->device_peak_mib);
 		dim_json_end_object(&j);
 		if (!json)
 			fputc('\n', f);

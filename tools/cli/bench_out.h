@@ -15,6 +15,8 @@ struct bench_rec {
 	double gflops, frac;  /* < 0: not a FLOP count */
 	double gbps;          /* < 0: n/a */
 	double images_per_s;  /* < 0: n/a */
+	/* the training step's memory (dim_bench_step_result), MiB; < 0: n/a */
+	double rss_base_mib, rss_peak_mib, device_peak_mib;
 };
 
 struct bench_out {

@@ -291,10 +291,19 @@ static int bench_device(const struct bench_opts *o, const char *sel, struct benc
 		st = dim_bench_step(ctx, &cfg, o->batch, 2, reps, &sr);
 		if (st)
 			goto out_fail;
-		snprintf(shape, sizeof shape, "%s D=%d batch=%d (first step %.2f s)", o->encoder,
-			 o->mi_units, o->batch, sr.first_step_s);
+		if (sr.rss_peak_mib >= 0)
+			snprintf(shape, sizeof shape,
+				 "%s D=%d batch=%d (first step %.2f s; peak RSS %.0f MiB, device "
+				 "%.0f MiB)", o->encoder, o->mi_units, o->batch, sr.first_step_s,
+				 sr.rss_peak_mib, sr.device_peak_mib);
+		else
+			snprintf(shape, sizeof shape, "%s D=%d batch=%d (first step %.2f s)",
+				 o->encoder, o->mi_units, o->batch, sr.first_step_s);
 		struct bench_rec r = bench_rec_plain("DIM(L) train step", shape, sr.step);
 		r.images_per_s = sr.train_img_s;
+		r.rss_base_mib = sr.rss_base_mib;
+		r.rss_peak_mib = sr.rss_peak_mib;
+		r.device_peak_mib = sr.device_peak_mib;
 		bench_out_rec(out, &r);
 		snprintf(shape, sizeof shape, "%s batch=%d (eval-mode forward)", o->encoder,
 			 o->batch);
