@@ -24,6 +24,9 @@ static const struct shape shapes[] = {
 	{"c1 dW", 1, 0, 2048, 2048, 4096},	{"c1 dX", 0, 0, 4096, 2048, 2048},
 	{"c1 fwd L49", 0, 1, 3136, 2048, 2048},	{"scores", 0, 1, 64, 4096, 2048},
 	{"scores dY", 0, 0, 64, 2048, 4096},	{"scores dM", 1, 0, 4096, 2048, 64},
+	/* batch 128: twice the critic's rows */
+	{"B128 c1 fwd", 0, 1, 8192, 2048, 2048},	{"B128 c1 dW", 1, 0, 2048, 2048, 8192},
+	{"B128 c1 dX", 0, 0, 8192, 2048, 2048},	{"B128 scores", 0, 1, 128, 8192, 2048},
 };
 
 /* CPU seconds of this process (all threads, PoCL's included). */
