@@ -11,7 +11,11 @@
  * -> ReLU -> global average pool -> linear 8->2; test accuracy >= 95%.
  * Both also check that no device memory is created after the first step.
  * Also: the tape's failures are statuses (a node that cannot be recorded, a
- * view of the wrong size), never a silently missing node or var. */
+ * view of the wrong size), never a silently missing node or var; and the
+ * gradients of intermediate vars are recycled during backward (a chain of
+ * eight ops holds at most a few gradient buffers at once) without changing
+ * any gradient, including one that two consumers accumulate into. */
+#include <math.h>
 #include <string.h>
 
 #include "cldim/op_activation.h"
@@ -224,12 +228,74 @@ static void tape_failures(dim_ctx *ctx)
 	dim_params_free(&ps);
 }
 
+/* x -> h1..h8 (h_k = a_k h_{k-1}), y = h8 + h4, loss = sum(y): h4's gradient
+ * gets two contributions; dloss/dx = a1..a8 + a1..a4 everywhere. */
+static void grad_recycling(dim_ctx *ctx)
+{
+	enum { n = 1 << 18 }; /* 1 MiB per tensor */
+	static float host[n];
+	const size_t S = (size_t)n * sizeof(float);
+	const float a[8] = {1.5f, -0.5f, 2.0f, 0.75f, -1.25f, 0.5f, 1.1f, -2.0f};
+	double p8 = 1, p4 = 1;
+	for (int k = 0; k < 8; k++) {
+		p8 *= a[k];
+		if (k < 4)
+			p4 *= a[k];
+	}
+	dim_tape *t;
+	CHECK_OK(ctx, dim_tape_create(ctx, "recycle", &t));
+	size_t cap1 = 0;
+	for (int step = 0; step < 2; step++) {
+		dim_tape_begin(t, true);
+		dim_var *x = NULL, *h[9] = {0}, *y = NULL, *loss = NULL;
+		dim_status st = dim_tape_new(t, 1, (int[]){n}, true, &x);
+		for (int i = 0; i < n; i++)
+			host[i] = (float)(i % 7) - 3.0f;
+		if (!st)
+			st = dim_write(ctx, x->val.buf, 0, host, S);
+		h[0] = x;
+		for (int k = 0; k < 8 && !st; k++)
+			st = dim_t_scale(t, h[k], a[k], &h[k + 1]);
+		if (!st)
+			st = dim_t_add(t, h[8], h[4], &y);
+		if (!st)
+			st = dim_t_sum(t, y, &loss);
+		size_t values = dim_arena_peak(dim_tape_arena(t));
+		if (!st)
+			st = dim_tape_backward(t, loss, 1.0f);
+		if (!st)
+			st = dim_read(ctx, x->grad.buf, 0, host, S);
+		CHECK_MSG(st == DIM_OK, "step %d: %s", step, dim_ctx_errmsg(ctx));
+		if (st)
+			break;
+		int bad = 0;
+		for (int i = 0; i < n; i++)
+			bad += fabs(host[i] - (p8 + p4)) > 1e-4 * fabs(p8 + p4);
+		CHECK_MSG(bad == 0, "step %d: %d of %d input gradients are not %g (e.g. %g)", step,
+			  bad, n, p8 + p4, host[0]);
+		/* without recycling the 10 gradients (x, h1..h8, y) would need
+		 * 10 MiB on top of the values; with it x's and at most 3 more */
+		size_t peak = dim_arena_peak(dim_tape_arena(t));
+		CHECK_MSG(peak - values <= 4 * S + 4096,
+			  "gradients took %.1f MiB of the tape's arena (values %.1f MiB)",
+			  (double)(peak - values) / 1048576.0, (double)values / 1048576.0);
+		if (step == 0)
+			cap1 = dim_arena_capacity(dim_tape_arena(t));
+		else
+			CHECK_MSG(dim_arena_capacity(dim_tape_arena(t)) == cap1,
+				  "the arena grew on the second step (%zu -> %zu bytes)", cap1,
+				  dim_arena_capacity(dim_tape_arena(t)));
+	}
+	dim_tape_destroy(t);
+}
+
 int main(void)
 {
 	dim_ctx *ctx = t_ctx();
 	struct net mlp, cnn;
 
 	tape_failures(ctx);
+	grad_recycling(ctx);
 
 	build(ctx, &mlp, 0);
 	double acc = train_and_test(ctx, &mlp, 7, (int[]){7, 0, 0}, 3, blobs, 150, 1e-2f);

@@ -2,7 +2,18 @@
  *
  * Vars and saved node data live in host pools made of fixed chunks, so
  * pointers stay valid while a step runs; dim_tape_begin rewinds the pools and
- * the device arena without freeing them. */
+ * the device arena without freeing them.
+ *
+ * Gradient buffers are recycled during the backward pass: the gradient of a
+ * var is read only by the backward of the nodes that produced it (or views
+ * of it), so once the first such node in recording order has run backward,
+ * its buffer goes to a free list and the next gradient that fits takes it.
+ * The queue is in order, so work enqueued later on a recycled buffer runs
+ * after the work that read it. A gradient's first contribution overwrites
+ * (dim_tape_grad's accumulate = 0), so recycled contents never leak. Param
+ * gradients, and the gradients of vars no node produced (inputs), are never
+ * recycled and stay readable after dim_tape_backward; the gradients of
+ * intermediate vars do not. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +71,13 @@ static void pool_free(struct pool *p)
 struct tvar {
 	dim_var v;
 	struct tvar *src; /* for views: the var whose memory this views */
+	size_t first_node; /* roots: 1 + the first node producing it or a view; 0: none */
+	dim_buf grad_mem;  /* roots: the whole buffer behind v.grad (recycled ones may be larger) */
+};
+
+/* A recycled gradient buffer (a piece of the tape's arena). */
+struct free_grad {
+	dim_buf buf;
 };
 
 struct node {
@@ -77,6 +95,8 @@ struct dim_tape {
 	struct pool vars, saved;
 	struct node *nodes;
 	size_t nnodes, cap;
+	struct free_grad *free; /* recycled gradient buffers (backward only) */
+	size_t nfree, free_cap;
 	bool grad_failed; /* a gradient could not be allocated */
 };
 
@@ -106,6 +126,7 @@ void dim_tape_destroy(dim_tape *t)
 	pool_free(&t->vars);
 	pool_free(&t->saved);
 	free(t->nodes);
+	free(t->free);
 	free(t);
 }
 
@@ -115,6 +136,7 @@ void dim_tape_begin(dim_tape *t, bool training)
 	pool_rewind(&t->vars);
 	pool_rewind(&t->saved);
 	t->nnodes = 0;
+	t->nfree = 0;
 	t->training = training;
 	t->grad_failed = false;
 }
@@ -227,9 +249,48 @@ void *dim_tape_record(dim_tape *t, dim_var *out, dim_backward_fn fn, size_t save
 			       saved_bytes, POOL_CHUNK);
 		return NULL;
 	}
+	struct tvar *root = root_of((struct tvar *)out);
+	if (!root->first_node)
+		root->first_node = t->nnodes + 1;
 	t->nodes[t->nnodes++] =
 		(struct node){(struct tvar *)out, fn, saved, dim_profile_get_phase(t->ctx)};
 	return saved;
+}
+
+/* Give root a recycled buffer: the smallest free one that holds its
+ * gradient. False when none fits. */
+static bool grad_reuse(dim_tape *t, struct tvar *root)
+{
+	size_t need = dim_tensor_numel(&root->v.val) * sizeof(float), best = t->nfree;
+	for (size_t i = 0; i < t->nfree; i++)
+		if (t->free[i].buf.bytes >= need &&
+		    (best == t->nfree || t->free[i].buf.bytes < t->free[best].buf.bytes))
+			best = i;
+	if (best == t->nfree)
+		return false;
+	root->grad_mem = t->free[best].buf;
+	root->v.grad = (dim_tensor){.buf = dim_buf_view(root->grad_mem, 0, need)};
+	dim_tensor_set_shape(&root->v.grad, root->v.val.ndim, root->v.val.shape);
+	t->free[best] = t->free[--t->nfree];
+	return true;
+}
+
+/* After the backward of node i: the gradient of its output's root is dead
+ * when i is the first node that produced the root (or a view of it). */
+static void grad_recycle(dim_tape *t, size_t i)
+{
+	struct tvar *root = root_of(t->nodes[i].out);
+	if (root->first_node != i + 1 || root->v.param || !root->grad_mem.mem)
+		return;
+	if (t->nfree == t->free_cap) {
+		size_t cap = t->free_cap ? 2 * t->free_cap : 32;
+		struct free_grad *g = realloc(t->free, cap * sizeof *g);
+		if (!g)
+			return; /* not recycled: only memory is lost, not correctness */
+		t->free = g;
+		t->free_cap = cap;
+	}
+	t->free[t->nfree++] = (struct free_grad){root->grad_mem};
 }
 
 dim_tensor *dim_tape_grad(dim_tape *t, dim_var *v, int *accumulate)
@@ -240,11 +301,14 @@ dim_tensor *dim_tape_grad(dim_tape *t, dim_var *v, int *accumulate)
 	if (root->v.param) {
 		*accumulate = 1;
 	} else if (!root->v.grad_ready) {
-		if (!root->v.grad.buf.mem &&
-		    dim_tensor_alloc(t->arena, root->v.val.ndim, root->v.val.shape,
-				     &root->v.grad) != DIM_OK) {
-			t->grad_failed = true;
-			return NULL;
+		/* a buffer the tape owns (grad_mem: recycled after use) */
+		if (!root->v.grad.buf.mem && !grad_reuse(t, root)) {
+			if (dim_tensor_alloc(t->arena, root->v.val.ndim, root->v.val.shape,
+					     &root->v.grad) != DIM_OK) {
+				t->grad_failed = true;
+				return NULL;
+			}
+			root->grad_mem = root->v.grad.buf;
 		}
 		root->v.grad_ready = true;
 		*accumulate = 0;
@@ -300,6 +364,7 @@ dim_status dim_tape_backward(dim_tape *t, dim_var *loss, float seed)
 				      "(%s)", dim_error_text(err));
 		if (st)
 			return st;
+		grad_recycle(t, i);
 	}
 	return DIM_OK;
 }

@@ -80,7 +80,10 @@ dim_tensor *dim_tape_grad(dim_tape *t, dim_var *v, int *accumulate);
  * failure sets *st and returns NULL. */
 dim_tensor *dim_tape_grad_accum(dim_tape *t, dim_var *v, dim_status *st);
 
-/* Backward from a scalar var (grad seeded with `seed`, usually 1). */
+/* Backward from a scalar var (grad seeded with `seed`, usually 1). Once the
+ * first node that produced a var has run backward, that var's gradient buffer
+ * is recycled for later gradients: afterwards only the gradients of params
+ * and of vars no node produced (inputs, dim_tape_new leaves) are readable. */
 dim_status dim_tape_backward(dim_tape *t, dim_var *loss, float seed);
 
 /* Peak bytes of the activation arena so far (for the memory plan). */
