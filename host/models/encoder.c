@@ -38,7 +38,7 @@ static const struct encoder_spec specs[] = {
 				 {1, 192, 3, 1, 1, 3, 2}, {0, 4096, 0, 0, 0, 0, 0},
 				 {0, 4096, 0, 0, 0, 0, 0}}},
 	/* Not from the paper: a test and smoke encoder, dcgan28's layout at 12x12
-	 * with narrow layers (M = 16x3x3, conv = 32x1x1, fc 64; ~13 k weights), so
+	 * with narrow layers (M = 16x3x3, conv = 32x1x1, fc 64; ~17 k weights), so
 	 * that a whole DIM step, extraction and training run in seconds on a
 	 * simulated GPU (Oclgrind runs one work-item at a time) */
 	{"tiny12", 12, 1, 4, {{1, 8, 4, 2, 1, 0, 0}, {1, 16, 4, 2, 1, 0, 0},
