@@ -127,45 +127,35 @@ endif()
 # or write, data race, barrier divergence, API misuse), with the GPU kernel
 # forms (CLDIM_VEC16=0), the CLBlast GEMM and the tests' small shapes
 # (CLDIM_TEST_SMALL=1). Off by default: the plain `ctest` stays as fast as
-# before; .ci/run turns it on and runs `ctest -L oclgrind`.
+# before; .ci/run turns it on and runs `ctest -L '^oclgrind$'`.
 if(CLDIM_OCLGRIND)
   find_program(CLDIM_OCLGRIND_EXE oclgrind REQUIRED)
   set(CLDIM_OCLGRIND_TIMEOUT 600 CACHE STRING "Timeout of each Oclgrind test (seconds)")
   set(ocl_run ${CMAKE_SOURCE_DIR}/tests/oclgrind/run.sh)
   # PyTorch parity is off here (the PoCL run has it; it costs ~20 s of
-  # Python start-up per test) except in the DIM step test, whose oracle it is.
+  # Python start-up per test) except in the DIM step test, whose only oracle
+  # it is (PyTorch in float64 on the CPU).
   set(ocl_env_torch ${CLDIM_TEST_ENV} "OCLGRIND=${CLDIM_OCLGRIND_EXE}")
   set(ocl_env ${ocl_env_torch})
   list(FILTER ocl_env EXCLUDE REGEX "^CLDIM_TORCH_PYTHON=")
   list(APPEND ocl_env "CLDIM_TORCH_PYTHON=" "CLDIM_TORCH_PARITY=off")
-  # Label "oclgrind": the op and MI tests (minutes in all). Label
-  # "oclgrind-model": the whole-model runs (DIM step parity, extraction, 3
-  # training steps), tens of minutes on Oclgrind: dcgan28's 6.4 M-weight layer
-  # makes every parameter-sized kernel (init, zeroing, Adam) millions of
-  # simulated work-items. `ctest -L oclgrind` (a regex) runs both.
+  # All under the race detector and memory checks. The whole-model tests
+  # (DIM step parity, extraction, training) run the 12x12 test encoder tiny12
+  # in small mode: dcgan28's 6.4 M-weight layer made every parameter-sized
+  # kernel millions of simulated work-items (tens of minutes per test).
   set(CLDIM_OCLGRIND_TESTS
     activation batchnorm conv crops dropout gemm layernorm linear loss optim pairwise
     permute pool tensor mi mi_sanity dim_parity eval_extract)
   foreach(t IN LISTS CLDIM_OCLGRIND_TESTS)
     add_test(NAME oclgrind_${t} COMMAND ${ocl_run} $<TARGET_FILE:test_${t}>
       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-    set(lab oclgrind)
-    if(t MATCHES "^(dim_parity|eval_extract)$")
-      set(lab oclgrind-model)
-    endif()
-    set_tests_properties(oclgrind_${t} PROPERTIES LABELS "${lab}" TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
+    set_tests_properties(oclgrind_${t} PROPERTIES LABELS "oclgrind" TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
       SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
   endforeach()
-  # Whole-model tests: memory checks only (CLDIM_OCLGRIND_RACES=0). The race
-  # detector keeps ~48 bytes per byte of every buffer, gigabytes for a model's
-  # weights and gradients; every kernel they run is race-checked in its op test.
-  set_tests_properties(oclgrind_dim_parity PROPERTIES
-    ENVIRONMENT "${ocl_env_torch};CLDIM_OCLGRIND_RACES=0")
-  set_tests_properties(oclgrind_eval_extract PROPERTIES
-    ENVIRONMENT "${ocl_env};CLDIM_OCLGRIND_RACES=0")
+  set_tests_properties(oclgrind_dim_parity PROPERTIES ENVIRONMENT "${ocl_env_torch}")
   add_test(NAME oclgrind_train COMMAND ${CMAKE_SOURCE_DIR}/tests/oclgrind/train.sh
     $<TARGET_FILE:cldim_cli> WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-  set_tests_properties(oclgrind_train PROPERTIES LABELS "oclgrind-model"
+  set_tests_properties(oclgrind_train PROPERTIES LABELS "oclgrind"
     TIMEOUT ${CLDIM_OCLGRIND_TIMEOUT}
     SKIP_RETURN_CODE 77 ENVIRONMENT "${ocl_env}")
 

@@ -13,11 +13,12 @@
 
 static char out[1 << 17];
 
-static int run(const char *env, const char *args)
+/* stderr: 1 keeps it in out (after stdout), 0 drops it */
+static int run_err(const char *env, const char *args, int with_stderr)
 {
 	char cmd[2048];
-	snprintf(cmd, sizeof cmd, "%s '%s' -q bench %s 2>/dev/null", env, getenv("CLDIM_CLI"),
-		 args);
+	snprintf(cmd, sizeof cmd, "%s '%s' -q bench %s 2>%s", env, getenv("CLDIM_CLI"), args,
+		 with_stderr ? "&1" : "/dev/null");
 	FILE *p = popen(cmd, "r");
 	if (!p)
 		return -1;
@@ -26,6 +27,8 @@ static int run(const char *env, const char *args)
 	int st = pclose(p);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+static int run(const char *env, const char *args) { return run_err(env, args, 0); }
 
 static int count(const char *s, const char *what)
 {
@@ -100,6 +103,27 @@ static void cli_tests(const char *env)
 	CHECK(run(env, "--peak-only --step-only") == 2);
 	CHECK(run(env, "--bogus") == 2);
 	CHECK(run(env, "--tune --device all") == 2);
+
+	/* --device all ranks every device; one CPU can be two devices (PoCL and
+	 * Intel's runtime, same name), so each line names the platform and the
+	 * GEMM backend its figure ran with */
+	snprintf(args, sizeof args, "%s --device all -o jsonl", tiny);
+	CHECK(run_err(env, args, 1) == 0);
+	dim_error err = {0};
+	dim_device_info *list = NULL;
+	int n = 0;
+	CHECK_OK_ERR(&err, dim_devices_list(&list, &n, &err));
+	CHECK_MSG(strstr(out, "ranking by DIM(L) training images/s") != NULL, "%s", out);
+	for (int i = 0; i < n; i++) {
+		char line[512];
+		snprintf(line, sizeof line, "] %s (%s): ", list[i].name, list[i].platform_name);
+		const char *l = strstr(out, line);
+		CHECK_MSG(l && strstr(l, " images/s, GEMM ") &&
+				  (!strncmp(strstr(l, ", GEMM ") + 7, "own", 3) ||
+				   !strncmp(strstr(l, ", GEMM ") + 7, "clblast", 7)),
+			  "no ranking line with '%s' and its GEMM backend:\n%s", line, out);
+	}
+	free(list);
 	CHECK(run(env, "--help") == 0 && strstr(out, "--tune-seconds"));
 }
 

@@ -1,6 +1,7 @@
 /* cldim-test: labels=opencl;python timeout=600 */
 /* The 28x28 encoders (host/models/encoder.c: the official basic28x28 and
- * dcgan28) and the strided-crop and ResNet encoders (host/models/resnet.c):
+ * dcgan28, and the 12x12 test encoder tiny12) and the strided-crop and ResNet
+ * encoders (host/models/resnet.c):
  * shapes of M, conv, fc and Y, parameter counts, and parity with the PyTorch modules of
  * tools/pytorch/cldim_torch.py on the same weights and batch: the forward
  * outputs, every parameter gradient of L = sum(gM*M) + sum(gfc*fc) +
@@ -25,6 +26,8 @@ static const struct expect encoders[] = {
 	{"foldalex64", 3, 64, {192, 7, 7}, {192, 7, 7}, 4096, 17921024},
 	{"foldresnet19_32", 3, 32, {1024, 7, 7}, {1024, 7, 7}, 1024, 54884224},
 	{"resnet19_32", 3, 32, {512, 8, 8}, {512, 8, 8}, 1024, 20281216},
+	/* the test and smoke encoder (the Oclgrind stage's whole-model runs) */
+	{"tiny12", 1, 12, {16, 3, 3}, {32, 1, 1}, 64, 16816},
 };
 
 /* Values of every parameter and buffer, and with_grad: gradients as grad.<name>. */

@@ -11,8 +11,12 @@
 #include "testutil.h"
 
 #define NMAX 37
-static int N = NMAX; /* images in the split; 13 under t_small (still a partial batch) */
-#define S 28
+#define SMAX 28
+/* Images in the split and their side, the encoder's input. t_small (the
+ * simulated GPU): 13 images (still a partial batch) for the 12x12 test
+ * encoder tiny12; otherwise 37 for dcgan28. */
+static int N = NMAX, S = SMAX;
+static const char *encoder = "dcgan28";
 
 static char *join(const char *dir, const char *name)
 {
@@ -25,22 +29,23 @@ static char *join(const char *dir, const char *name)
 
 static void write_idx(const char *dir, const uint8_t *pix, const uint8_t *labels)
 {
-	uint8_t img[16 + NMAX * S * S], lab[8 + NMAX];
-	const uint8_t ih[16] = {0, 0, 8, 3, 0, 0, 0, (uint8_t)N, 0, 0, 0, S, 0, 0, 0, S};
+	uint8_t img[16 + NMAX * SMAX * SMAX], lab[8 + NMAX];
+	const uint8_t ih[16] = {0, 0, 8, 3, 0, 0, 0, (uint8_t)N, 0, 0, 0, (uint8_t)S,
+				0, 0, 0, (uint8_t)S};
 	const uint8_t lh[8] = {0, 0, 8, 1, 0, 0, 0, (uint8_t)N};
 	memcpy(img, ih, 16);
 	memcpy(img + 16, pix, N * S * S);
 	memcpy(lab, lh, 8);
 	memcpy(lab + 8, labels, N);
-	t_write_file(join(dir, "t10k-images-idx3-ubyte"), img, sizeof img);
-	t_write_file(join(dir, "t10k-labels-idx1-ubyte"), lab, sizeof lab);
+	t_write_file(join(dir, "t10k-images-idx3-ubyte"), img, 16 + (size_t)N * S * S);
+	t_write_file(join(dir, "t10k-labels-idx1-ubyte"), lab, 8 + (size_t)N);
 }
 
-/* A checkpoint of a dcgan28 model with random BN running statistics. */
+/* A checkpoint of a model (dcgan28, tiny12) with random BN running statistics. */
 static void make_checkpoint(dim_ctx *ctx, const char *path, t_rng *r)
 {
 	dim_config cfg = dim_config_default();
-	snprintf(cfg.encoder, sizeof cfg.encoder, "dcgan28");
+	snprintf(cfg.encoder, sizeof cfg.encoder, "%s", encoder);
 	cfg.in_channels = 1;
 	cfg.mi_units = 16;
 	dim_model *m;
@@ -76,7 +81,7 @@ static int count_lines(const char *path)
 
 static void test_idx_extract(dim_ctx *ctx, const char *dir, dim_featurizer *f, t_rng *r)
 {
-	uint8_t pix[NMAX * S * S], labels[NMAX];
+	uint8_t pix[NMAX * SMAX * SMAX], labels[NMAX];
 	for (size_t i = 0; i < (size_t)N * S * S; i++)
 		pix[i] = (uint8_t)(t_rand_u64(r) & 255);
 	for (int i = 0; i < N; i++)
@@ -174,8 +179,11 @@ int main(void)
 {
 	dim_ctx *ctx = t_ctx();
 	t_rng r = {5};
-	if (t_small())
+	if (t_small()) {
 		N = 13;
+		encoder = "tiny12";
+		S = dim_encoder_input_size(encoder);
+	}
 	char *dir = t_tmpdir("eval_extract");
 	const char *ck = join(dir, "ck.safetensors");
 	make_checkpoint(ctx, ck, &r);
@@ -184,7 +192,8 @@ int main(void)
 	if (f) {
 		int c, s;
 		dim_featurizer_input(f, &c, &s);
-		CHECK_MSG(c == 1 && s == S && dim_featurizer_dim(f, DIM_REPR_LOCAL) == 128 &&
+		CHECK_MSG(c == 1 && s == S &&
+			  dim_featurizer_dim(f, DIM_REPR_LOCAL) == (t_small() ? 16 : 128) &&
 			  dim_featurizer_dim(f, DIM_REPR_Y) == 64,
 			  "input %d x %d, conv %d", c, s, dim_featurizer_dim(f, DIM_REPR_CONV));
 		test_idx_extract(ctx, dir, f, &r);

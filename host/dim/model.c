@@ -115,9 +115,11 @@ dim_status dim_model_create(dim_ctx *ctx, const dim_config *cfg, dim_model **out
 					     cfg->y_dim, cfg->global_hidden, cfg->seed);
 		m->has_global = !st;
 	}
+	int ph[2];
+	dim_encoder_prior_widths(cfg->encoder, ph);
 	if (!st)
 		st = dim_mlp_build(&m->prior, &m->prior_params, "prior", 3,
-				   (int[]){cfg->y_dim, 1000, 200, 1}, cfg->seed);
+				   (int[]){cfg->y_dim, ph[0], ph[1], 1}, cfg->seed);
 	if (!st)
 		st = dim_tape_create(ctx, "activations", &m->tape);
 	if (!st)

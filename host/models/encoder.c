@@ -32,11 +32,25 @@ static const struct encoder_spec specs[] = {
 				 {1, 384, 3, 1, 1, 0, 0}, {1, 384, 3, 1, 1, 0, 0},
 				 {1, 192, 3, 1, 1, 3, 2}, {0, 4096, 0, 0, 0, 0, 0},
 				 {0, 4096, 0, 0, 0, 0, 0}}},
+	/* Not from the paper: a test and smoke encoder, dcgan28's layout at 12x12
+	 * with narrow layers (M = 16x3x3, conv = 32x1x1, fc 64; ~17 k weights), so
+	 * that a whole DIM step, extraction and training run in seconds on a
+	 * simulated GPU (Oclgrind runs one work-item at a time) */
+	{"tiny12", 12, 1, 4, {{1, 8, 4, 2, 1, 0, 0}, {1, 16, 4, 2, 1, 0, 0},
+			      {1, 32, 4, 2, 1, 0, 0}, {0, 64, 0, 0, 0, 0, 0}}},
 };
+
+/* Prior discriminators other than the paper's Y -> 1000 -> 200 -> 1: tiny12's
+ * is narrow too (the paper's widths made 90% of a tiny12 step's time on
+ * Oclgrind, in CLBlast GEMMs padded to its tiles). */
+static const struct {
+	const char *encoder;
+	int widths[2];
+} prior_specs[] = {{"tiny12", {32, 16}}};
 
 const char *const dim_encoder_names[] = {"basic28",    "dcgan28",         "dcgan32",
 					 "dcgan64",    "alexnet64",       "foldalex64",
-					 "foldresnet19_32", "resnet19_32",  NULL};
+					 "foldresnet19_32", "resnet19_32",  "tiny12", NULL};
 
 int dim_encoder_input_size(const char *name)
 {
@@ -44,6 +58,17 @@ int dim_encoder_input_size(const char *name)
 		if (!strcmp(specs[i].name, name))
 			return specs[i].input;
 	return dim_resnet_input_size(name);
+}
+
+void dim_encoder_prior_widths(const char *name, int widths[2])
+{
+	widths[0] = 1000;
+	widths[1] = 200;
+	for (size_t i = 0; i < sizeof prior_specs / sizeof prior_specs[0]; i++)
+		if (!strcmp(prior_specs[i].encoder, name)) {
+			widths[0] = prior_specs[i].widths[0];
+			widths[1] = prior_specs[i].widths[1];
+		}
 }
 
 static dim_status add(dim_params *ps, const char *name, int ndim, const int *shape, bool train,
@@ -89,7 +114,7 @@ dim_status dim_encoder_build(dim_encoder *e, dim_params *ps, const char *name, i
 	if (!sp)
 		return dim_fail(err, DIM_ERR_ARG,
 				"unknown encoder '%s' (known: basic28, dcgan28, dcgan32, dcgan64, alexnet64, "
-				"foldalex64, foldresnet19_32, resnet19_32)",
+				"foldalex64, foldresnet19_32, resnet19_32, tiny12)",
 				name);
 	if (in_channels < 1 || in_channels > 16 || y_dim < 1 || y_dim > 65536)
 		return dim_fail(err, DIM_ERR_ARG, "encoder %s: bad in_channels %d or y_dim %d", name,

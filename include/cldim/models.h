@@ -19,7 +19,12 @@
  * host/models/resnet.c): "foldalex64" (16x16 crops, stride 8, AlexNet
  * convs per crop, M = 192x7x7), "foldresnet19_32" (8x8 crops, stride 4,
  * bottleneck ResNet per crop, M = 1024x7x7) and "resnet19_32" (the same
- * ResNet on the whole 32x32 image, M = 512x8x8). */
+ * ResNet on the whole 32x32 image, M = 512x8x8).
+ *
+ * "tiny12" is not the paper's: a test and smoke encoder (dcgan28's layout on
+ * 12x12 with 8, 16, 32 channels and fc 64; M = 16x3x3, conv = 32x1x1) whose
+ * DIM model also has a narrow prior discriminator, so that whole steps run in
+ * seconds on a simulated GPU (the Oclgrind stage). */
 #ifndef CLDIM_MODELS_H
 #define CLDIM_MODELS_H
 
@@ -82,8 +87,12 @@ extern const char *const dim_encoder_names[];
  * official config). */
 dim_status dim_encoder_build(dim_encoder *e, dim_params *ps, const char *name, int in_channels,
 			     int y_dim, uint64_t seed);
-/* Input side for an encoder name (28, 32, 64), or 0 for an unknown name. */
+/* Input side for an encoder name (12, 28, 32, 64), or 0 for an unknown name. */
 int dim_encoder_input_size(const char *name);
+/* Hidden widths of the prior discriminator of a DIM model with this encoder
+ * (Y -> widths[0] -> widths[1] -> 1): the paper's 1000 and 200, except for the
+ * test encoder tiny12 (32 and 16). */
+void dim_encoder_prior_widths(const char *name, int widths[2]);
 
 typedef struct dim_encoder_out {
 	dim_var *M;      /* local map  [N, C, H, W] */

@@ -17,9 +17,10 @@
 #
 # Environment: OCLGRIND (the oclgrind binary, default from PATH),
 # CLDIM_OCLGRIND_ARGS (extra Oclgrind options), CLDIM_OCLGRIND_RACES=0 (no
-# race detection: it keeps ~48 bytes of state per byte of every buffer, too
-# much for a whole model's weights, gradients and Adam moments; every kernel
-# is race-checked by the op tests at their own shapes). --uninitialized is
+# race detection, for running a full-size model by hand: the detector keeps
+# ~48 bytes of state per byte of every buffer, gigabytes for dcgan28's
+# weights, gradients and Adam moments; the stage's whole-model tests use the
+# test encoder tiny12 and keep it on). --uninitialized is
 # left out on purpose: that plugin crashes Oclgrind 21.10 itself on some of
 # our kernels.
 set -u

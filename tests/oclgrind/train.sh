@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A 3-step `cldim train` on Oclgrind's simulated GPU (tests/oclgrind/run.sh:
-# any Oclgrind diagnostic fails it): 8 Fashion-MNIST images, batch 2, a
-# narrow local critic, checkpoint at the end. Then the run directory must hold
-# three metric lines with finite losses and the final checkpoint.
+# any Oclgrind diagnostic fails it, race detector included): 8 Fashion-MNIST
+# images resized to 12x12 for the test encoder tiny12, batch 4, a narrow local
+# critic, checkpoint at the end. Then the run directory must hold three metric
+# lines with finite losses and the final checkpoint.
 #
 #   tests/oclgrind/train.sh PATH/TO/cldim
 set -u
@@ -16,10 +17,8 @@ fi
 out=$(mktemp -d "${TMPDIR:-/tmp}/cldim-oclgrind-train.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
-# Memory checks only (no race detector): the model's ~30 MB of weights,
-# gradients and Adam moments would cost Oclgrind's race detector ~6 GB.
-CLDIM_OCLGRIND_RACES=0 "$here/run.sh" "$cli" train --data "$data" --limit 8 --batch 2 --mi-units 16 --y-dim 16 \
-	--steps 3 --ckpt-every 0 --progress none --out "$out/run" || exit 1
+"$here/run.sh" "$cli" train --data "$data" --encoder tiny12 --limit 8 --batch 4 \
+	--mi-units 16 --y-dim 16 --steps 3 --ckpt-every 0 --progress none --out "$out/run" || exit 1
 
 fail=0
 lines=$(grep -c '"step"' "$out/run/metrics.jsonl" 2>/dev/null || echo 0)

@@ -1,6 +1,7 @@
 """Whole DIM step parity: cldim's loss terms and parameter gradients against
 tools/pytorch/cldim_torch.py on the same weights, batch and prior samples.
-Args: DIR estimator N mi_units global_hidden y_dim alpha beta gamma."""
+Args: DIR estimator N mi_units global_hidden y_dim alpha beta gamma critic
+concat_hidden n_negatives encoder."""
 import os
 import sys
 
@@ -15,9 +16,11 @@ est = sys.argv[2]
 n, units, hidden, ydim = map(int, sys.argv[3:7])
 alpha, beta, gamma = map(float, sys.argv[7:10])
 critic, cc_hidden, nneg = sys.argv[10], int(sys.argv[11]), int(sys.argv[12])
+encoder = sys.argv[13]
+side = ct.encoder_input(encoder)
 
 torch.manual_seed(0)
-model = ct.DIM("dcgan28", in_channels=1, y_dim=ydim, mi_units=units, estimator=est,
+model = ct.DIM(encoder, in_channels=1, y_dim=ydim, mi_units=units, estimator=est,
                alpha=alpha, beta=beta, gamma=gamma, global_critic=alpha > 0,
                local_critic=critic, concat_hidden=cc_hidden)
 if model.global_critic is not None:
@@ -28,7 +31,7 @@ ct.load_checkpoint(model, f"{d}/before.safetensors")
 model.train()
 after, _ = ct.load_safetensors(f"{d}/after.safetensors")
 
-x = load(d, "x", (n, 1, 28, 28))
+x = load(d, "x", (n, 1, side, side))
 z = load(d, "z", (n, ydim))
 neg = load(d, "neg", (nneg,)).long() if nneg else None
 t = model.losses(x, z, neg)

@@ -158,8 +158,14 @@ static void bench_startup(const struct bench_opts *o, struct bench_out *out)
 
 /* ---------------------------------------------------------- one device */
 
+/* What `--device all` ranks: the training rate and the GEMM backend it ran with. */
+struct bench_rank {
+	double train_img_s;
+	char gemm[16];
+};
+
 static int bench_device(const struct bench_opts *o, const char *sel, struct bench_out *out,
-			double *train_img_s)
+			struct bench_rank *rank)
 {
 	dim_ctx *ctx;
 	int rc = cli_ctx("bench", sel, 0, 0, &ctx);
@@ -173,7 +179,8 @@ static int bench_device(const struct bench_opts *o, const char *sel, struct benc
 	char shape[128], desc[1024];
 	int reps = o->reps;
 	bench_out_device(out, d);
-	*train_img_s = 0;
+	rank->train_img_s = 0;
+	snprintf(rank->gemm, sizeof rank->gemm, "%s", dim_gemm_backend_name(ctx));
 	dim_gemm_tuning tun;
 	dim_gemm_tuning_applied(ctx, &tun);
 	dim_gemm_tuning_describe(&tun, desc, sizeof desc);
@@ -305,7 +312,8 @@ static int bench_device(const struct bench_opts *o, const char *sel, struct benc
 		bench_out_rec(out, &r);
 		fprintf(stderr, "bench: train %.1f images/s, extraction %.1f images/s\n",
 			sr.train_img_s, sr.extract_img_s);
-		*train_img_s = sr.train_img_s;
+		rank->train_img_s = sr.train_img_s;
+		snprintf(rank->gemm, sizeof rank->gemm, "%s", dim_gemm_backend_name(ctx));
 		if (!o->no_record && !o->quick && o->batch == 64 && o->mi_units == 2048) {
 			dim_error err = {0};
 			if (dim_bench_record_save(dim_ctx_store_dir(ctx), d, sr.train_img_s, sr.extract_img_s, o->batch, &err))
@@ -466,31 +474,36 @@ int cmd_bench(int argc, char **argv)
 		dim_status st = dim_devices_list(&list, &n, &err);
 		if (st)
 			return cli_fail("bench", st, dim_error_text(&err));
-		double *ips = calloc((size_t)n, sizeof *ips);
-		for (int i = 0; i < n && !rc && ips; i++) {
+		struct bench_rank *rk = calloc((size_t)n, sizeof *rk);
+		for (int i = 0; i < n && !rc && rk; i++) {
 			char sel[16];
 			snprintf(sel, sizeof sel, "%d", i);
-			rc = bench_device(&o, sel, &out, &ips[i]);
+			rc = bench_device(&o, sel, &out, &rk[i]);
 		}
 		bench_out_end(&out);
-		if (!rc && ips && !o.peak_only) {
+		if (!rc && rk && !o.peak_only) {
+			/* one CPU can be several devices (PoCL, Intel's runtime): the
+			 * platform tells them apart, the GEMM backend is the one the
+			 * figure ran with (the measured winner, recorded per device) */
 			fprintf(stderr, "bench: ranking by DIM(L) training images/s:\n");
 			for (int r = 1; r <= n; r++) {
 				int best = -1;
 				for (int i = 0; i < n; i++)
-					if (ips[i] >= 0 && (best < 0 || ips[i] > ips[best]))
+					if (rk[i].train_img_s >= 0 &&
+					    (best < 0 || rk[i].train_img_s > rk[best].train_img_s))
 						best = i;
-				fprintf(stderr, "  %d. [%d] %s: %.1f images/s\n", r, best,
-					list[best].name, ips[best]);
-				ips[best] = -1;
+				fprintf(stderr, "  %d. [%d] %s (%s): %.1f images/s, GEMM %s\n", r,
+					best, list[best].name, list[best].platform_name,
+					rk[best].train_img_s, rk[best].gemm);
+				rk[best].train_img_s = -1;
 			}
 		}
-		free(ips);
+		free(rk);
 		free(list);
 		return rc;
 	}
-	double ips;
-	rc = bench_device(&o, o.device, &out, &ips);
+	struct bench_rank rank;
+	rc = bench_device(&o, o.device, &out, &rank);
 	bench_out_end(&out);
 	return rc;
 }

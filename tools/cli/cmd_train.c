@@ -186,7 +186,8 @@ static void usage(FILE *f)
 		"                       training stops (100; 0 = the first one stops it)\n"
 		"model (defaults per dataset, from the paper):\n"
 		"  --encoder E          basic28 | dcgan28 | dcgan32 | dcgan64 | alexnet64 |\n"
-		"                       foldalex64 | foldresnet19_32 | resnet19_32\n"
+		"                       foldalex64 | foldresnet19_32 | resnet19_32 |\n"
+		"                       tiny12 (a 12x12 test and smoke encoder, not the paper's)\n"
 		"  --estimator E        jsd (default) | nce | dv\n"
 		"  --critic C           local critic: dot (encode-and-dot product, all in-batch\n"
 		"                       negatives; default) | concat (concat-and-convolve, one\n"
@@ -437,7 +438,7 @@ int cmd_train(int argc, char **argv)
 	int size = dim_encoder_input_size(cfg.encoder);
 	if (!size) {
 		fprintf(stderr, "cldim train: --encoder %s: use basic28, dcgan28, dcgan32, dcgan64, "
-				"alexnet64, foldalex64, foldresnet19_32 or resnet19_32\n",
+				"alexnet64, foldalex64, foldresnet19_32, resnet19_32 or tiny12\n",
 			cfg.encoder);
 		return 2;
 	}

@@ -44,6 +44,12 @@ ENCODERS = {
                                         ("conv", 384, 3, 1, 1, None), ("conv", 384, 3, 1, 1, None),
                                         ("conv", 192, 3, 1, 1, (3, 2)), ("fc", 4096), ("fc", 4096)],
                       m_layer=2),
+    # not from the paper: cldim's test and smoke encoder (dcgan28's layout at
+    # 12x12, narrow): M = 16x3x3, conv = 32x1x1, fc = 64; its DIM model's
+    # prior discriminator is narrow too (Y -> 32 -> 16 -> 1)
+    "tiny12": dict(input=12, layers=[("conv", 8, 4, 2, 1, None), ("conv", 16, 4, 2, 1, None),
+                                     ("conv", 32, 4, 2, 1, None), ("fc", 64)], m_layer=1,
+                   prior=(32, 16)),
 }
 
 
@@ -235,7 +241,7 @@ class FoldAlexEncoder(nn.Module):
 
 
 def encoder_input(name):
-    """Input side (28, 32 or 64) of an encoder name."""
+    """Input side (12, 28, 32 or 64) of an encoder name."""
     if name in ENCODERS:
         return ENCODERS[name]["input"]
     if name in RESNETS:
@@ -243,6 +249,12 @@ def encoder_input(name):
     if name == "foldalex64":
         return 64
     raise KeyError(f"unknown encoder {name}")
+
+
+def prior_widths(name):
+    """Hidden widths of the prior discriminator of a DIM model with this
+    encoder: the paper's (1000, 200), or the encoder's own (tiny12)."""
+    return ENCODERS.get(name, {}).get("prior", (1000, 200))
 
 
 def make_encoder(name, in_channels=3, y_dim=64):
@@ -333,11 +345,14 @@ class ConcatCritic(nn.Module):
 
 
 class Prior(nn.Module):
-    def __init__(self, y_dim=64):
+    """The prior discriminator: Y -> 1000 -> 200 -> 1 (the paper's widths;
+    prior_widths(encoder) gives the test encoder tiny12's narrow ones)."""
+
+    def __init__(self, y_dim=64, widths=(1000, 200)):
         super().__init__()
-        self.l0 = nn.Linear(y_dim, 1000)
-        self.l1 = nn.Linear(1000, 200)
-        self.l2 = nn.Linear(200, 1)
+        self.l0 = nn.Linear(y_dim, widths[0])
+        self.l1 = nn.Linear(widths[0], widths[1])
+        self.l2 = nn.Linear(widths[1], 1)
 
     def forward(self, v):
         return self.l2(F.relu(self.l1(F.relu(self.l0(v))))).reshape(-1)
@@ -379,7 +394,7 @@ class DIM(nn.Module):
         else:
             self.local_cc = ConcatCritic(o["M"].shape[1], y_dim, concat_hidden)
         self.global_critic = GlobalCritic(o["conv"][0].numel(), y_dim) if global_critic else None
-        self.prior = Prior(y_dim)
+        self.prior = Prior(y_dim, prior_widths(encoder))
         self.estimator, self.alpha, self.beta, self.gamma = estimator, alpha, beta, gamma
 
     def losses(self, x, z, neg=None):
