@@ -33,8 +33,12 @@ static void usage(FILE *f)
 		"  --train-limit N    first N train images (10000; 0 = all)\n"
 		"  --test-limit N     first N test images (0 = all)\n"
 		"  --repr R           all (conv, fc, Y; default) | conv | fc | Y | local\n"
-		"  --epochs N         non-linear probe epochs (10; the paper trains 1000)\n"
+		"  --epochs N         non-linear probe epochs at most (100; the paper trains 1000)\n"
 		"  --mlp-epochs N     the same (overrides --epochs)\n"
+		"  --mlp-holdout F    train rows held out to pick the probe's epoch (0.1; 0 = none,\n"
+		"                     report the last epoch)\n"
+		"  --mlp-patience N   stop after N epochs without a better held-out accuracy\n"
+		"                     (10; 0 = run every epoch)\n"
 		"  --linear-l2 X      linear probe penalty (default: chosen from 1 .. 1e-5)\n"
 		"  --linear-iters N   L-BFGS iteration limit per fit (500)\n"
 		"  --mlp-lr X         non-linear probe learning rate (1e-4, the paper's)\n"
@@ -100,9 +104,10 @@ static dim_status evaluate(struct eval_cfg *c, const char *model, const char *re
 	r->seconds = dim_now() - t0;
 	if (!st && !cli_quiet)
 		fprintf(stderr, "  %-8s %-5s d=%-5d linear %5.2f%% (l2 %g, %d iterations, stop: "
-			"%s)  mlp %5.2f%%  %d-NN %5.2f%%  (%.0f s)\n", model, repr, d,
-			100 * r->lin.test_acc, r->lin.l2, r->lin.iters, r->lin.stop,
-			100 * r->mlp.test_acc, c->k, 100 * r->knn, r->seconds);
+			"%s)  mlp %5.2f%% (epoch %d of %d)  %d-NN %5.2f%%  (%.0f s)\n", model,
+			repr, d, 100 * r->lin.test_acc, r->lin.l2, r->lin.iters, r->lin.stop,
+			100 * r->mlp.test_acc, r->mlp.best_epoch, r->mlp.epochs, c->k,
+			100 * r->knn, r->seconds);
 	return st;
 }
 
@@ -117,7 +122,7 @@ static int max_label(const int32_t *y, size_t n)
 int cmd_eval(int argc, char **argv)
 {
 	enum { O_CKPT = 256, O_DATA, O_FORMAT, O_TRS, O_TES, O_TRL, O_TEL, O_REPR, O_EPOCHS,
-	       O_LL2, O_LIT, O_MEP, O_MLR, O_K, O_NDM, O_NOBASE, O_SEED, O_BATCH, O_THREADS, O_JSON,
+	       O_LL2, O_LIT, O_MEP, O_MLR, O_MHO, O_MPA, O_K, O_NDM, O_NOBASE, O_SEED, O_BATCH, O_THREADS, O_JSON,
 	       O_DEVICE, O_QUIET };
 	static const struct option opts[] = {
 		{"checkpoint", required_argument, NULL, O_CKPT},
@@ -133,6 +138,8 @@ int cmd_eval(int argc, char **argv)
 		{"linear-iters", required_argument, NULL, O_LIT},
 		{"mlp-epochs", required_argument, NULL, O_MEP},
 		{"mlp-lr", required_argument, NULL, O_MLR}, {"k", required_argument, NULL, O_K},
+		{"mlp-holdout", required_argument, NULL, O_MHO},
+		{"mlp-patience", required_argument, NULL, O_MPA},
 		{"ndm-steps", required_argument, NULL, O_NDM},
 		{"no-baselines", no_argument, NULL, O_NOBASE},
 		{"seed", required_argument, NULL, O_SEED},
@@ -144,9 +151,10 @@ int cmd_eval(int argc, char **argv)
 	};
 	const char *ckpt = NULL, *data = NULL, *format = NULL, *trs = "train", *tes = "test";
 	const char *repr = "all", *device = NULL;
-	long trl = 10000, tel = 0, epochs = 10, lit = 500, mep = -1, k = 10, ndm_steps = 300;
+	long trl = 10000, tel = 0, epochs = -1, lit = 500, mep = -1, k = 10, ndm_steps = 300;
+	long mpa = -1;
 	long seed = 1, batch = 256, threads = 2;
-	double mlr = 1e-4, ll2 = -1;
+	double mlr = 1e-4, ll2 = -1, mho = -1;
 	int json = 0, baselines = 1, c;
 	dim_error err = {0};
 
@@ -168,6 +176,8 @@ int cmd_eval(int argc, char **argv)
 		case O_LIT: ok = cli_int("eval", "--linear-iters", optarg, 1, 1000000, &lit); break;
 		case O_MEP: ok = cli_int("eval", "--mlp-epochs", optarg, 1, 100000, &mep); break;
 		case O_MLR: ok = cli_float("eval", "--mlp-lr", optarg, 0, 10, &mlr); break;
+		case O_MHO: ok = cli_float("eval", "--mlp-holdout", optarg, 0, 0.9, &mho); break;
+		case O_MPA: ok = cli_int("eval", "--mlp-patience", optarg, 0, 100000, &mpa); break;
 		case O_K: ok = cli_int("eval", "--k", optarg, 1, 1000, &k); break;
 		case O_NDM: ok = cli_int("eval", "--ndm-steps", optarg, 0, 1L << 30, &ndm_steps); break;
 		case O_NOBASE: baselines = 0; break;
@@ -269,7 +279,12 @@ int cmd_eval(int argc, char **argv)
 			      .mlp = dim_probe_mlp_defaults(), .k = (int)k};
 	ec.lin.l2 = ll2;
 	ec.lin.max_iter = (int)lit;
-	ec.mlp.epochs = (int)(mep >= 0 ? mep : epochs);
+	if (mep >= 0 || epochs >= 0)
+		ec.mlp.epochs = (int)(mep >= 0 ? mep : epochs);
+	if (mho >= 0)
+		ec.mlp.holdout = mho;
+	if (mpa >= 0)
+		ec.mlp.patience = (int)mpa;
 	ec.mlp.lr = mlr;
 	ec.lin.seed = ec.mlp.seed = (uint64_t)seed;
 	char l2s[32] = "chosen on 10% of train";
@@ -284,9 +299,10 @@ int cmd_eval(int argc, char **argv)
 	}
 	if (!cli_quiet)
 		fprintf(stderr, "probes: linear L-BFGS (l2 %s; stop: max|g| <= %g, relative decrease <= "
-			"%g or %d iterations), mlp %d epochs (lr %g), %d-NN, %d classes\n", l2s,
-			ec.lin.gtol, ec.lin.ftol, ec.lin.max_iter, ec.mlp.epochs, ec.mlp.lr, ec.k,
-			ec.classes);
+			"%g or %d iterations), mlp up to %d epochs (lr %g; epoch chosen on %g of "
+			"train, patience %d), %d-NN, %d classes\n", l2s, ec.lin.gtol, ec.lin.ftol,
+			ec.lin.max_iter, ec.mlp.epochs, ec.mlp.lr, ec.mlp.holdout, ec.mlp.patience,
+			ec.k, ec.classes);
 
 	if (baselines) {
 		int ch, size;
@@ -359,6 +375,9 @@ int cmd_eval(int argc, char **argv)
 		dim_json_kv_number(&j, "linear_gtol", ec.lin.gtol);
 		dim_json_kv_number(&j, "linear_ftol", ec.lin.ftol);
 		dim_json_kv_int(&j, "mlp_epochs", ec.mlp.epochs);
+		dim_json_kv_number(&j, "mlp_lr", ec.mlp.lr);
+		dim_json_kv_number(&j, "mlp_holdout", ec.mlp.holdout);
+		dim_json_kv_int(&j, "mlp_patience", ec.mlp.patience);
 		dim_json_kv_int(&j, "k", ec.k);
 		dim_json_key(&j, "rows");
 		dim_json_begin_array(&j);
@@ -376,6 +395,9 @@ int cmd_eval(int argc, char **argv)
 			dim_json_kv_number(&j, "linear_grad_max", rows[i].lin.grad_max);
 			dim_json_kv_number(&j, "mlp", rows[i].mlp.test_acc);
 			dim_json_kv_number(&j, "mlp_train", rows[i].mlp.train_acc);
+			dim_json_kv_number(&j, "mlp_heldout", rows[i].mlp.heldout_acc);
+			dim_json_kv_int(&j, "mlp_best_epoch", rows[i].mlp.best_epoch);
+			dim_json_kv_int(&j, "mlp_epochs_run", rows[i].mlp.epochs);
 			dim_json_kv_number(&j, "knn", rows[i].knn);
 			dim_json_kv_number(&j, "seconds", rows[i].seconds);
 			dim_json_end_object(&j);
