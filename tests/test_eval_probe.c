@@ -84,7 +84,8 @@ static void test_probe_holdout(dim_ctx *ctx)
 	clusters(&r, xte, yte, nte, 0.8f);
 
 	dim_probe_opts o = dim_probe_mlp_defaults();
-	CHECK(o.holdout == 0.1 && o.patience == 10 && o.epochs == 100);
+	CHECK(o.holdout == 0.1 && o.patience == 20 && o.epochs == 100 && o.lr == 1e-3);
+	CHECK(o.milestones[0] == 50 && o.milestones[1] == 100 && o.hidden == 200);
 	o.lr = 3e-3;
 	o.epochs = 60;
 	o.patience = 4;

@@ -22,9 +22,9 @@ dim_probe_opts dim_probe_linear_defaults(void)
 dim_probe_opts dim_probe_mlp_defaults(void)
 {
 	return (dim_probe_opts){.hidden = 200, .dropout = 0.1f, .epochs = 100, .batch = 64,
-				.lr = 1e-4, .beta1 = 0.5, .beta2 = 0.999,
+				.lr = 1e-3, .beta1 = 0.5, .beta2 = 0.999,
 				.milestones = {50, 100}, .standardize = 0, .holdout = 0.1,
-				.patience = 10, .seed = 1};
+				.patience = 20, .seed = 1};
 }
 
 /* The probe's parameters. l1 is NULL for the linear probe. */
