@@ -2,6 +2,8 @@
 /* Probes, k-NN and NDM on data with a known answer:
  *  - linearly separable classes: linear and non-linear probes reach ~100%;
  *  - shuffled labels: test accuracy near chance;
+ *  - the MLP probe's held-out epoch choice: early stop after `patience` epochs,
+ *    and the parameters scored are the best epoch's, not the last one's;
  *  - Gaussian clusters: k-NN near 100%, exact neighbours of a tiny set;
  *  - NDM: independent factors give ~0, duplicated factors clearly more. */
 #include <string.h>
@@ -65,6 +67,72 @@ static void test_probes(dim_ctx *ctx)
 	/* bad labels are an error, not a crash */
 	ytr[3] = K;
 	CHECK(dim_probe_run(ctx, &lin, D, K, xtr, ytr, ntr, xte, yte, nte, &res) == DIM_ERR_ARG);
+	free(xtr);
+	free(xte);
+	free(ytr);
+	free(yte);
+}
+
+/* Overlapping classes, so held-out and test accuracy move from epoch to epoch. */
+static void test_probe_holdout(dim_ctx *ctx)
+{
+	t_rng r = {5};
+	size_t ntr = 700, nte = 400;
+	float *xtr = malloc(ntr * D * 4), *xte = malloc(nte * D * 4);
+	int32_t *ytr = malloc(ntr * 4), *yte = malloc(nte * 4);
+	clusters(&r, xtr, ytr, ntr, 0.8f);
+	clusters(&r, xte, yte, nte, 0.8f);
+
+	dim_probe_opts o = dim_probe_mlp_defaults();
+	CHECK(o.holdout == 0.1 && o.patience == 20 && o.epochs == 100 && o.lr == 1e-3);
+	CHECK(o.milestones[0] == 50 && o.milestones[1] == 100 && o.hidden == 200);
+	o.lr = 3e-3;
+	o.epochs = 60;
+	o.patience = 4;
+	dim_probe_result a, b;
+	CHECK_OK(ctx, dim_probe_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &a));
+	fprintf(stderr, "mlp held-out: best epoch %d of %d run, held-out %.3f, train %.3f, test "
+		"%.3f\n", a.best_epoch, a.epochs, a.heldout_acc, a.train_acc, a.test_acc);
+	CHECK(a.best_epoch >= 1 && a.best_epoch <= a.epochs);
+	CHECK(a.heldout_acc > 0.4 && a.heldout_acc <= 1);
+	/* stopped by the patience rule (or ran out of epochs) */
+	CHECK(a.epochs == o.epochs || a.epochs == a.best_epoch + o.patience);
+	CHECK(a.epochs < o.epochs); /* this problem stops early */
+
+	/* the same seed for exactly best_epoch epochs trains the same parameters:
+	 * the first run must have scored them, not those of its last epoch */
+	o.epochs = a.best_epoch;
+	o.patience = 0;
+	CHECK_OK(ctx, dim_probe_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &b));
+	CHECK(b.best_epoch == a.best_epoch && b.epochs == a.best_epoch);
+	CHECK_MSG(b.test_acc == a.test_acc && b.train_acc == a.train_acc &&
+		  b.heldout_acc == a.heldout_acc, "test %.4f vs %.4f, train %.4f vs %.4f",
+		  b.test_acc, a.test_acc, b.train_acc, a.train_acc);
+	/* patience 0 runs all epochs but still scores the best epoch's parameters */
+	dim_probe_result c;
+	o.epochs = a.epochs;
+	CHECK_OK(ctx, dim_probe_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &c));
+	CHECK(c.epochs == a.epochs && c.best_epoch == a.best_epoch && c.test_acc == a.test_acc);
+
+	/* without held-out rows: all epochs run, the last one is scored */
+	o.holdout = 0;
+	o.epochs = 3;
+	CHECK_OK(ctx, dim_probe_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &c));
+	CHECK(c.epochs == 3 && c.best_epoch == 3 && c.heldout_acc == -1);
+
+	/* held-out fractions that leave nothing to hold out or to train on */
+	o.holdout = 0.001; /* 0 rows of 700 */
+	CHECK(dim_probe_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &c) == DIM_ERR_ARG);
+	o.holdout = 0.999; /* 699 rows held out, 1 to train on */
+	CHECK(dim_probe_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &c) == DIM_ERR_ARG);
+	o.holdout = 1;
+	CHECK(dim_probe_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &c) == DIM_ERR_ARG);
+	o.holdout = 0.1;
+	o.patience = -1;
+	CHECK(dim_probe_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &c) == DIM_ERR_ARG);
+	o.patience = 0;
+	yte[5] = -1;
+	CHECK(dim_probe_run(ctx, &o, D, K, xtr, ytr, ntr, xte, yte, nte, &c) == DIM_ERR_ARG);
 	free(xtr);
 	free(xte);
 	free(ytr);
@@ -161,6 +229,7 @@ int main(void)
 {
 	dim_ctx *ctx = t_ctx();
 	test_probes(ctx);
+	test_probe_holdout(ctx);
 	test_knn(ctx);
 	test_ndm(ctx);
 	dim_ctx_destroy(ctx);

@@ -17,9 +17,10 @@ dim_probe_opts dim_probe_linear_defaults(void)
 
 dim_probe_opts dim_probe_mlp_defaults(void)
 {
-	return (dim_probe_opts){.hidden = 200, .dropout = 0.1f, .epochs = 10, .batch = 64,
-				.lr = 1e-4, .beta1 = 0.5, .beta2 = 0.999,
-				.milestones = {50, 100}, .standardize = 0, .seed = 1};
+	return (dim_probe_opts){.hidden = 200, .dropout = 0.1f, .epochs = 100, .batch = 64,
+				.lr = 1e-3, .beta1 = 0.5, .beta2 = 0.999,
+				.milestones = {50, 100}, .standardize = 0, .holdout = 0.1,
+				.patience = 20, .seed = 1};
 }
 
 /* The probe's parameters. l1 is NULL for the linear probe. */
@@ -145,19 +146,22 @@ struct probe_run {
 	dim_optim *opt;
 	dim_buf xbuf, ybuf;
 	float *xh, *logits, *mean, *rstd;
+	float **best;      /* host copy of every parameter at the best held-out epoch */
 	int32_t *yh;
-	size_t *perm;
+	size_t *perm, *rows; /* rows[0..nfit): trained on; rows[nfit..ntr): held out */
+	size_t nfit;
 	int d, classes, cap;
 };
 
-/* Accuracy of the probe (evaluation mode) on rows x[0..n). */
-static dim_status accuracy(struct probe_run *r, const float *x, const int32_t *y, size_t n,
-			   double *acc)
+/* Accuracy of the probe (evaluation mode) on rows idx[0..n) of x, or on
+ * x[0..n) when idx is NULL. */
+static dim_status accuracy(struct probe_run *r, const float *x, const int32_t *y,
+			   const size_t *idx, size_t n, double *acc)
 {
 	size_t correct = 0;
 	for (size_t at = 0; at < n; at += (size_t)r->cap) {
 		int b = n - at < (size_t)r->cap ? (int)(n - at) : r->cap;
-		gather(r->xh, x, r->d, NULL, at, b, r->mean, r->rstd);
+		gather(r->xh, x, r->d, idx ? idx + at : NULL, at, b, r->mean, r->rstd);
 		dim_tensor xt = {.buf = dim_buf_view(r->xbuf, 0, (size_t)b * r->d * 4), .ndim = 2,
 				 .shape = {b, r->d}};
 		dim_status st = dim_tensor_write(r->ctx, &xt, r->xh);
@@ -174,21 +178,24 @@ static dim_status accuracy(struct probe_run *r, const float *x, const int32_t *y
 			for (int c = 1; c < r->classes; c++)
 				if (l[c] > l[best])
 					best = c;
-			correct += best == y[at + (size_t)i];
+			correct += best == y[idx ? idx[at + (size_t)i] : at + (size_t)i];
 		}
 	}
 	*acc = n ? (double)correct / (double)n : 0;
 	return DIM_OK;
 }
 
+/* One pass over the fit rows in a seeded order. */
 static dim_status train_epoch(struct probe_run *r, const dim_probe_opts *o, const float *xtr,
-			      const int32_t *ytr, size_t ntr, int epoch, uint64_t *step,
-			      double *mean_loss)
+			      const int32_t *ytr, int epoch, uint64_t *step, double *mean_loss)
 {
 	dim_error *err = dim_ctx_error(r->ctx);
 	double loss_sum = 0;
 	int nloss = 0;
+	size_t ntr = r->nfit;
 	dim_permutation(r->perm, ntr, o->seed, (uint64_t)epoch);
+	for (size_t i = 0; i < ntr; i++)
+		r->perm[i] = r->rows[r->perm[i]];
 	for (size_t at = 0; at < ntr; at += (size_t)o->batch) {
 		int b = ntr - at < (size_t)o->batch ? (int)(ntr - at) : o->batch;
 		if (b < 2 && r->net.hidden > 0)
@@ -226,6 +233,32 @@ static dim_status train_epoch(struct probe_run *r, const dim_probe_opts *o, cons
 	return DIM_OK;
 }
 
+/* Copy every parameter (buffers included) to or from r->best. */
+static dim_status snapshot(struct probe_run *r, bool restore)
+{
+	for (int i = 0; i < r->net.ps.count; i++) {
+		dim_param *p = r->net.ps.items[i];
+		dim_status st = restore ? dim_param_set(r->ctx, p, r->best[i]) :
+					  dim_param_get(r->ctx, p, r->best[i]);
+		if (st)
+			return st;
+	}
+	return DIM_OK;
+}
+
+static dim_status alloc_best(struct probe_run *r)
+{
+	r->best = calloc((size_t)r->net.ps.count, sizeof *r->best);
+	if (!r->best)
+		return DIM_ERR_NOMEM;
+	for (int i = 0; i < r->net.ps.count; i++) {
+		size_t n = dim_tensor_numel(&r->net.ps.items[i]->value);
+		if (!(r->best[i] = malloc((n ? n : 1) * sizeof **r->best)))
+			return DIM_ERR_NOMEM;
+	}
+	return DIM_OK;
+}
+
 dim_status dim_probe_run(dim_ctx *ctx, const dim_probe_opts *o, int d, int classes,
 			 const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
 			 const int32_t *yte, size_t nte, dim_probe_result *out)
@@ -234,22 +267,43 @@ dim_status dim_probe_run(dim_ctx *ctx, const dim_probe_opts *o, int d, int class
 	struct probe_run r = {.ctx = ctx, .d = d, .classes = classes};
 	dim_status st;
 	memset(out, 0, sizeof *out);
-	if (d < 1 || classes < 2 || ntr < 2 || o->batch < 2 || o->epochs < 0)
+	out->heldout_acc = -1;
+	if (d < 1 || classes < 2 || ntr < 2 || o->batch < 2 || o->epochs < 0 || o->patience < 0)
 		return dim_fail(err, DIM_ERR_ARG, "probe: d %d, classes %d, %zu train rows, batch "
-				"%d, epochs %d", d, classes, ntr, o->batch, o->epochs);
+				"%d, epochs %d, patience %d", d, classes, ntr, o->batch, o->epochs,
+				o->patience);
+	size_t nhold = o->holdout > 0 ? (size_t)(o->holdout * (double)ntr) : 0;
+	if (!(o->holdout >= 0 && o->holdout < 1) || (o->holdout > 0 && (nhold < 1 ||
+							  ntr - nhold < 2)))
+		return dim_fail(err, DIM_ERR_ARG, "probe: held-out fraction %g of %zu train rows "
+				"leaves no held-out row or fewer than 2 rows to train on",
+				o->holdout, ntr);
 	for (size_t i = 0; i < ntr; i++)
 		if (ytr[i] < 0 || ytr[i] >= classes)
 			return dim_fail(err, DIM_ERR_ARG, "probe: train label %d of row %zu is "
 					"outside [0, %d)", ytr[i], i, classes);
+	for (size_t i = 0; i < nte; i++)
+		if (yte[i] < 0 || yte[i] >= classes)
+			return dim_fail(err, DIM_ERR_ARG, "probe: test label %d of row %zu is "
+					"outside [0, %d)", yte[i], i, classes);
 	r.cap = o->batch > 256 ? o->batch : 256;
+	r.nfit = ntr - nhold;
 	r.xh = malloc((size_t)r.cap * d * sizeof *r.xh);
 	r.logits = malloc((size_t)r.cap * classes * sizeof *r.logits);
 	r.yh = malloc((size_t)r.cap * sizeof *r.yh);
 	r.perm = malloc(ntr * sizeof *r.perm);
-	if (!r.xh || !r.logits || !r.yh || !r.perm) {
+	r.rows = malloc(ntr * sizeof *r.rows);
+	if (!r.xh || !r.logits || !r.yh || !r.perm || !r.rows) {
 		st = dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
 		goto out_free;
 	}
+	/* the held-out rows: the last nhold of a seeded permutation (the split
+	 * dim_logreg_run makes for the same seed) */
+	if (nhold)
+		dim_permutation(r.rows, ntr, o->seed, 0);
+	else
+		for (size_t i = 0; i < ntr; i++)
+			r.rows[i] = i;
 	if (o->standardize && feature_stats(xtr, ntr, d, &r.mean, &r.rstd)) {
 		st = dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
 		goto out_free;
@@ -261,24 +315,55 @@ dim_status dim_probe_run(dim_ctx *ctx, const dim_probe_opts *o, int d, int class
 	    (st = dim_buf_create(ctx, (size_t)r.cap * d * 4, &r.xbuf)) ||
 	    (st = dim_buf_create(ctx, (size_t)r.cap * 4, &r.ybuf)))
 		goto out_free;
+	if (nhold && alloc_best(&r)) {
+		st = dim_fail(err, DIM_ERR_NOMEM, "out of host memory");
+		goto out_free;
+	}
 
 	uint64_t step = 0;
+	int since = 0;
 	for (int e = 0; e < o->epochs; e++) {
-		double lr = o->lr;
+		double lr = o->lr, acc = -1;
 		for (int m = 0; m < 2; m++)
 			if (o->milestones[m] > 0 && e >= o->milestones[m])
 				lr *= 0.1;
 		dim_optim_set_lr(r.opt, lr);
-		st = train_epoch(&r, o, xtr, ytr, ntr, e, &step, &out->final_loss);
+		st = train_epoch(&r, o, xtr, ytr, e, &step, &out->final_loss);
 		if (st)
 			goto out_free;
+		out->epochs = e + 1;
+		if (nhold) {
+			st = accuracy(&r, xtr, ytr, r.rows + r.nfit, nhold, &acc);
+			if (!st && acc > out->heldout_acc) {
+				out->heldout_acc = acc;
+				out->best_epoch = e + 1;
+				since = 0;
+				st = snapshot(&r, false);
+			} else {
+				since++;
+			}
+			if (st)
+				goto out_free;
+		}
+		dim_log(DIM_LOG_DEBUG, "probe: epoch %d lr %g loss %.4f held-out %.2f%%", e + 1, lr,
+			out->final_loss, 100 * acc);
+		if (nhold && o->patience > 0 && since >= o->patience)
+			break;
 	}
-	out->epochs = o->epochs;
-	st = accuracy(&r, xtr, ytr, ntr, &out->train_acc);
+	if (nhold && out->best_epoch > 0)
+		st = snapshot(&r, true);
+	else
+		out->best_epoch = out->epochs;
 	if (!st)
-		st = accuracy(&r, xte, yte, nte, &out->test_acc);
+		st = accuracy(&r, xtr, ytr, r.rows, r.nfit, &out->train_acc);
+	if (!st)
+		st = accuracy(&r, xte, yte, NULL, nte, &out->test_acc);
 
 out_free:
+	if (r.best)
+		for (int i = 0; i < r.net.ps.count; i++)
+			free(r.best[i]);
+	free(r.best);
 	dim_buf_release(&r.ybuf);
 	dim_buf_release(&r.xbuf);
 	dim_tape_destroy(r.tape);
@@ -291,5 +376,6 @@ out_free:
 	free(r.logits);
 	free(r.yh);
 	free(r.perm);
+	free(r.rows);
 	return st;
 }

@@ -8,9 +8,11 @@
 
 dim_eval_options dim_eval_defaults(void)
 {
+	dim_probe_opts mlp = dim_probe_mlp_defaults();
 	dim_eval_options o = {
 		.train_split = "train", .test_split = "test", .train_limit = 10000,
-		.mlp_epochs = 10, .mlp_lr = 1e-4, .linear_l2 = -1, .linear_iters = 500, .k = 10,
+		.mlp_epochs = mlp.epochs, .mlp_lr = mlp.lr, .mlp_holdout = mlp.holdout,
+		.mlp_patience = mlp.patience, .linear_l2 = -1, .linear_iters = 500, .k = 10,
 		.ndm_steps = 300, .baselines = true, .seed = 1, .batch = 256, .threads = 2,
 	};
 	return o;
@@ -192,6 +194,8 @@ dim_status dim_eval_run(dim_ctx *ctx, const dim_eval_options *o, dim_eval_result
 	r->lin.max_iter = o->linear_iters;
 	r->mlp.epochs = o->mlp_epochs;
 	r->mlp.lr = o->mlp_lr;
+	r->mlp.holdout = o->mlp_holdout;
+	r->mlp.patience = o->mlp_patience;
 	r->lin.seed = r->mlp.seed = o->seed;
 	int ml = max_label(tr[0].y, tr[0].n), mt = max_label(te[0].y, te[0].n);
 	r->classes = (ml > mt ? ml : mt) + 1;

@@ -19,6 +19,9 @@ dim_status dim_eval_write_json(const dim_eval_result *r, FILE *f, dim_error *err
 	dim_json_kv_number(&j, "linear_gtol", r->lin.gtol);
 	dim_json_kv_number(&j, "linear_ftol", r->lin.ftol);
 	dim_json_kv_int(&j, "mlp_epochs", r->mlp.epochs);
+	dim_json_kv_number(&j, "mlp_lr", r->mlp.lr);
+	dim_json_kv_number(&j, "mlp_holdout", r->mlp.holdout);
+	dim_json_kv_int(&j, "mlp_patience", r->mlp.patience);
 	dim_json_kv_int(&j, "k", r->k);
 	dim_json_key(&j, "rows");
 	dim_json_begin_array(&j);
@@ -37,6 +40,9 @@ dim_status dim_eval_write_json(const dim_eval_result *r, FILE *f, dim_error *err
 		dim_json_kv_number(&j, "linear_grad_max", w->lin.grad_max);
 		dim_json_kv_number(&j, "mlp", w->mlp.test_acc);
 		dim_json_kv_number(&j, "mlp_train", w->mlp.train_acc);
+		dim_json_kv_number(&j, "mlp_heldout", w->mlp.heldout_acc);
+		dim_json_kv_int(&j, "mlp_best_epoch", w->mlp.best_epoch);
+		dim_json_kv_int(&j, "mlp_epochs_run", w->mlp.epochs);
 		dim_json_kv_number(&j, "knn", w->knn);
 		dim_json_kv_number(&j, "seconds", w->seconds);
 		dim_json_end_object(&j);

@@ -44,8 +44,11 @@ typedef struct dim_eval_options {
 	size_t train_limit, test_limit;          /* first N images (0 = all) */
 	int nrepr;                   /* representations; 0: conv, fc, Y */
 	dim_repr reprs[DIM_REPR_COUNT];
-	int mlp_epochs;              /* non-linear probe epochs */
-	double mlp_lr;               /* its learning rate */
+	int mlp_epochs;              /* non-linear probe epochs at most */
+	double mlp_lr;               /* its learning rate (x 0.1 after epochs 50 and 100) */
+	double mlp_holdout;          /* train rows held out to pick its epoch (0: last epoch) */
+	int mlp_patience;            /* stop after this many epochs without a better held-out
+				      * accuracy (0: run every epoch) */
 	double linear_l2;            /* linear probe penalty; < 0: chosen on 10% of train */
 	int linear_iters;            /* L-BFGS iteration limit per fit */
 	int k;                       /* neighbours for k-NN */
@@ -58,7 +61,7 @@ typedef struct dim_eval_options {
 } dim_eval_options;
 
 /* The CLI's defaults: train/test splits, 10000 train images, all test
- * images, conv/fc/Y, 10 MLP epochs at 1e-4, chosen L2, 500 L-BFGS
+ * images, conv/fc/Y, the MLP probe's defaults (dim_probe_mlp_defaults), chosen L2, 500 L-BFGS
  * iterations, 10-NN, 300 NDM steps, baselines on, seed 1, batch 256,
  * 2 threads. */
 dim_eval_options dim_eval_defaults(void);
