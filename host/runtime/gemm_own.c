@@ -47,23 +47,12 @@ void dim_gemm_own_shape_default(dim_gemm_own_shape *out)
  * the defaults (set when the context is made, in gemm_own_default). */
 void dim_gemm_own_configure(dim_ctx *ctx)
 {
-	const dim_gemm_own_shape *g = &ctx->gemm_own_default;
-	ctx->gemm_own_mr = g->mr;
-	ctx->gemm_own_nv = g->nv;
-	ctx->gemm_own_pack_always = g->pack_always;
-	ctx->gemm_own_kc = g->kc;
-	ctx->gemm_own_gm = g->gm;
-	ctx->gemm_own_swap_m = g->swap_m;
+	ctx->gemm_own = ctx->gemm_own_default;
 }
 
 void dim_gemm_own_shape_get(const dim_ctx *ctx, dim_gemm_own_shape *out)
 {
-	out->mr = ctx->gemm_own_mr;
-	out->nv = ctx->gemm_own_nv;
-	out->kc = ctx->gemm_own_kc;
-	out->gm = ctx->gemm_own_gm;
-	out->swap_m = ctx->gemm_own_swap_m;
-	out->pack_always = ctx->gemm_own_pack_always;
+	*out = ctx->gemm_own;
 }
 
 bool dim_gemm_own_shape_ok(const dim_gemm_own_shape *s)
@@ -74,19 +63,14 @@ bool dim_gemm_own_shape_ok(const dim_gemm_own_shape *s)
 
 dim_status dim_gemm_use(dim_ctx *ctx, bool own, const dim_gemm_own_shape *s)
 {
-	if (own && !s && !ctx->gemm_own_mr) /* never configured yet */
+	if (own && !s && !ctx->gemm_own.mr) /* never configured yet */
 		dim_gemm_own_configure(ctx);
 	if (own && s) {
 		if (!dim_gemm_own_shape_ok(s))
 			return dim_fail(&ctx->err, DIM_ERR_ARG,
 					"own GEMM shape out of range (mr %d nv %d kc %d gm %d swap_m %d)",
 					s->mr, s->nv, s->kc, s->gm, s->swap_m);
-		ctx->gemm_own_mr = s->mr;
-		ctx->gemm_own_nv = s->nv;
-		ctx->gemm_own_kc = s->kc;
-		ctx->gemm_own_gm = s->gm;
-		ctx->gemm_own_swap_m = s->swap_m;
-		ctx->gemm_own_pack_always = s->pack_always;
+		ctx->gemm_own = *s;
 	}
 	ctx->gemm_backend = own ? DIM_GEMM_OWN : DIM_GEMM_CLBLAST;
 	return DIM_OK;
@@ -173,7 +157,7 @@ dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size
 		st = check_extent(ctx, C, M, N, ldc, 'C', M, N, K);
 	if (st)
 		return st;
-	if (!ta && tb && M <= (size_t)ctx->gemm_own_swap_m && N >= 2 * M)
+	if (!ta && tb && M <= (size_t)ctx->gemm_own.swap_m && N >= 2 * M)
 		return own_gemm(ctx, !tb, !ta, N, M, K, alpha, B, ldb, A, lda, beta, C, ldc, 1);
 	return own_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0);
 }
@@ -182,28 +166,28 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 			   size_t K, float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb,
 			   float beta, dim_buf C, size_t ldc, int ct)
 {
-	const size_t mr = (size_t)ctx->gemm_own_mr, nr = 16 * (size_t)ctx->gemm_own_nv;
+	const size_t mr = (size_t)ctx->gemm_own.mr, nr = 16 * (size_t)ctx->gemm_own.nv;
 	const size_t nbm = (M + mr - 1) / mr, nbn = (N + nr - 1) / nr;
 	char opts[64];
 	dim_kernel *tile, *pack_a = NULL, *pack_b = NULL;
 	dim_status st;
-	int direct_a = !ctx->gemm_own_pack_always && !ta && M % mr == 0;
-	int direct_b = !ctx->gemm_own_pack_always && !tb && N % nr == 0;
+	int direct_a = !ctx->gemm_own.pack_always && !ta && M % mr == 0;
+	int direct_b = !ctx->gemm_own.pack_always && !tb && N % nr == 0;
 	size_t apack = direct_a ? 0 : nbm * mr * K, bpack = direct_b ? 0 : nbn * nr * K;
 
 	if (apack + bpack > (size_t)0x7fffffff)
 		return dim_fail(&ctx->err, DIM_ERR_ARG,
 				"GEMM (M=%zu N=%zu K=%zu): packed panels exceed 2^31 floats", M, N, K);
 
-	int kc = ctx->gemm_own_kc > 0 && (size_t)ctx->gemm_own_kc < K;
+	int kc = ctx->gemm_own.kc > 0 && (size_t)ctx->gemm_own.kc < K;
 	const char *fma = dim_ctx_use_fma(ctx) ? " -DDIM_FMA" : "";
 	kc = kc && !ct; /* the transposed store exists in gemm_tile only */
 	if (kc)
-		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d -DKC=%d -DGM=%d%s", ctx->gemm_own_mr,
-			 ctx->gemm_own_nv, ctx->gemm_own_kc, ctx->gemm_own_gm, fma);
+		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d -DKC=%d -DGM=%d%s", ctx->gemm_own.mr,
+			 ctx->gemm_own.nv, ctx->gemm_own.kc, ctx->gemm_own.gm, fma);
 	else
-		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d%s%s", ctx->gemm_own_mr,
-			 ctx->gemm_own_nv, fma, ct ? " -DCT" : "");
+		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d%s%s", ctx->gemm_own.mr,
+			 ctx->gemm_own.nv, fma, ct ? " -DCT" : "");
 	st = dim_kernel_get(ctx, "gemm", opts, kc ? "gemm_tile_kc" : "gemm_tile", &tile);
 	if (!st && !direct_a)
 		st = dim_kernel_get(ctx, "gemm", opts, ta ? "gemm_pack_a_copy" : "gemm_pack_a_gather",
@@ -249,7 +233,7 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 		b_ps = (int)(nr * K);
 		b_ks = (int)nr;
 	}
-	size_t gm = kc ? (size_t)ctx->gemm_own_gm : 1;
+	size_t gm = kc ? (size_t)ctx->gemm_own.gm : 1;
 	size_t g[2] = {(nbm + gm - 1) / gm, nbn}, l[2] = {1, 1};
 	return DIM_LAUNCH(ctx, tile, 2, g, l, DIM_INT(M), DIM_INT(N), DIM_INT(K), DIM_BUF(pa),
 			  DIM_INT(a_ps), DIM_INT(a_rs), DIM_INT(a_ks), DIM_BUF(pb), DIM_INT(b_ps),

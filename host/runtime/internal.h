@@ -64,8 +64,7 @@ struct dim_ctx {
 	int gemm_choice;         /* options' gemm */
 	dim_gemm_own_shape gemm_own_default; /* options' gemm_own, else the defaults */
 	/* own GEMM (gemm_own.c): tile shape, packing scratch grown on demand */
-	int gemm_own_mr, gemm_own_nv, gemm_own_kc, gemm_own_gm, gemm_own_swap_m;
-	bool gemm_own_pack_always;
+	dim_gemm_own_shape gemm_own;         /* in use (mr 0: not configured yet) */
 	/* largest buffer offset (in floats) passed to a kernel as is; further
 	 * views go through a sub-buffer (program.c). 0: INT_MAX. Tests lower it. */
 	size_t karg_off_max;
