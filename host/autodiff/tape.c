@@ -75,10 +75,6 @@ struct tvar {
 	dim_buf grad_mem;  /* roots: the whole buffer behind v.grad (recycled ones may be larger) */
 };
 
-/* A recycled gradient buffer (a piece of the tape's arena). */
-struct free_grad {
-	dim_buf buf;
-};
 
 struct node {
 	struct tvar *out;
@@ -95,7 +91,7 @@ struct dim_tape {
 	struct pool vars, saved;
 	struct node *nodes;
 	size_t nnodes, cap;
-	struct free_grad *free; /* recycled gradient buffers (backward only) */
+	dim_buf *free;          /* recycled gradient buffers: pieces of the arena (backward only) */
 	size_t nfree, free_cap;
 	bool grad_failed; /* a gradient could not be allocated */
 };
@@ -263,12 +259,12 @@ static bool grad_reuse(dim_tape *t, struct tvar *root)
 {
 	size_t need = dim_tensor_numel(&root->v.val) * sizeof(float), best = t->nfree;
 	for (size_t i = 0; i < t->nfree; i++)
-		if (t->free[i].buf.bytes >= need &&
-		    (best == t->nfree || t->free[i].buf.bytes < t->free[best].buf.bytes))
+		if (t->free[i].bytes >= need &&
+		    (best == t->nfree || t->free[i].bytes < t->free[best].bytes))
 			best = i;
 	if (best == t->nfree)
 		return false;
-	root->grad_mem = t->free[best].buf;
+	root->grad_mem = t->free[best];
 	root->v.grad = (dim_tensor){.buf = dim_buf_view(root->grad_mem, 0, need)};
 	dim_tensor_set_shape(&root->v.grad, root->v.val.ndim, root->v.val.shape);
 	t->free[best] = t->free[--t->nfree];
@@ -284,13 +280,13 @@ static void grad_recycle(dim_tape *t, size_t i)
 		return;
 	if (t->nfree == t->free_cap) {
 		size_t cap = t->free_cap ? 2 * t->free_cap : 32;
-		struct free_grad *g = realloc(t->free, cap * sizeof *g);
+		dim_buf *g = realloc(t->free, cap * sizeof *g);
 		if (!g)
 			return; /* not recycled: only memory is lost, not correctness */
 		t->free = g;
 		t->free_cap = cap;
 	}
-	t->free[t->nfree++] = (struct free_grad){root->grad_mem};
+	t->free[t->nfree++] = root->grad_mem;
 }
 
 dim_tensor *dim_tape_grad(dim_tape *t, dim_var *v, int *accumulate)
