@@ -68,17 +68,6 @@ static void make_checkpoint(dim_ctx *ctx, const char *path, t_rng *r)
 	dim_model_destroy(m);
 }
 
-static int count_lines(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int n = 0, c;
-	while (f && (c = fgetc(f)) != EOF)
-		n += c == '\n';
-	if (f)
-		fclose(f);
-	return f ? n : -1;
-}
-
 static void test_idx_extract(dim_ctx *ctx, const char *dir, dim_featurizer *f, t_rng *r)
 {
 	uint8_t pix[NMAX * SMAX * SMAX], labels[NMAX];
@@ -112,8 +101,8 @@ static void test_idx_extract(dim_ctx *ctx, const char *dir, dim_featurizer *f, t
 		CHECK(la.dtype == DIM_DT_I64 && la.ndim == 1 && la.shape[0] == N);
 		for (int i = 0; la.data && i < N; i++)
 			CHECK(((int64_t *)la.data)[i] == labels[i]);
-		CHECK(count_lines(o.paths_txt) == N);
-		CHECK(count_lines(o.skipped_txt) == 0);
+		CHECK(t_count_lines(o.paths_txt) == N);
+		CHECK(t_count_lines(o.skipped_txt) == 0);
 
 		/* the same images through the API, all in one batch: (p/255 - .5) / .5 */
 		float *x = malloc(N * S * S * sizeof *x), *want = malloc((size_t)N * d * 4);
@@ -157,7 +146,7 @@ static void test_bad_jpeg(dim_ctx *ctx, const char *dir, dim_featurizer *f)
 	CHECK_OK(ctx, dim_extract_run(f, &o, &res));
 	CHECK_MSG(res.written == 2 && res.skipped == 1, "written %zu skipped %zu", res.written,
 		  res.skipped);
-	CHECK(count_lines(o.skipped_txt) == 1 && count_lines(o.paths_txt) == 2);
+	CHECK(t_count_lines(o.skipped_txt) == 1 && t_count_lines(o.paths_txt) == 2);
 	FILE *sf = fopen(o.skipped_txt, "r");
 	char line[2048] = "";
 	if (sf) {

@@ -28,17 +28,6 @@ static int exists(const char *p)
 	return stat(p, &sb) == 0;
 }
 
-static int count_lines(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int n = 0, c;
-	while (f && (c = fgetc(f)) != EOF)
-		n += c == '\n';
-	if (f)
-		fclose(f);
-	return f ? n : -1;
-}
-
 static void test_run_files(const char *root)
 {
 	dim_error err = {0};
@@ -116,7 +105,7 @@ static void test_metrics(const char *root)
 	dim_run_log_sync(l);
 	dim_run_log_plot(l);
 	dim_run_log_close(l);
-	CHECK_MSG(count_lines(mpath) == 5, "%d lines", count_lines(mpath));
+	CHECK_MSG(t_count_lines(mpath) == 5, "%d lines", t_count_lines(mpath));
 	CHECK(exists(join(dir, "metrics.svg")));
 	void *data = NULL;
 	size_t size = 0;
@@ -132,7 +121,7 @@ static void test_metrics(const char *root)
 	CHECK_OK_ERR(&err, dim_run_log_open(&l, dir, 3, &err));
 	log_steps(l, 4, 4);
 	dim_run_log_close(l);
-	CHECK_MSG(count_lines(mpath) == 4, "%d lines", count_lines(mpath));
+	CHECK_MSG(t_count_lines(mpath) == 4, "%d lines", t_count_lines(mpath));
 	CHECK_OK_ERR(&err, dim_read_file(&err, mpath, &data, &size));
 	CHECK(data && strstr(data, "{\"step\": 3,") && strstr(data, "{\"step\": 4,") &&
 	      !strstr(data, "{\"step\": 5,") && !strstr(data, "{\"step\": 6,"));

@@ -128,6 +128,8 @@ float *t_download(dim_ctx *ctx, dim_buf b, size_t n);
 
 /* A fresh empty temporary directory (mkdtemp under TMPDIR); caller frees. */
 char *t_tmpdir(const char *tag);
+/* Newlines in a file; -1 when it cannot be opened. */
+int t_count_lines(const char *path);
 /* rm -r of a directory made by t_tmpdir. */
 void t_rmtree(const char *path);
 /* Write bytes to a file; returns 0 on success. */
