@@ -181,6 +181,11 @@ bool dim_ctx_mem_failed(const dim_ctx *ctx);
  * itself is not. */
 void dim_device_mem_stats(size_t *live, size_t *peak);
 void dim_device_mem_peak_reset(void);
+/* Interop: the context's OpenCL context and its one in-order queue, for an
+ * application that runs its own OpenCL code beside cldim's (and for the test
+ * that feeds Oclgrind deliberately broken kernels). Work enqueued on the queue
+ * is ordered with cldim's own. No library layer above runtime uses these: the
+ * layer check (tests/layers) refuses OpenCL calls outside runtime and below. */
 cl_context dim_ctx_cl_context(dim_ctx *ctx);
 cl_command_queue dim_ctx_queue(dim_ctx *ctx);
 
