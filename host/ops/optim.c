@@ -43,13 +43,16 @@ dim_status dim_adam_update(dim_ctx *ctx, const dim_adam_desc *d, long t, dim_buf
 	if (t < 1 || n > (size_t)0x7fffffff)
 		return dim_fail(dim_ctx_error(ctx), DIM_ERR_ARG, "adam: step %ld, %zu elements", t,
 				n);
+	/* a float16 chunk per work-item on CPUs, one element on GPUs (cl/optim.cl) */
+	const size_t chunk = dim_ctx_vec16(ctx) ? 16 : 1;
 	dim_kernel *k;
-	dim_status st = dim_kernel_get(ctx, PROG, NULL, "optim_adam", &k);
+	dim_status st = dim_kernel_get(ctx, PROG, chunk == 16 ? "-DCHUNK=16" : "-DCHUNK=1",
+				       "optim_adam", &k);
 	if (st)
 		return st;
 	double bc1 = 1.0 - pow(d->beta1, (double)t);
 	double bc2 = 1.0 - pow(d->beta2, (double)t);
-	return DIM_LAUNCH_1D(ctx, k, n, DIM_INT(n), DIM_BUF(param), DIM_BUF(grad), DIM_BUF(m),
+	return DIM_LAUNCH_1D(ctx, k, (n + chunk - 1) / chunk, DIM_INT(n), DIM_BUF(param), DIM_BUF(grad), DIM_BUF(m),
 			     DIM_BUF(v), DIM_FLOAT(d->beta1), DIM_FLOAT(1.0 - d->beta1),
 			     DIM_FLOAT(d->beta2), DIM_FLOAT(1.0 - d->beta2),
 			     DIM_FLOAT(d->eps), DIM_FLOAT(d->weight_decay),
