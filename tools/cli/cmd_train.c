@@ -236,7 +236,18 @@ static void usage(FILE *f)
 		dim_dataset_formats());
 }
 
-int cmd_train(int argc, char **argv)
+/* Everything the command line says; "not given" is NAN, -1 or NULL (a
+ * resumed run then takes the checkpoint's value, a new one the default). */
+struct train_args {
+	const char *data, *format, *split, *encoder, *est, *preset, *out, *resume, *prog;
+	const char *device, *critic;
+	double alpha, beta, gamma, lr, b1, b2, every;
+	long limit, threads, units, ydim, batch, epochs, keep, steps, ckpt, seed, accum, max_bad;
+	int quiet, no_cache, profile, force, seed_given;
+};
+
+/* Parse argv into *a: -1 to go on, else the exit code (0 after --help). */
+static int parse_args(int argc, char **argv, struct train_args *a)
 {
 	enum { O_FORMAT = 256, O_SPLIT, O_LIMIT, O_THREADS, O_ENCODER, O_EST, O_CRITIC, O_PRESET,
 	       O_ALPHA, O_BETA, O_GAMMA, O_UNITS, O_YDIM, O_BATCH, O_EPOCHS, O_STEPS, O_LR,
@@ -271,56 +282,61 @@ int cmd_train(int argc, char **argv)
 		{"max-bad", required_argument, NULL, O_MAXBAD},
 		{NULL, 0, NULL, 0},
 	};
-	const char *data = NULL, *format = NULL, *split = NULL, *encoder = NULL, *est = NULL;
-	const char *preset = NULL, *out = NULL, *resume = NULL, *prog = "auto", *device = NULL;
-	const char *critic = "dot";
-	double alpha = NAN, beta = NAN, gamma = NAN, lr = NAN, b1 = NAN, b2 = NAN, every = 10;
-	/* -1: not given (a resumed run takes the checkpoint's value, else the default) */
-	long limit = -1, threads = 1, units = 0, ydim = 0, batch = -1, epochs = 0, keep = -1;
-	long steps = -1, ckpt = -1, seed = 1, accum = 1, max_bad = 100;
-	int quiet = cli_quiet, no_cache = 0, profile = 0, force = 0, seed_given = 0, c;
-	dim_error err = {0};
-
+	*a = (struct train_args){
+		.prog = "auto", .critic = "dot", .alpha = NAN, .beta = NAN, .gamma = NAN,
+		.lr = NAN, .b1 = NAN, .b2 = NAN, .every = 10, .limit = -1, .threads = 1,
+		.batch = -1, .keep = -1, .steps = -1, .ckpt = -1, .seed = 1, .accum = 1,
+		.max_bad = 100, .quiet = cli_quiet,
+	};
+	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int ok = 1;
 		switch (c) {
-		case O_DATA: data = optarg; break;
-		case O_FORMAT: format = optarg; break;
-		case O_SPLIT: split = optarg; break;
-		case O_LIMIT: ok = cli_int("train", "--limit", optarg, 0, 1L << 40, &limit); break;
-		case O_THREADS: ok = cli_int("train", "--threads", optarg, 1, 64, &threads); break;
-		case O_ENCODER: encoder = optarg; break;
-		case O_EST: est = optarg; break;
-		case O_CRITIC: critic = optarg; break;
-		case O_PRESET: preset = optarg; break;
-		case O_ALPHA: ok = cli_float("train", "--alpha", optarg, 0, 1e6, &alpha); break;
-		case O_BETA: ok = cli_float("train", "--beta", optarg, 0, 1e6, &beta); break;
-		case O_GAMMA: ok = cli_float("train", "--gamma", optarg, 0, 1e6, &gamma); break;
-		case O_UNITS: ok = cli_int("train", "--mi-units", optarg, 1, 65536, &units); break;
-		case O_YDIM: ok = cli_int("train", "--y-dim", optarg, 1, 65536, &ydim); break;
-		case O_BATCH: ok = cli_int("train", "--batch", optarg, 2, 1 << 20, &batch); break;
-		case O_EPOCHS: ok = cli_int("train", "--epochs", optarg, 1, 1 << 24, &epochs); break;
-		case O_STEPS: ok = cli_int("train", "--steps", optarg, 0, 1L << 40, &steps); break;
-		case O_LR: ok = cli_float("train", "--lr", optarg, 0, 10, &lr); break;
-		case O_B1: ok = cli_float("train", "--beta1", optarg, 0, 0.999999, &b1); break;
-		case O_B2: ok = cli_float("train", "--beta2", optarg, 0, 0.999999999, &b2); break;
-		case O_SEED: ok = cli_int("train", "--seed", optarg, 0, 1L << 62, &seed);
-			seed_given = 1; break;
-		case O_OUT: out = optarg; break;
-		case O_CKPT: ok = cli_int("train", "--ckpt-every", optarg, 0, 1L << 40, &ckpt); break;
-		case O_KEEP: ok = cli_int("train", "--keep", optarg, 1, 100000, &keep); break;
-		case O_RESUME: resume = optarg; break;
-		case O_PROGRESS: prog = optarg; break;
-		case O_LOGEVERY: ok = cli_float("train", "--log-every", optarg, 0, 1e6, &every); break;
+		case O_DATA: a->data = optarg; break;
+		case O_FORMAT: a->format = optarg; break;
+		case O_SPLIT: a->split = optarg; break;
+		case O_LIMIT: ok = cli_int("train", "--limit", optarg, 0, 1L << 40, &a->limit); break;
+		case O_THREADS: ok = cli_int("train", "--threads", optarg, 1, 64, &a->threads); break;
+		case O_ENCODER: a->encoder = optarg; break;
+		case O_EST: a->est = optarg; break;
+		case O_CRITIC: a->critic = optarg; break;
+		case O_PRESET: a->preset = optarg; break;
+		case O_ALPHA: ok = cli_float("train", "--alpha", optarg, 0, 1e6, &a->alpha); break;
+		case O_BETA: ok = cli_float("train", "--beta", optarg, 0, 1e6, &a->beta); break;
+		case O_GAMMA: ok = cli_float("train", "--gamma", optarg, 0, 1e6, &a->gamma); break;
+		case O_UNITS: ok = cli_int("train", "--mi-units", optarg, 1, 65536, &a->units); break;
+		case O_YDIM: ok = cli_int("train", "--y-dim", optarg, 1, 65536, &a->ydim); break;
+		case O_BATCH: ok = cli_int("train", "--batch", optarg, 2, 1 << 20, &a->batch); break;
+		case O_EPOCHS:
+			ok = cli_int("train", "--epochs", optarg, 1, 1 << 24, &a->epochs);
+			break;
+		case O_STEPS: ok = cli_int("train", "--steps", optarg, 0, 1L << 40, &a->steps); break;
+		case O_LR: ok = cli_float("train", "--lr", optarg, 0, 10, &a->lr); break;
+		case O_B1: ok = cli_float("train", "--beta1", optarg, 0, 0.999999, &a->b1); break;
+		case O_B2: ok = cli_float("train", "--beta2", optarg, 0, 0.999999999, &a->b2); break;
+		case O_SEED: ok = cli_int("train", "--seed", optarg, 0, 1L << 62, &a->seed);
+			a->seed_given = 1; break;
+		case O_OUT: a->out = optarg; break;
+		case O_CKPT:
+			ok = cli_int("train", "--ckpt-every", optarg, 0, 1L << 40, &a->ckpt);
+			break;
+		case O_KEEP: ok = cli_int("train", "--keep", optarg, 1, 100000, &a->keep); break;
+		case O_RESUME: a->resume = optarg; break;
+		case O_PROGRESS: a->prog = optarg; break;
+		case O_LOGEVERY:
+			ok = cli_float("train", "--log-every", optarg, 0, 1e6, &a->every);
+			break;
 		case 'q':
-		case O_QUIET: quiet = 1; cli_set_quiet(); break;
-		case O_FORCE: force = 1; break;
-		case O_MAXBAD: ok = cli_int("train", "--max-bad", optarg, 0, 1 << 24, &max_bad); break;
-		case O_DEVICE: device = optarg; break;
-		case O_NOCACHE: no_cache = 1; break;
-		case O_PROFILE: profile = 1; break;
-		case O_ACCUM: ok = cli_int("train", "--accum", optarg, 1, 1 << 16, &accum); break;
+		case O_QUIET: a->quiet = 1; cli_set_quiet(); break;
+		case O_FORCE: a->force = 1; break;
+		case O_MAXBAD:
+			ok = cli_int("train", "--max-bad", optarg, 0, 1 << 24, &a->max_bad);
+			break;
+		case O_DEVICE: a->device = optarg; break;
+		case O_NOCACHE: a->no_cache = 1; break;
+		case O_PROFILE: a->profile = 1; break;
+		case O_ACCUM: ok = cli_int("train", "--accum", optarg, 1, 1 << 16, &a->accum); break;
 		case 'h': usage(stdout); return 0;
 		default: return 2;
 		}
@@ -332,109 +348,227 @@ int cmd_train(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	if (strcmp(critic, "dot") && strcmp(critic, "concat")) {
+	if (strcmp(a->critic, "dot") && strcmp(a->critic, "concat")) {
 		fprintf(stderr, "cldim train: --critic %s: use dot (encode-and-dot product) or "
-				"concat (concat-and-convolve)\n", critic);
+				"concat (concat-and-convolve)\n", a->critic);
 		return 2;
 	}
-	if (strcmp(prog, "auto") && strcmp(prog, "bar") && strcmp(prog, "lines") &&
-	    strcmp(prog, "none")) {
-		fprintf(stderr, "cldim train: --progress %s: use auto, bar, lines or none\n", prog);
+	if (strcmp(a->prog, "auto") && strcmp(a->prog, "bar") && strcmp(a->prog, "lines") &&
+	    strcmp(a->prog, "none")) {
+		fprintf(stderr, "cldim train: --progress %s: use auto, bar, lines or none\n",
+			a->prog);
 		return 2;
 	}
+	return -1;
+}
 
-	/* Resuming: the model configuration and the data come from the checkpoint. */
-	dim_config cfg = dim_config_default();
+/* Resuming: the model configuration, the data and the schedule come from the
+ * checkpoint, unless a flag overrides what may change. -1 to go on. */
+static int resume_from(struct train_args *a, dim_config *cfg, char *ckpt_path, size_t n)
+{
+	dim_error err = {0};
 	dim_train_state rs;
-	char ckpt_path[1200];
-	if (resume) {
-		dim_status st = dim_resolve_checkpoint(resume, ckpt_path, sizeof ckpt_path, &err);
-		if (!st)
-			st = dim_checkpoint_read_config(ckpt_path, &cfg, &rs, &err);
-		if (st)
-			return cli_fail("train", st, dim_error_text(&err));
-		int flags_rc = resume_flags(&cfg, &rs, data, lr, b1, b2, quiet);
-		if (flags_rc)
-			return flags_rc;
-		if (!data)
-			data = strdup(rs.dataset);
-		if (!format && rs.format[0])
-			format = strdup(rs.format);
-		/* the schedule continues as stored unless a flag overrides it */
-		stored_long(rs.config_json, "batch", &batch);
-		stored_long(rs.config_json, "limit", &limit);
-		stored_long(rs.config_json, "steps", &steps);
-		stored_long(rs.config_json, "ckpt_every", &ckpt);
-		stored_long(rs.config_json, "keep", &keep);
-		const char *e = stored(rs.config_json, "epochs");
-		if (!epochs && e)
-			epochs = strtol(e, NULL, 10);
-		const char *sp = stored(rs.config_json, "split");
-		if (!split && sp && *sp == '"')
-			split = strndup(sp + 1, strcspn(sp + 1, "\"\\"));
+	dim_status st = dim_resolve_checkpoint(a->resume, ckpt_path, n, &err);
+	if (!st)
+		st = dim_checkpoint_read_config(ckpt_path, cfg, &rs, &err);
+	if (st)
+		return cli_fail("train", st, dim_error_text(&err));
+	int flags_rc = resume_flags(cfg, &rs, a->data, a->lr, a->b1, a->b2, a->quiet);
+	if (flags_rc)
+		return flags_rc;
+	if (!a->data)
+		a->data = strdup(rs.dataset);
+	if (!a->format && rs.format[0])
+		a->format = strdup(rs.format);
+	/* the schedule continues as stored unless a flag overrides it */
+	stored_long(rs.config_json, "batch", &a->batch);
+	stored_long(rs.config_json, "limit", &a->limit);
+	stored_long(rs.config_json, "steps", &a->steps);
+	stored_long(rs.config_json, "ckpt_every", &a->ckpt);
+	stored_long(rs.config_json, "keep", &a->keep);
+	const char *e = stored(rs.config_json, "epochs");
+	if (!a->epochs && e)
+		a->epochs = strtol(e, NULL, 10);
+	const char *sp = stored(rs.config_json, "split");
+	if (!a->split && sp && *sp == '"')
+		a->split = strndup(sp + 1, strcspn(sp + 1, "\"\\"));
+	return -1;
+}
+
+/* A new run's model configuration: the dataset preset's encoder and sizes,
+ * then the flags. A resumed run refuses model flags. -1 to go on. */
+static int model_config(const struct train_args *a, const dim_train_preset *dd, dim_config *cfg)
+{
+	dim_error err = {0};
+	if (a->resume) {
+		if (a->encoder || a->est || a->preset || strcmp(a->critic, "dot") || a->units ||
+		    a->ydim || !isnan(a->alpha) || !isnan(a->beta) || !isnan(a->gamma) ||
+		    a->seed_given) {
+			fprintf(stderr, "cldim train: model options cannot change on --resume (the "
+					"checkpoint's configuration and seed are used)\n");
+			return 2;
+		}
+		return -1;
 	}
-	int embedded = !data;
+	snprintf(cfg->encoder, sizeof cfg->encoder, "%s", a->encoder ? a->encoder : dd->encoder);
+	cfg->in_channels = dd->channels;
+	cfg->local_critic = !strcmp(a->critic, "concat") ? DIM_CRITIC_CONCAT : DIM_CRITIC_DOT;
+	cfg->mi_units = a->units ? (int)a->units : dd->mi_units;
+	if (a->ydim)
+		cfg->y_dim = (int)a->ydim;
+	if (a->est && dim_mi_parse(a->est, &cfg->estimator, &err))
+		return cli_fail("train", DIM_ERR_ARG, dim_error_text(&err));
+	if (a->preset && dim_config_preset(cfg, a->preset, &err))
+		return cli_fail("train", DIM_ERR_ARG, dim_error_text(&err));
+	if (!isnan(a->alpha))
+		cfg->alpha = (float)a->alpha;
+	if (!isnan(a->beta))
+		cfg->beta = (float)a->beta;
+	if (!isnan(a->gamma))
+		cfg->gamma = (float)a->gamma;
+	if (!isnan(a->lr))
+		cfg->lr = (float)a->lr;
+	if (!isnan(a->b1))
+		cfg->beta1 = (float)a->b1;
+	if (!isnan(a->b2))
+		cfg->beta2 = (float)a->b2;
+	cfg->seed = (uint64_t)a->seed;
+	if (cfg->local_critic == DIM_CRITIC_CONCAT && cfg->estimator == DIM_MI_DV) {
+		fprintf(stderr, "cldim train: --critic concat has one negative per "
+				"positive: use --estimator jsd or nce with it (dv needs "
+				"--critic dot)\n");
+		return 2;
+	}
+	if (cfg->alpha == 0 && cfg->beta == 0) {
+		fprintf(stderr, "cldim train: --alpha and --beta are both 0: no MI term to train\n");
+		return 2;
+	}
+	return -1;
+}
+
+/* The directory of checkpoint file `ckpt_path` into out[n]. */
+static void ckpt_dir(const char *ckpt_path, char *out, size_t n)
+{
+	const char *slash = strrchr(ckpt_path, '/');
+	snprintf(out, n, "%.*s", slash ? (int)(slash - ckpt_path) : 1, slash ? ckpt_path : ".");
+}
+
+/* a->out when not given: runs/<dataset>-<estimator>, or a resumed
+ * checkpoint's directory. Then a run directory holds one run: continuing it
+ * is --resume, replacing it --force. -1 to go on. */
+static int choose_out(struct train_args *a, int embedded, const char *fmt_name,
+		      const dim_config *cfg, const char *ckpt_path, char *outbuf, size_t n)
+{
+	if (!a->out) {
+		snprintf(outbuf, n, "runs/%s-%s", embedded ? "fashion-mnist" : fmt_name,
+			 dim_mi_name(cfg->estimator));
+		if (a->resume) /* a checkpoint file: its directory is the run directory */
+			ckpt_dir(ckpt_path, outbuf, n);
+		a->out = outbuf;
+	}
+	char rdir[1200] = "";
+	if (a->resume)
+		ckpt_dir(ckpt_path, rdir, sizeof rdir);
+	if ((!a->resume || !cli_same_file(a->out, rdir)) && dim_rundir_holds_run(a->out)) {
+		if (!a->force) {
+			fprintf(stderr, "cldim train: %s already holds a run (checkpoints or "
+					"metrics): continue it with --resume %s, start over in it "
+					"with --force, or choose another --out\n", a->out, a->out);
+			return 2;
+		}
+		dim_rundir_clear(a->out);
+		if (!a->quiet)
+			fprintf(stderr, "cldim train: --force: removed the previous run's "
+					"checkpoints and metrics from %s\n", a->out);
+	}
+	return -1;
+}
+
+/* Every option as one JSON object (malloc'd), printed and stored in the
+ * checkpoints. */
+static char *config_json(const struct train_args *a, const dim_config *cfg,
+			 const char *fmt_name, const char *split, int size)
+{
+	char *json = NULL;
+	size_t jlen = 0;
+	FILE *jf = open_memstream(&json, &jlen);
+	if (!jf)
+		return NULL;
+	dim_json j;
+	dim_json_init(&j, jf, 0);
+	dim_json_begin_object(&j);
+	dim_json_kv_string(&j, "data", a->data);
+	dim_json_kv_string(&j, "format", fmt_name);
+	dim_json_kv_string(&j, "split", split);
+	dim_json_kv_string(&j, "encoder", cfg->encoder);
+	dim_json_kv_int(&j, "in_channels", cfg->in_channels);
+	dim_json_kv_int(&j, "image_size", size);
+	dim_json_kv_string(&j, "estimator", dim_mi_name(cfg->estimator));
+	dim_json_kv_string(&j, "critic", cfg->local_critic == DIM_CRITIC_CONCAT ? "concat" : "dot");
+	dim_json_key(&j, "alpha");
+	dim_json_float(&j, cfg->alpha);
+	dim_json_key(&j, "beta");
+	dim_json_float(&j, cfg->beta);
+	dim_json_key(&j, "gamma");
+	dim_json_float(&j, cfg->gamma);
+	dim_json_kv_int(&j, "mi_units", cfg->mi_units);
+	dim_json_kv_int(&j, "y_dim", cfg->y_dim);
+	dim_json_kv_int(&j, "batch", a->batch);
+	dim_json_kv_int(&j, "accum", a->accum);
+	dim_json_kv_int(&j, "epochs", a->epochs);
+	dim_json_kv_int(&j, "steps", a->steps);
+	dim_json_key(&j, "lr");
+	dim_json_float(&j, cfg->lr);
+	dim_json_key(&j, "beta1");
+	dim_json_float(&j, cfg->beta1);
+	dim_json_key(&j, "beta2");
+	dim_json_float(&j, cfg->beta2);
+	dim_json_kv_int(&j, "seed", (int64_t)cfg->seed);
+	dim_json_kv_int(&j, "limit", a->limit);
+	dim_json_kv_int(&j, "threads", a->threads);
+	dim_json_kv_string(&j, "out", a->out);
+	dim_json_kv_int(&j, "ckpt_every", a->ckpt);
+	dim_json_kv_int(&j, "keep", a->keep);
+	dim_json_end_object(&j);
+	fclose(jf);
+	return json;
+}
+
+int cmd_train(int argc, char **argv)
+{
+	struct train_args a;
+	dim_error err = {0};
+	int rc = parse_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+
+	dim_config cfg = dim_config_default();
+	char ckpt_path[1200];
+	if (a.resume && (rc = resume_from(&a, &cfg, ckpt_path, sizeof ckpt_path)) >= 0)
+		return rc;
+	int embedded = !a.data;
 	if (embedded)
-		data = EMBEDDED_DATA;
+		a.data = EMBEDDED_DATA;
 
 	/* Open once to learn the format and fail early on a bad path. */
 	dim_dataset *ds;
-	dim_dataset_opts dopt = {.format = format, .split = split};
-	dim_status st = dim_dataset_open(&ds, data, &dopt, &err);
+	dim_dataset_opts dopt = {.format = a.format, .split = a.split};
+	dim_status st = dim_dataset_open(&ds, a.data, &dopt, &err);
 	if (st) {
 		if (embedded)
 			fprintf(stderr, "cldim train: no --data given and the embedded default is "
 					"missing: install it with 'apt-get install dataset-fashion-mnist'\n");
 		return cli_fail("train", st, dim_error_text(&err));
 	}
-	dim_dataset_info info = *dim_dataset_get_info(ds);
 	char fmt_name[32];
-	snprintf(fmt_name, sizeof fmt_name, "%s", info.format);
+	snprintf(fmt_name, sizeof fmt_name, "%s", dim_dataset_get_info(ds)->format);
 	dim_dataset_destroy(ds);
 	const dim_train_preset *dd = dim_train_preset_for(fmt_name);
 	if (!dd) /* every format the data layer opens has one; else the MNIST-like one */
 		dd = dim_train_presets(NULL);
 
-	if (!resume) {
-		snprintf(cfg.encoder, sizeof cfg.encoder, "%s", encoder ? encoder : dd->encoder);
-		cfg.in_channels = dd->channels;
-		cfg.local_critic = !strcmp(critic, "concat") ? DIM_CRITIC_CONCAT : DIM_CRITIC_DOT;
-		cfg.mi_units = units ? (int)units : dd->mi_units;
-		if (ydim)
-			cfg.y_dim = (int)ydim;
-		if (est && dim_mi_parse(est, &cfg.estimator, &err))
-			return cli_fail("train", DIM_ERR_ARG, dim_error_text(&err));
-		if (preset && dim_config_preset(&cfg, preset, &err))
-			return cli_fail("train", DIM_ERR_ARG, dim_error_text(&err));
-		if (!isnan(alpha))
-			cfg.alpha = (float)alpha;
-		if (!isnan(beta))
-			cfg.beta = (float)beta;
-		if (!isnan(gamma))
-			cfg.gamma = (float)gamma;
-		if (!isnan(lr))
-			cfg.lr = (float)lr;
-		if (!isnan(b1))
-			cfg.beta1 = (float)b1;
-		if (!isnan(b2))
-			cfg.beta2 = (float)b2;
-		cfg.seed = (uint64_t)seed;
-		if (cfg.local_critic == DIM_CRITIC_CONCAT && cfg.estimator == DIM_MI_DV) {
-			fprintf(stderr, "cldim train: --critic concat has one negative per "
-					"positive: use --estimator jsd or nce with it (dv needs "
-					"--critic dot)\n");
-			return 2;
-		}
-		if (cfg.alpha == 0 && cfg.beta == 0) {
-			fprintf(stderr, "cldim train: --alpha and --beta are both 0: no MI term to train\n");
-			return 2;
-		}
-	} else if (encoder || est || preset || strcmp(critic, "dot") || units || ydim || !isnan(alpha) || !isnan(beta) ||
-		   !isnan(gamma) || seed_given) {
-		fprintf(stderr, "cldim train: model options cannot change on --resume (the "
-				"checkpoint's configuration and seed are used)\n");
-		return 2;
-	}
+	if ((rc = model_config(&a, dd, &cfg)) >= 0)
+		return rc;
 	int size = dim_encoder_input_size(cfg.encoder);
 	if (!size) {
 		fprintf(stderr, "cldim train: --encoder %s: use basic28, dcgan28, dcgan32, dcgan64, "
@@ -442,90 +576,24 @@ int cmd_train(int argc, char **argv)
 			cfg.encoder);
 		return 2;
 	}
-	if (!epochs)
-		epochs = dd->epochs;
-	batch = batch < 0 ? dd->batch : batch;
-	limit = limit < 0 ? 0 : limit;
-	steps = steps < 0 ? 0 : steps;
-	ckpt = ckpt < 0 ? 500 : ckpt;
-	keep = keep < 0 ? 3 : keep;
+	if (!a.epochs)
+		a.epochs = dd->epochs;
+	a.batch = a.batch < 0 ? dd->batch : a.batch;
+	a.limit = a.limit < 0 ? 0 : a.limit;
+	a.steps = a.steps < 0 ? 0 : a.steps;
+	a.ckpt = a.ckpt < 0 ? 500 : a.ckpt;
+	a.keep = a.keep < 0 ? 3 : a.keep;
+	const char *split = a.split ? a.split : dd->split;
 
-	char outbuf[256];
-	if (!out) {
-		snprintf(outbuf, sizeof outbuf, "runs/%s-%s", embedded ? "fashion-mnist" : fmt_name,
-			 dim_mi_name(cfg.estimator));
-		out = resume ? resume : outbuf;
-		if (resume) {
-			/* a checkpoint file: its directory is the run directory */
-			const char *slash = strrchr(ckpt_path, '/');
-			snprintf(outbuf, sizeof outbuf, "%.*s", slash ? (int)(slash - ckpt_path) : 1,
-				 slash ? ckpt_path : ".");
-			out = outbuf;
-		}
-	}
+	char outbuf[1200];
+	if ((rc = choose_out(&a, embedded, fmt_name, &cfg, ckpt_path, outbuf, sizeof outbuf)) >= 0)
+		return rc;
+	char *json = config_json(&a, &cfg, fmt_name, split, size);
+	if (!json)
+		return cli_fail("train", DIM_ERR_NOMEM, "out of host memory");
 
-	/* A run directory holds one run: continuing it is --resume, replacing it --force. */
-	char rdir[1200] = "";
-	if (resume) {
-		const char *slash = strrchr(ckpt_path, '/');
-		snprintf(rdir, sizeof rdir, "%.*s", slash ? (int)(slash - ckpt_path) : 1,
-			 slash ? ckpt_path : ".");
-	}
-	if ((!resume || !cli_same_file(out, rdir)) && dim_rundir_holds_run(out)) {
-		if (!force) {
-			fprintf(stderr, "cldim train: %s already holds a run (checkpoints or "
-					"metrics): continue it with --resume %s, start over in it "
-					"with --force, or choose another --out\n", out, out);
-			return 2;
-		}
-		dim_rundir_clear(out);
-		if (!quiet)
-			fprintf(stderr, "cldim train: --force: removed the previous run's "
-					"checkpoints and metrics from %s\n", out);
-	}
-
-	/* Every option, printed and stored in the checkpoints. */
-	char *json = NULL;
-	size_t jlen = 0;
-	FILE *jf = open_memstream(&json, &jlen);
-	dim_json j;
-	dim_json_init(&j, jf, 0);
-	dim_json_begin_object(&j);
-	dim_json_kv_string(&j, "data", data);
-	dim_json_kv_string(&j, "format", fmt_name);
-	dim_json_kv_string(&j, "split", split ? split : dd->split);
-	dim_json_kv_string(&j, "encoder", cfg.encoder);
-	dim_json_kv_int(&j, "in_channels", cfg.in_channels);
-	dim_json_kv_int(&j, "image_size", size);
-	dim_json_kv_string(&j, "estimator", dim_mi_name(cfg.estimator));
-	dim_json_kv_string(&j, "critic", cfg.local_critic == DIM_CRITIC_CONCAT ? "concat" : "dot");
-	dim_json_key(&j, "alpha");
-	dim_json_float(&j, cfg.alpha);
-	dim_json_key(&j, "beta");
-	dim_json_float(&j, cfg.beta);
-	dim_json_key(&j, "gamma");
-	dim_json_float(&j, cfg.gamma);
-	dim_json_kv_int(&j, "mi_units", cfg.mi_units);
-	dim_json_kv_int(&j, "y_dim", cfg.y_dim);
-	dim_json_kv_int(&j, "batch", batch);
-	dim_json_kv_int(&j, "accum", accum);
-	dim_json_kv_int(&j, "epochs", epochs);
-	dim_json_kv_int(&j, "steps", steps);
-	dim_json_key(&j, "lr");
-	dim_json_float(&j, cfg.lr);
-	dim_json_key(&j, "beta1");
-	dim_json_float(&j, cfg.beta1);
-	dim_json_key(&j, "beta2");
-	dim_json_float(&j, cfg.beta2);
-	dim_json_kv_int(&j, "seed", (int64_t)cfg.seed);
-	dim_json_kv_int(&j, "limit", limit);
-	dim_json_kv_int(&j, "threads", threads);
-	dim_json_kv_string(&j, "out", out);
-	dim_json_kv_int(&j, "ckpt_every", ckpt);
-	dim_json_kv_int(&j, "keep", keep);
-	dim_json_end_object(&j);
-	fclose(jf);
-
+	const char *device = a.device;
+	int quiet = a.quiet;
 	dim_train_replicas replicas = {0};
 #ifdef CLDIM_WITH_MPI
 	/* under mpirun: one rank per device; rank 0 alone prints and writes */
@@ -547,7 +615,7 @@ int cmd_train(int argc, char **argv)
 	}
 #endif
 	dim_ctx *ctx;
-	int rc = cli_ctx("train", device, no_cache, profile, &ctx);
+	rc = cli_ctx("train", device, a.no_cache, a.profile, &ctx);
 	if (rc) {
 #ifdef CLDIM_WITH_MPI
 		if (mp)
@@ -568,9 +636,9 @@ int cmd_train(int argc, char **argv)
 	struct progress_state ps = {.start = -1, .prior = cfg.gamma > 0};
 	ps.bound = cfg.estimator == DIM_MI_NCE ? "I_nce" : cfg.estimator == DIM_MI_DV ? "I_dv"
 										       : "I_jsd";
-	ps.quiet = quiet || !strcmp(prog, "none");
-	ps.tty = !strcmp(prog, "bar") || (!strcmp(prog, "auto") && isatty(STDERR_FILENO));
-	ps.every = every;
+	ps.quiet = quiet || !strcmp(a.prog, "none");
+	ps.tty = !strcmp(a.prog, "bar") || (!strcmp(a.prog, "auto") && isatty(STDERR_FILENO));
+	ps.every = a.every;
 	ps.last = -1e9;
 
 	struct sigaction sa;
@@ -580,13 +648,14 @@ int cmd_train(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	dim_train_options o = {
-		.model = cfg, .data_path = data, .format = fmt_name, .split = split ? split : dd->split,
-		.image_size = size, .threads = (int)threads, .limit = (size_t)limit,
-		.batch = (int)batch, .epochs = (int)epochs, .max_steps = steps, .out_dir = out,
-		.ckpt_every = ckpt, .keep_last = (int)keep, .config_json = json,
-		.resume = resume ? ckpt_path : NULL, /* resolved once: one fallback notice */
+		.model = cfg, .data_path = a.data, .format = fmt_name, .split = split,
+		.image_size = size, .threads = (int)a.threads, .limit = (size_t)a.limit,
+		.batch = (int)a.batch, .epochs = (int)a.epochs, .max_steps = a.steps,
+		.out_dir = a.out, .ckpt_every = a.ckpt, .keep_last = (int)a.keep,
+		.config_json = json,
+		.resume = a.resume ? ckpt_path : NULL, /* resolved once: one fallback notice */
 		.stop = &stop_flag, .progress = progress, .progress_user = &ps,
-		.accum = (int)accum, .replicas = replicas, .max_bad = (int)max_bad,
+		.accum = (int)a.accum, .replicas = replicas, .max_bad = (int)a.max_bad,
 	};
 	char written[1200] = "";
 	dim_log_set_before(end_line_hook, &ps);
@@ -603,13 +672,13 @@ int cmd_train(int argc, char **argv)
 #endif
 	if (st == DIM_ERR_INTERRUPTED) { /* the library says where; the flag is ours */
 		char msg[DIM_ERROR_MAX + 1300];
-		snprintf(msg, sizeof msg, "%s; resume with --resume %s", dim_ctx_errmsg(ctx), out);
+		snprintf(msg, sizeof msg, "%s; resume with --resume %s", dim_ctx_errmsg(ctx), a.out);
 		rc = cli_fail("train", st, msg);
 	} else if (st)
 		rc = cli_fail("train", st, dim_ctx_errmsg(ctx));
 	else if (replicas.rank == 0)
 		printf("%s\n", written);
-	if (profile) {
+	if (a.profile) {
 		fprintf(stderr, "\ndevice time by phase (all steps; profiling serialises the queue):\n");
 		dim_profile_phase_print(ctx, stderr);
 		fprintf(stderr, "\nour kernels (GEMMs are charged to phases above):\n");
