@@ -417,14 +417,15 @@ __kernel void bn_backward_dx_rows(__global float *dx, const int dx_off,
 	vstore16(v, 0, dx + dx_off + i);
 }
 
-/* Channels-first planes (S > 1, S % 16 == 0; the encoder's NCHW maps) on
- * devices that run float16 chunks per work-item (dim_ctx_vec16):
- *   bn_stats_planes    work-item c: mean, then the biased variance around it,
- *                      over the N planes of channel c (float16 lanes summed
- *                      at the end); rstd and running statistics as
+/* Channels-first planes (S > 1; the encoder's NCHW maps) on devices that
+ * run float16 chunks per work-item (dim_ctx_vec16):
+ *   bn_stats_planes    any S: work-item c: mean, then the biased variance
+ *                      around it, over the N planes of channel c (float16
+ *                      lanes summed at the end, plus a scalar sum of each
+ *                      plane's last S % 16); rstd and running statistics as
  *                      bn_forward_stats.
- *   bn_reduce_planes   work-item c: the sums of bn_backward_reduce.
- *   bn_apply_planes / bn_dx_planes  range (S/16, C, N): one float16 of plane
+ *   bn_reduce_planes   any S: work-item c: the sums of bn_backward_reduce.
+ *   bn_apply_planes / bn_dx_planes  S % 16 == 0, range (S/16, C, N): one float16 of plane
  *                      (n, c) per work-item, as bn_forward_apply /
  *                      bn_backward_dx.
  * (The per-channel work-group forms split each index by a runtime S and C:
@@ -447,18 +448,31 @@ __kernel void bn_stats_planes(__global const float *x, const int x_off, __global
 		return;
 	const __global float *xc = x + x_off + c * S;
 	const int M = N * S;
+	const int S16 = S & ~15; /* whole float16 chunks of a plane; the rest is scalar */
 	float16 a = (float16)(0.0f);
-	for (int n = 0; n < N; n++)
-		for (int s = 0; s < S; s += 16)
-			a += vload16(0, xc + n * C * S + s);
-	const float mu = bn_hsum16(a) / (float)M;
+	float t = 0.0f;
+	for (int n = 0; n < N; n++) {
+		const __global float *p = xc + n * C * S;
+		for (int s = 0; s < S16; s += 16)
+			a += vload16(0, p + s);
+		for (int s = S16; s < S; s++)
+			t += p[s];
+	}
+	const float mu = (bn_hsum16(a) + t) / (float)M;
 	a = (float16)(0.0f);
-	for (int n = 0; n < N; n++)
-		for (int s = 0; s < S; s += 16) {
-			const float16 d = vload16(0, xc + n * C * S + s) - mu;
+	t = 0.0f;
+	for (int n = 0; n < N; n++) {
+		const __global float *p = xc + n * C * S;
+		for (int s = 0; s < S16; s += 16) {
+			const float16 d = vload16(0, p + s) - mu;
 			a += d * d;
 		}
-	const float var = bn_hsum16(a) / (float)M;
+		for (int s = S16; s < S; s++) {
+			const float d = p[s] - mu;
+			t += d * d;
+		}
+	}
+	const float var = (bn_hsum16(a) + t) / (float)M;
 	mean[mean_off + c] = mu;
 	rstd[rstd_off + c] = rsqrt(var + eps);
 	if (update_running) {
@@ -482,14 +496,22 @@ __kernel void bn_reduce_planes(__global const float *dy, const int dy_off,
 		return;
 	const __global float *dyc = dy + dy_off + c * S, *xc = x + x_off + c * S;
 	const float mu = mean[mean_off + c], rs = rstd[rstd_off + c];
+	const int S16 = S & ~15;
 	float16 a = (float16)(0.0f), b = (float16)(0.0f);
-	for (int n = 0; n < N; n++)
-		for (int s = 0; s < S; s += 16) {
-			const float16 g = vload16(0, dyc + n * C * S + s);
+	float ta = 0.0f, tb = 0.0f;
+	for (int n = 0; n < N; n++) {
+		const __global float *gp = dyc + n * C * S, *xp = xc + n * C * S;
+		for (int s = 0; s < S16; s += 16) {
+			const float16 g = vload16(0, gp + s);
 			a += g;
-			b += g * (vload16(0, xc + n * C * S + s) - mu) * rs;
+			b += g * (vload16(0, xp + s) - mu) * rs;
 		}
-	const float sa = bn_hsum16(a), sb = bn_hsum16(b);
+		for (int s = S16; s < S; s++) {
+			ta += gp[s];
+			tb += gp[s] * (xp[s] - mu) * rs;
+		}
+	}
+	const float sa = bn_hsum16(a) + ta, sb = bn_hsum16(b) + tb;
 	sums[sums_off + c] = sa;
 	sums[sums_off + C + c] = sb;
 	if (has_dgamma)

@@ -24,6 +24,9 @@ static const struct bc cases[] = {
 	{2, {7, 32}, 1, 1},      {2, {300, 48}, 0, 1},   {2, {5, 16}, 1, 0},
 	/* planes of whole float16 vectors (S = 16, 32): the *_planes kernels */
 	{4, {3, 5, 4, 4}, 1, 1}, {4, {2, 3, 4, 8}, 1, 0}, {4, {2, 7, 4, 8}, 0, 1},
+	/* planes of any S on float16 devices: the *_planes reductions with a
+	 * scalar tail (S = 9: tail only; 196: basic28's 14x14 map) */
+	{4, {3, 6, 3, 3}, 1, 1}, {4, {2, 5, 14, 14}, 1, 1}, {4, {2, 3, 7, 7}, 0, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define EPS 1e-5
