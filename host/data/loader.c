@@ -57,9 +57,10 @@ struct dim_loader {
 	int busy;      /* workers inside a sample */
 	size_t next_sample, next_batch;
 	dim_status fail;
+	size_t fail_pos; /* the lowest failed position so far */
 	dim_error fail_err;
 
-	/* samples that could not be read (max_bad > 0), in order of discovery */
+	/* samples that could not be read (max_bad > 0), in dataset order */
 	size_t *bad_items;
 	char **bad_msgs;
 	size_t nbad;
@@ -102,8 +103,14 @@ static dim_status add_bad(dim_loader *l, size_t item, dim_error *err)
 			st = dim_fail_prefix(err, "more than %d unreadable images (the limit; the "
 					     "others are listed above), the last: ", l->cfg.max_bad);
 		} else {
-			l->bad_items[l->nbad] = item;
-			l->bad_msgs[l->nbad] = strdup(dim_error_text(err));
+			/* keep the list in dataset order, whichever worker found it first */
+			size_t at = l->nbad;
+			for (; at > 0 && l->bad_items[at - 1] > item; at--) {
+				l->bad_items[at] = l->bad_items[at - 1];
+				l->bad_msgs[at] = l->bad_msgs[at - 1];
+			}
+			l->bad_items[at] = item;
+			l->bad_msgs[at] = strdup(dim_error_text(err));
 			l->nbad++;
 			dim_log(DIM_LOG_WARN, "skipped: %s", dim_error_text(err));
 		}
@@ -221,11 +228,16 @@ static void *worker_main(void *arg)
 		l->busy--;
 		int wake = !l->active && !l->busy; /* start_epoch waits for idle */
 		if (gen == l->generation) {
-			if (st && !l->fail) {
+			/* Samples are taken in position order, so once the workers
+			 * are idle the lowest failed position is the first bad
+			 * sample of the epoch, whichever thread got there first. */
+			if (st && (!l->fail || p < l->fail_pos)) {
 				l->fail = st;
+				l->fail_pos = p;
 				l->fail_err = w->err;
-				wake = 1;
 			}
+			if (l->fail && !l->busy)
+				wake = 1;
 			if (++s->done == s->b.n) {
 				s->state = SLOT_READY;
 				wake = 1;
@@ -416,7 +428,11 @@ dim_status dim_loader_next(dim_loader *l, dim_batch **out, dim_error *err)
 	*out = NULL;
 	pthread_mutex_lock(&l->mu);
 	while (l->active) {
-		if (l->fail) {
+		/* A failure is reported once the batches before it are out and
+		 * no worker can still find an earlier one (see worker_main). */
+		size_t fail_batch = l->fail_pos / (size_t)l->cfg.batch_size;
+		int at_fail = l->fail && l->next_batch >= fail_batch;
+		if (at_fail && !l->busy) {
 			st = l->fail;
 			if (err)
 				*err = l->fail_err;
@@ -426,7 +442,7 @@ dim_status dim_loader_next(dim_loader *l, dim_batch **out, dim_error *err)
 		if (l->next_batch >= l->n_batches)
 			break;
 		slot *s = &l->slots[l->next_batch % (size_t)l->nslots];
-		if (s->state == SLOT_READY && s->b.index == l->next_batch) {
+		if (!at_fail && s->state == SLOT_READY && s->b.index == l->next_batch) {
 			s->state = SLOT_TAKEN;
 			l->next_batch++;
 			*out = &s->b;

@@ -235,7 +235,9 @@ typedef struct dim_loader_config {
 	 * UNSUPPORTED) skipped before the loader fails; 0 = the first one is an
 	 * error. A skipped sample's place goes to the next readable sample in
 	 * dataset order (so batches stay full and runs deterministic); each is
-	 * logged once as a warning and listed by dim_loader_bad. */
+	 * logged once as a warning and listed by dim_loader_bad (in dataset
+	 * order). Which sample trips the limit depends on which worker reads
+	 * its file first. */
 	int max_bad;
 } dim_loader_config;
 
@@ -262,8 +264,10 @@ size_t dim_loader_batches(const dim_loader *l); /* batches per epoch */
 /* Begin an epoch (abandons whatever is left of the previous one). */
 dim_status dim_loader_start_epoch(dim_loader *l, uint64_t epoch, dim_error *err);
 /* Next batch in order, blocking until ready. *out = NULL at the end of the
- * epoch. A worker failure returns its status and message (naming the file);
- * the epoch is then over. The batch stays valid until dim_loader_release. */
+ * epoch. A worker failure returns its status and message (naming the file)
+ * once the batches before it are delivered: with max_bad = 0 always the first
+ * bad sample in epoch order, whatever the thread timing. The epoch is then
+ * over. The batch stays valid until dim_loader_release. */
 dim_status dim_loader_next(dim_loader *l, dim_batch **out, dim_error *err);
 void dim_loader_release(dim_loader *l, dim_batch *b);
 
