@@ -241,6 +241,12 @@ static void test_loader_skip(void)
 			CHECK(dim_loader_bad(l, 0, &msg) == 3 && msg && strstr(msg, "im3.png"));
 			CHECK(dim_loader_bad(l, 1, &msg) == 5 && msg && strstr(msg, "im5.png"));
 			CHECK(dim_loader_bad(l, 2, &msg) == (size_t)-1);
+			size_t snap_item[3] = {0};
+			const char *snap_msg[3] = {0};
+			CHECK(dim_loader_bad_snapshot(l, snap_item, snap_msg, 3) == 2 &&
+			      snap_item[0] == 3 && snap_item[1] == 5 && snap_msg[1] &&
+			      strstr(snap_msg[1], "im5.png"));
+			CHECK(dim_loader_bad_snapshot(l, NULL, NULL, 0) == 2);
 			/* a second epoch does not decode or count them again */
 			CHECK_OK_ERR(&err, dim_loader_start_epoch(l, 1, &err));
 			while (!(st = dim_loader_next(l, &b, &err)) && b)
@@ -255,8 +261,12 @@ static void test_loader_skip(void)
 			CHECK_MSG(st == DIM_ERR_FORMAT && strstr(err.msg, "more than 1 unreadable") &&
 					  strstr(err.msg, other), "status %d: %s", st, err.msg);
 			CHECK(dim_loader_bad_count(l) == 1 && (listed == 3 || listed == 5));
-			/* only batch 0 can come out before the error */
-			CHECK(n == 0 || (n == 4 && seen[3] == 4));
+			/* im3 listed: batch 0 (3 -> 4) comes out, im5 fails batch 1;
+			 * im5 listed: im3 fails batch 0 before anything comes out */
+			CHECK(listed == 5 ? n == 0 : n == 4 && seen[3] == 4);
+			size_t snap_item[2] = {0};
+			CHECK(dim_loader_bad_snapshot(l, snap_item, NULL, 2) == 1 &&
+			      snap_item[0] == listed);
 		} else {
 			/* the first bad sample in order, however the threads ran */
 			CHECK_MSG(st == DIM_ERR_FORMAT && strstr(err.msg, "im3.png"), "status %d: %s",

@@ -177,6 +177,20 @@ size_t dim_loader_bad(dim_loader *l, size_t k, const char **msg)
 	return item;
 }
 
+size_t dim_loader_bad_snapshot(dim_loader *l, size_t *items, const char **msgs, size_t cap)
+{
+	pthread_mutex_lock(&l->mu);
+	size_t n = l->nbad;
+	for (size_t k = 0; k < n && k < cap; k++) {
+		if (items)
+			items[k] = l->bad_items[k];
+		if (msgs)
+			msgs[k] = l->bad_msgs[k];
+	}
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
 size_t dim_loader_bad_count(dim_loader *l)
 {
 	pthread_mutex_lock(&l->mu);

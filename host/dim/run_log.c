@@ -188,21 +188,29 @@ void dim_run_log_close(dim_run_log *l)
 
 void dim_rundir_write_skipped(const char *dir, dim_loader *ld)
 {
-	size_t n = dim_loader_bad_count(ld);
-	if (!n)
+	size_t cap = dim_loader_bad_count(ld);
+	if (!cap)
 		return;
+	/* one consistent copy: workers may still insert finds (in dataset order) */
+	size_t *items = malloc(cap * sizeof *items);
+	const char **msgs = malloc(cap * sizeof *msgs);
 	char path[1200], *text = NULL;
 	size_t len = 0;
-	snprintf(path, sizeof path, "%s/skipped.txt", dir);
-	FILE *f = open_memstream(&text, &len);
-	if (!f)
+	FILE *f = items && msgs ? open_memstream(&text, &len) : NULL;
+	if (!f) {
+		free(items);
+		free(msgs);
 		return;
-	for (size_t k = 0; k < n; k++) {
-		const char *msg = "";
-		size_t item = dim_loader_bad(ld, k, &msg);
-		fprintf(f, "%zu\t%s\n", item, msg);
 	}
+	size_t n = dim_loader_bad_snapshot(ld, items, msgs, cap);
+	if (n > cap)
+		n = cap;
+	for (size_t k = 0; k < n; k++)
+		fprintf(f, "%zu\t%s\n", items[k], msgs[k]);
+	free(items);
+	free(msgs);
 	fclose(f);
+	snprintf(path, sizeof path, "%s/skipped.txt", dir);
 	dim_error err = {0};
 	if (dim_write_file_atomic(&err, path, text, len))
 		dim_log(DIM_LOG_WARN, "%s", dim_error_text(&err));

@@ -266,16 +266,22 @@ dim_status dim_loader_start_epoch(dim_loader *l, uint64_t epoch, dim_error *err)
 /* Next batch in order, blocking until ready. *out = NULL at the end of the
  * epoch. A worker failure returns its status and message (naming the file)
  * once the batches before it are delivered: with max_bad = 0 always the first
- * bad sample in epoch order, whatever the thread timing. The epoch is then
+ * bad sample in this loader's delivery order (with shards, each loader's
+ * own), whatever the thread timing. The epoch is then
  * over. The batch stays valid until dim_loader_release. */
 dim_status dim_loader_next(dim_loader *l, dim_batch **out, dim_error *err);
 void dim_loader_release(dim_loader *l, dim_batch *b);
 
 /* Samples skipped so far as unreadable (see max_bad), and the k-th of them:
  * its dataset index, its message into *msg (valid while the loader lives);
- * (size_t)-1 when k is out of range. Safe while workers run. */
+ * (size_t)-1 when k is out of range. Safe while workers run, but the list is
+ * kept in dataset order, so while they run a later find can shift entry k:
+ * for a consistent list take dim_loader_bad_snapshot. */
 size_t dim_loader_bad_count(dim_loader *l);
 size_t dim_loader_bad(dim_loader *l, size_t k, const char **msg);
+/* The list at one instant: up to cap entries into items[] and msgs[] (either
+ * may be NULL); returns the number listed then, which may exceed cap. */
+size_t dim_loader_bad_snapshot(dim_loader *l, size_t *items, const char **msgs, size_t cap);
 
 /* Enqueue copies of b->x and b->labels into x and labels (dim_write_async on
  * the context's in-order queue). Do not release b before the next
