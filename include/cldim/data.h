@@ -267,8 +267,8 @@ dim_status dim_loader_start_epoch(dim_loader *l, uint64_t epoch, dim_error *err)
  * epoch. A worker failure returns its status and message (naming the file)
  * once the batches before it are delivered: with max_bad = 0 always the first
  * bad sample in this loader's delivery order (with shards, each loader's
- * own), whatever the thread timing. The epoch is then
- * over. The batch stays valid until dim_loader_release. */
+ * own), whatever the thread timing. The epoch is then over. The batch stays
+ * valid until dim_loader_release. */
 dim_status dim_loader_next(dim_loader *l, dim_batch **out, dim_error *err);
 void dim_loader_release(dim_loader *l, dim_batch *b);
 
