@@ -4,7 +4,8 @@
  * leading dimensions, beta != 0, beta == 0 over NaN garbage, and the batched
  * form — on every backend (CLDIM_GEMM=clblast, then =own with fma() and with
  * mad() (CLDIM_FMA=0), without the transposed few-row form (CLDIM_GEMM_SWAP_M=0)
- * and with operands read in place (CLDIM_GEMM_PACK=direct), each on a fresh
+ * with operands read in place (CLDIM_GEMM_PACK=direct) and with tile launches
+ * split into small blocks of M and K (CLDIM_GEMM_MB, _KB), each on a fresh
  * context), plus a few shapes that cross the own kernel's tile edges and an
  * unknown CLDIM_GEMM (an error where the environment is read). */
 #include <stdlib.h>
@@ -160,7 +161,18 @@ int main(void)
 	/* operands read in place where their layout allows (CLDIM_GEMM_PACK=direct) */
 	setenv("CLDIM_GEMM_PACK", "direct", 1);
 	run_backend("own");
+	/* tile launches split into blocks of M and K far smaller than the
+	 * defaults (CLDIM_GEMM_MB, _KB): M blocks offset A and C (C's columns in
+	 * the transposed few-row form), K blocks after the first accumulate with
+	 * beta 1, also over NaN garbage; packed, and read in place */
+	setenv("CLDIM_GEMM_MB", "13", 1);
+	setenv("CLDIM_GEMM_KB", "7", 1);
+	run_backend("own");
+	setenv("CLDIM_GEMM_PACK", "direct", 1);
+	run_backend("own");
 	unsetenv("CLDIM_GEMM_PACK");
+	unsetenv("CLDIM_GEMM_KB");
+	unsetenv("CLDIM_GEMM_MB");
 variants_done:
 
 	/* a backend name that does not exist is an error naming the variable,

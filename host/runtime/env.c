@@ -124,6 +124,8 @@ dim_status dim_ctx_options_from_env(dim_ctx_options *o, dim_error *err)
 	g->kc = env_int("CLDIM_GEMM_KC", g->kc, 0, 1 << 16, &set);
 	g->gm = env_int("CLDIM_GEMM_GM", g->gm, 1, 256, &set);
 	g->swap_m = env_int("CLDIM_GEMM_SWAP_M", g->swap_m, 0, 1 << 30, &set);
+	g->kb = env_int("CLDIM_GEMM_KB", g->kb, 0, 1 << 30, &set);
+	g->mb = env_int("CLDIM_GEMM_MB", g->mb, 0, 1 << 30, &set);
 	v = getenv("CLDIM_GEMM_PACK");
 	if (v && !strcmp(v, "direct")) {
 		g->pack_always = false;

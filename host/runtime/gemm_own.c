@@ -15,7 +15,8 @@
  * (tile rows, float16 vectors per tile row: 6 × 4, i.e. 6 × 64 tiles),
  * CLDIM_GEMM_KC / CLDIM_GEMM_GM (k-blocked kernel with GM tiles per
  * work-item; 0 = off, it did not help), CLDIM_GEMM_PACK=direct,
- * CLDIM_GEMM_SWAP_M (few-row NT products computed transposed, below). The tile's
+ * CLDIM_GEMM_SWAP_M (few-row NT products computed transposed, below),
+ * CLDIM_GEMM_KB / CLDIM_GEMM_MB (K and M per tile launch, below). The tile's
  * multiply-adds are fma() where dim_ctx_use_fma says so (measured 196 → 319
  * GFLOP/s on the critic's 4096×2048×2048 GEMM, PoCL on a 2-core Sapphire
  * Rapids: mad() compiles to vmulps + vaddps). */
@@ -37,10 +38,19 @@
  * many columns (CLDIM_GEMM_SWAP_M, 0 = never). */
 #define SWAP_M_DEFAULT 256
 
+/* Tile launches over at most KB of K and MB rows of M (launch_tiles).
+ * Measured on a 2-core Sapphire Rapids (2 MiB L2 per core), GFLOP/s of
+ * tools/bench/gemm_variants.c, unblocked -> KB 2048 / MB 1024: the batch-128
+ * critic's dW (2048×2048×8192) 184 -> 274, its forward (8192×2048×2048)
+ * 242 -> 289, dX 245 -> 290, batch 64's 266-278 -> 277-290; the small-M and
+ * small-K shapes unchanged within noise (BENCHMARKS.md, issue 15). */
+#define KB_DEFAULT 2048
+#define MB_DEFAULT 1024
+
 void dim_gemm_own_shape_default(dim_gemm_own_shape *out)
 {
 	*out = (dim_gemm_own_shape){.mr = 6, .nv = 4, .kc = 0, .gm = 8, .swap_m = SWAP_M_DEFAULT,
-				    .pack_always = true};
+				    .kb = KB_DEFAULT, .mb = MB_DEFAULT, .pack_always = true};
 }
 
 /* The context's shape: its options' (CLDIM_GEMM_MR, ... read by env.c), else
@@ -58,7 +68,8 @@ void dim_gemm_own_shape_get(const dim_ctx *ctx, dim_gemm_own_shape *out)
 bool dim_gemm_own_shape_ok(const dim_gemm_own_shape *s)
 {
 	return s->mr >= 1 && s->mr <= 16 && s->nv >= 1 && s->nv <= 4 && s->kc >= 0 &&
-	       s->kc <= (1 << 16) && s->gm >= 1 && s->gm <= 256 && s->swap_m >= 0;
+	       s->kc <= (1 << 16) && s->gm >= 1 && s->gm <= 256 && s->swap_m >= 0 && s->kb >= 0 &&
+	       s->mb >= 0;
 }
 
 dim_status dim_gemm_use(dim_ctx *ctx, bool own, const dim_gemm_own_shape *s)
@@ -68,8 +79,8 @@ dim_status dim_gemm_use(dim_ctx *ctx, bool own, const dim_gemm_own_shape *s)
 	if (own && s) {
 		if (!dim_gemm_own_shape_ok(s))
 			return dim_fail(&ctx->err, DIM_ERR_ARG,
-					"own GEMM shape out of range (mr %d nv %d kc %d gm %d swap_m %d)",
-					s->mr, s->nv, s->kc, s->gm, s->swap_m);
+					"own GEMM shape out of range (mr %d nv %d kc %d gm %d swap_m %d kb %d mb %d)",
+					s->mr, s->nv, s->kc, s->gm, s->swap_m, s->kb, s->mb);
 		ctx->gemm_own = *s;
 	}
 	ctx->gemm_backend = own ? DIM_GEMM_OWN : DIM_GEMM_CLBLAST;
@@ -162,6 +173,52 @@ dim_status dim_gemm_own(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size
 	return own_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0);
 }
 
+/* The largest multiple of `unit` up to `want` that splits n into near-equal
+ * blocks (want 0 or >= n: one block). */
+static size_t block(size_t n, size_t want, size_t unit)
+{
+	if (!want || want >= n)
+		return n;
+	size_t nblk = (n + want - 1) / want, b = (n + nblk - 1) / nblk;
+	b = (b + unit - 1) / unit * unit;
+	return b ? b : unit;
+}
+
+/* The tile kernel over M in blocks of mb rows and K in blocks of kb: each
+ * launch's work-items sweep the mb rows of A once per NR-column panel of B, so
+ * keeping mb·K floats in the last-level cache and the kb × NR slice of a B
+ * panel in L2 (2 MiB per core on Sapphire Rapids: a 8192 × 64 panel is all of
+ * it) keeps the tiles fed from cache. K blocks after the first accumulate into
+ * C (beta 1); M blocks offset A by whole panels and C by rows (columns when
+ * the store is transposed). */
+static dim_status launch_tiles(dim_ctx *ctx, dim_kernel *tile, size_t M, size_t N, size_t K,
+			       size_t mb, size_t kb, size_t gm, dim_buf pa, int a_ps, int a_rs,
+			       int a_ks, dim_buf pb, int b_ps, int b_ks, float alpha, float beta,
+			       dim_buf C, size_t ldc, int ct)
+{
+	const size_t mr = (size_t)ctx->gemm_own.mr, nr = 16 * (size_t)ctx->gemm_own.nv;
+	for (size_t m0 = 0; m0 < M; m0 += mb) {
+		const size_t m = M - m0 < mb ? M - m0 : mb, nbm = (m + mr - 1) / mr;
+		const size_t a_off = m0 / mr * (size_t)a_ps * 4, c_off = (ct ? m0 : m0 * ldc) * 4;
+		dim_buf cv = dim_buf_view(C, c_off, C.bytes - c_off);
+		for (size_t k0 = 0; k0 < K; k0 += kb) {
+			const size_t k = K - k0 < kb ? K - k0 : kb;
+			const size_t ao = a_off + k0 * (size_t)a_ks * 4, bo = k0 * (size_t)b_ks * 4;
+			dim_buf av = dim_buf_view(pa, ao, pa.bytes - ao);
+			dim_buf bv = dim_buf_view(pb, bo, pb.bytes - bo);
+			size_t g[2] = {(nbm + gm - 1) / gm, (N + nr - 1) / nr}, l[2] = {1, 1};
+			dim_status st = DIM_LAUNCH(
+				ctx, tile, 2, g, l, DIM_INT(m), DIM_INT(N), DIM_INT(k), DIM_BUF(av),
+				DIM_INT(a_ps), DIM_INT(a_rs), DIM_INT(a_ks), DIM_BUF(bv),
+				DIM_INT(b_ps), DIM_INT(b_ks), DIM_FLOAT(alpha),
+				DIM_FLOAT(k0 ? 1.0f : beta), DIM_BUF(cv), DIM_INT(ldc));
+			if (st)
+				return st;
+		}
+	}
+	return DIM_OK;
+}
+
 static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, size_t N,
 			   size_t K, float alpha, dim_buf A, size_t lda, dim_buf B, size_t ldb,
 			   float beta, dim_buf C, size_t ldc, int ct)
@@ -233,10 +290,10 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 		b_ps = (int)(nr * K);
 		b_ks = (int)nr;
 	}
-	size_t gm = kc ? (size_t)ctx->gemm_own.gm : 1;
-	size_t g[2] = {(nbm + gm - 1) / gm, nbn}, l[2] = {1, 1};
-	return DIM_LAUNCH(ctx, tile, 2, g, l, DIM_INT(M), DIM_INT(N), DIM_INT(K), DIM_BUF(pa),
-			  DIM_INT(a_ps), DIM_INT(a_rs), DIM_INT(a_ks), DIM_BUF(pb), DIM_INT(b_ps),
-			  DIM_INT(b_ks), DIM_FLOAT(alpha), DIM_FLOAT(beta), DIM_BUF(C),
-			  DIM_INT(ldc));
+	if (kc)
+		return launch_tiles(ctx, tile, M, N, K, M, K, (size_t)ctx->gemm_own.gm, pa, a_ps, a_rs,
+				    a_ks, pb, b_ps, b_ks, alpha, beta, C, ldc, ct);
+	return launch_tiles(ctx, tile, M, N, K, block(M, (size_t)ctx->gemm_own.mb, mr),
+			    block(K, (size_t)ctx->gemm_own.kb, 1), 1, pa, a_ps, a_rs, a_ks, pb,
+			    b_ps, b_ks, alpha, beta, C, ldc, ct);
 }

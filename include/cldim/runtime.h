@@ -98,6 +98,9 @@ typedef struct dim_gemm_own_shape {
 	int kc;            /* k-block (0: none, else up to 65536) */
 	int gm;            /* work-group rows (1..256) */
 	int swap_m;        /* M from which the operands are swapped (0: never) */
+	int kb, mb;        /* tile launches cover at most kb of K and mb rows of M
+			    * (0: all), so a B panel stays in L2 and the A rows
+			    * swept once per column panel stay in the last-level cache */
 	bool pack_always;  /* pack both operands even when they could be read in place */
 } dim_gemm_own_shape;
 void dim_gemm_own_shape_default(dim_gemm_own_shape *out);
@@ -121,7 +124,7 @@ typedef struct dim_ctx_options {  /* zero = defaults */
 	size_t mem_limit_mib;   /* CLDIM_DEVICE_MEM_LIMIT_MIB: cap on dim_buf_create bytes */
 	const char *kernels_dir;/* CLDIM_KERNELS_DIR: load cl/<program>.cl from here */
 	int gemm;               /* CLDIM_GEMM: DIM_GEMM_AUTO (store, then device rule), own, clblast */
-	bool gemm_own_set;      /* CLDIM_GEMM_MR, _NV, _KC, _GM, _SWAP_M, _PACK: gemm_own */
+	bool gemm_own_set;      /* CLDIM_GEMM_MR, _NV, _KC, _GM, _SWAP_M, _KB, _MB, _PACK */
 	dim_gemm_own_shape gemm_own;
 	bool no_gemm_tuning;    /* CLDIM_GEMM_TUNING=0: do not apply the stored CLBlast tuning */
 	bool no_device_records; /* CLDIM_BENCH_RECORDS=0: "auto" ignores recorded speeds */

@@ -2,8 +2,9 @@
  * Not part of the build: an experiment driver for BENCHMARKS.md "CPU GEMM".
  *
  *   cc -O2 -Iinclude -Ibuild/... tools/bench/gemm_variants.c build/libcldim.a ...
- *   gemm_variants REPS VARIANT...   VARIANT = clblast | MR,NV,PACK,KC,GM
- *                                   (PACK 1 = always pack, KC 0 = no k-blocking)
+ *   gemm_variants REPS VARIANT...   VARIANT = clblast | MR,NV,PACK,KC,GM[,KB,MB]
+ *                                   (PACK 1 = always pack, KC 0 = no k-blocking,
+ *                                   KB / MB: K / M per tile launch, 0 = all)
  * Each rep runs every variant once on a shape, in turn, so load changes on a
  * shared machine hit all variants alike; prints the median GFLOP/s (wall)
  * and, after a slash, the median GFLOP per CPU-second times the core count
@@ -56,12 +57,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gemm_variants REPS VARIANT... (%s)\n", dim_error_text(&err));
 		return 2;
 	}
-	int cfg[32][5];
+	int cfg[32][7] = {{0}};
 	for (int v = 0; v < nv; v++) {
 		if (!strcmp(argv[2 + v], "clblast"))
 			cfg[v][0] = 0;
-		else if (sscanf(argv[2 + v], "%d,%d,%d,%d,%d", &cfg[v][0], &cfg[v][1], &cfg[v][2],
-				&cfg[v][3], &cfg[v][4]) != 5)
+		else if (sscanf(argv[2 + v], "%d,%d,%d,%d,%d,%d,%d", &cfg[v][0], &cfg[v][1],
+				&cfg[v][2], &cfg[v][3], &cfg[v][4], &cfg[v][5], &cfg[v][6]) < 5)
 			return 2;
 	}
 	printf("| shape |");
@@ -88,7 +89,8 @@ int main(int argc, char **argv)
 			for (int v = 0; v < nv; v++) {
 				dim_gemm_own_shape sh = {
 					.mr = cfg[v][0], .nv = cfg[v][1], .pack_always = cfg[v][2],
-					.kc = cfg[v][3], .gm = cfg[v][4],
+					.kc = cfg[v][3], .gm = cfg[v][4], .kb = cfg[v][5],
+					.mb = cfg[v][6],
 					.swap_m = getenv("GV_SWAP_M") ? atoi(getenv("GV_SWAP_M")) : 0};
 				if (dim_gemm_use(ctx, cfg[v][0] != 0, &sh)) {
 					fprintf(stderr, "%s\n", dim_ctx_errmsg(ctx));
