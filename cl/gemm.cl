@@ -33,7 +33,12 @@
  * registers); for gemm_tile_kc, KC (k-block, default 256)
  * and GM (tiles down M per work-item, default 8). DIM_FMA (set by the host
  * from dim_ctx_use_fma): the tile's multiply-adds are fma(), which PoCL
- * compiles to vfmadd; mad() becomes a multiply and an add.
+ * compiles to vfmadd; mad() becomes a multiply and an add. PACKED (set by the
+ * host when both operands are packed, the default): the panel strides are the
+ * constants MR and NR and the k loop is unrolled by UNROLL_K (default 4), which
+ * PoCL cannot do with run-time strides: 6 × 64 tiles of the critic's GEMMs
+ * measured 280-290 -> 300-310 GFLOP/s on a 2-core Sapphire Rapids (unrolling
+ * by 2 the same, by 8 no gain).
  */
 #ifdef DIM_FMA
 #define MADD(a, b, c) fma(a, b, c)
@@ -52,6 +57,9 @@
 #endif
 #ifndef GM
 #define GM 8
+#endif
+#ifndef UNROLL_K
+#define UNROLL_K 4
 #endif
 
 /* Packing. The panels are k-major ([k][r] for A, [k][c] for B), so an
@@ -232,6 +240,28 @@ __kernel void gemm_tile(const int M, const int N, const int K,
 		for (int v = 0; v < NV; v++)
 			acc[r][v] = (float16)(0.0f);
 
+#ifdef PACKED
+#define K_STEP(kk)                                                                     \
+	do {                                                                           \
+		float16 bv[NV];                                                        \
+		_Pragma("unroll") for (int v = 0; v < NV; v++)                         \
+			bv[v] = vload16(v, b + (kk) * NR);                             \
+		_Pragma("unroll") for (int r = 0; r < MR; r++)                         \
+		{                                                                      \
+			const float16 av = (float16)(a[(kk) * MR + r]);                \
+			_Pragma("unroll") for (int v = 0; v < NV; v++)                 \
+				acc[r][v] = MADD(av, bv[v], acc[r][v]);                \
+		}                                                                      \
+	} while (0)
+	int k = 0;
+	for (; k + UNROLL_K <= K; k += UNROLL_K) {
+#pragma unroll
+		for (int u = 0; u < UNROLL_K; u++)
+			K_STEP(k + u);
+	}
+	for (; k < K; k++)
+		K_STEP(k);
+#else
 	for (int k = 0; k < K; k++) {
 		float16 bv[NV];
 #pragma unroll
@@ -247,6 +277,7 @@ __kernel void gemm_tile(const int M, const int N, const int K,
 		a += a_ks;
 		b += b_ks;
 	}
+#endif
 
 #ifdef CT
 #pragma unroll

@@ -225,7 +225,7 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 {
 	const size_t mr = (size_t)ctx->gemm_own.mr, nr = 16 * (size_t)ctx->gemm_own.nv;
 	const size_t nbm = (M + mr - 1) / mr, nbn = (N + nr - 1) / nr;
-	char opts[64];
+	char opts[128];
 	dim_kernel *tile, *pack_a = NULL, *pack_b = NULL;
 	dim_status st;
 	int direct_a = !ctx->gemm_own.pack_always && !ta && M % mr == 0;
@@ -243,8 +243,9 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d -DKC=%d -DGM=%d%s", ctx->gemm_own.mr,
 			 ctx->gemm_own.nv, ctx->gemm_own.kc, ctx->gemm_own.gm, fma);
 	else
-		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d%s%s", ctx->gemm_own.mr,
-			 ctx->gemm_own.nv, fma, ct ? " -DCT" : "");
+		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d%s%s%s", ctx->gemm_own.mr,
+			 ctx->gemm_own.nv, fma, ct ? " -DCT" : "",
+			 direct_a || direct_b ? "" : " -DPACKED");
 	st = dim_kernel_get(ctx, "gemm", opts, kc ? "gemm_tile_kc" : "gemm_tile", &tile);
 	if (!st && !direct_a)
 		st = dim_kernel_get(ctx, "gemm", opts, ta ? "gemm_pack_a_copy" : "gemm_pack_a_gather",
