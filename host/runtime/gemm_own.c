@@ -8,7 +8,9 @@
  * read in place (CLDIM_GEMM_PACK=direct); by default both are packed (reading
  * in place measured 2-3x slower with leading dimensions that are powers of
  * two), zero-padded to whole tiles, into a scratch buffer owned by the
- * context (grown on demand, so only the first step of a run allocates).
+ * context (grown on demand, so only the first step of a run allocates): B
+ * once, A one block of rows at a time just before that block's tiles
+ * (launch_tiles).
  *
  * Tunables, read when the context picks its backend (defaults measured on
  * PoCL/AVX-512, see BENCHMARKS.md "CPU GEMM"): CLDIM_GEMM_MR / CLDIM_GEMM_NV
@@ -184,6 +186,16 @@ static size_t block(size_t n, size_t want, size_t unit)
 	return b ? b : unit;
 }
 
+/* Where the A panels come from when A is packed: packed block by block inside
+ * launch_tiles, so the mb rows just packed are still in cache when the tiles
+ * read them, and the scratch holds one block instead of all of A. */
+struct pack_src {
+	dim_kernel *kernel; /* NULL: pa already holds A's panels (or A is read in place) */
+	dim_buf A;
+	size_t lda;
+	int ta;
+};
+
 /* The tile kernel over M in blocks of mb rows and K in blocks of kb: each
  * launch's work-items sweep the mb rows of A once per NR-column panel of B, so
  * keeping mb·K floats in the last-level cache and the kb × NR slice of a B
@@ -192,15 +204,27 @@ static size_t block(size_t n, size_t want, size_t unit)
  * C (beta 1); M blocks offset A by whole panels and C by rows (columns when
  * the store is transposed). */
 static dim_status launch_tiles(dim_ctx *ctx, dim_kernel *tile, size_t M, size_t N, size_t K,
-			       size_t mb, size_t kb, size_t gm, dim_buf pa, int a_ps, int a_rs,
-			       int a_ks, dim_buf pb, int b_ps, int b_ks, float alpha, float beta,
-			       dim_buf C, size_t ldc, int ct)
+			       size_t mb, size_t kb, size_t gm, const struct pack_src *src,
+			       dim_buf pa, int a_ps, int a_rs, int a_ks, dim_buf pb, int b_ps,
+			       int b_ks, float alpha, float beta, dim_buf C, size_t ldc, int ct)
 {
 	const size_t mr = (size_t)ctx->gemm_own.mr, nr = 16 * (size_t)ctx->gemm_own.nv;
 	for (size_t m0 = 0; m0 < M; m0 += mb) {
 		const size_t m = M - m0 < mb ? M - m0 : mb, nbm = (m + mr - 1) / mr;
-		const size_t a_off = m0 / mr * (size_t)a_ps * 4, c_off = (ct ? m0 : m0 * ldc) * 4;
+		size_t a_off = m0 / mr * (size_t)a_ps * 4;
+		const size_t c_off = (ct ? m0 : m0 * ldc) * 4;
 		dim_buf cv = dim_buf_view(C, c_off, C.bytes - c_off);
+		if (src->kernel) { /* pack this block's rows of op(A) into pa */
+			const size_t so = (src->ta ? m0 : m0 * src->lda) * 4;
+			dim_buf av = dim_buf_view(src->A, so, src->A.bytes - so);
+			size_t g[2], l[2];
+			pack_range(src->ta ? K : (K + 15) / 16, src->ta ? (nbm + 15) / 16 : nbm, g, l);
+			dim_status st = DIM_LAUNCH(ctx, src->kernel, 2, g, l, DIM_INT(m), DIM_INT(K),
+						   DIM_BUF(av), DIM_INT(src->lda), DIM_BUF(pa));
+			if (st)
+				return st;
+			a_off = 0;
+		}
 		for (size_t k0 = 0; k0 < K; k0 += kb) {
 			const size_t k = K - k0 < kb ? K - k0 : kb;
 			const size_t ao = a_off + k0 * (size_t)a_ks * 4, bo = k0 * (size_t)b_ks * 4;
@@ -224,21 +248,23 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 			   float beta, dim_buf C, size_t ldc, int ct)
 {
 	const size_t mr = (size_t)ctx->gemm_own.mr, nr = 16 * (size_t)ctx->gemm_own.nv;
-	const size_t nbm = (M + mr - 1) / mr, nbn = (N + nr - 1) / nr;
+	const size_t nbn = (N + nr - 1) / nr;
 	char opts[128];
 	dim_kernel *tile, *pack_a = NULL, *pack_b = NULL;
 	dim_status st;
 	int direct_a = !ctx->gemm_own.pack_always && !ta && M % mr == 0;
 	int direct_b = !ctx->gemm_own.pack_always && !tb && N % nr == 0;
-	size_t apack = direct_a ? 0 : nbm * mr * K, bpack = direct_b ? 0 : nbn * nr * K;
+	int kc = ctx->gemm_own.kc > 0 && (size_t)ctx->gemm_own.kc < K;
+	kc = kc && !ct; /* the transposed store exists in gemm_tile only */
+	/* rows per tile launch; A is packed one such block at a time */
+	const size_t mb = kc ? M : block(M, (size_t)ctx->gemm_own.mb, mr);
+	size_t apack = direct_a ? 0 : (mb + mr - 1) / mr * mr * K, bpack = direct_b ? 0 : nbn * nr * K;
 
 	if (apack + bpack > (size_t)0x7fffffff)
 		return dim_fail(&ctx->err, DIM_ERR_ARG,
 				"GEMM (M=%zu N=%zu K=%zu): packed panels exceed 2^31 floats", M, N, K);
 
-	int kc = ctx->gemm_own.kc > 0 && (size_t)ctx->gemm_own.kc < K;
 	const char *fma = dim_ctx_use_fma(ctx) ? " -DDIM_FMA" : "";
-	kc = kc && !ct; /* the transposed store exists in gemm_tile only */
 	if (kc)
 		snprintf(opts, sizeof opts, "-DMR=%d -DNV=%d -DKC=%d -DGM=%d%s", ctx->gemm_own.mr,
 			 ctx->gemm_own.nv, ctx->gemm_own.kc, ctx->gemm_own.gm, fma);
@@ -260,19 +286,15 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 
 	dim_buf scratch = {ctx->gemm_pack, 0, ctx->gemm_pack_bytes};
 	dim_buf pa = A, pb = B;
+	struct pack_src src = {NULL, A, lda, (int)ta};
 	int a_ps, a_rs, a_ks, b_ps, b_ks;
 	if (direct_a) {
 		a_ps = (int)(ta ? mr : mr * lda);
 		a_rs = (int)(ta ? 1 : lda);
 		a_ks = (int)(ta ? lda : 1);
 	} else {
-		size_t g[2], l[2];
-		pack_range(ta ? K : (K + 15) / 16, ta ? (nbm + 15) / 16 : nbm, g, l);
+		src.kernel = pack_a;
 		pa = dim_buf_view(scratch, 0, apack * 4);
-		st = DIM_LAUNCH(ctx, pack_a, 2, g, l, DIM_INT(M), DIM_INT(K), DIM_BUF(A),
-				DIM_INT(lda), DIM_BUF(pa));
-		if (st)
-			return st;
 		a_ps = (int)(mr * K);
 		a_rs = 1;
 		a_ks = (int)mr;
@@ -291,10 +313,7 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 		b_ps = (int)(nr * K);
 		b_ks = (int)nr;
 	}
-	if (kc)
-		return launch_tiles(ctx, tile, M, N, K, M, K, (size_t)ctx->gemm_own.gm, pa, a_ps, a_rs,
-				    a_ks, pb, b_ps, b_ks, alpha, beta, C, ldc, ct);
-	return launch_tiles(ctx, tile, M, N, K, block(M, (size_t)ctx->gemm_own.mb, mr),
-			    block(K, (size_t)ctx->gemm_own.kb, 1), 1, pa, a_ps, a_rs, a_ks, pb,
-			    b_ps, b_ks, alpha, beta, C, ldc, ct);
+	return launch_tiles(ctx, tile, M, N, K, mb, kc ? K : block(K, (size_t)ctx->gemm_own.kb, 1),
+			    kc ? (size_t)ctx->gemm_own.gm : 1, &src, pa, a_ps, a_rs, a_ks, pb, b_ps,
+			    b_ks, alpha, beta, C, ldc, ct);
 }
