@@ -8,9 +8,9 @@
  * read in place (CLDIM_GEMM_PACK=direct); by default both are packed (reading
  * in place measured 2-3x slower with leading dimensions that are powers of
  * two), zero-padded to whole tiles, into a scratch buffer owned by the
- * context (grown on demand, so only the first step of a run allocates): B
- * once, A one block of rows at a time just before that block's tiles
- * (launch_tiles).
+ * context (grown on demand, so only the first step of a run allocates), one
+ * block of K (and of M rows, for A) at a time, just before the tiles that read
+ * it (launch_tiles).
  *
  * Tunables, read when the context picks its backend (defaults measured on
  * PoCL/AVX-512, see BENCHMARKS.md "CPU GEMM"): CLDIM_GEMM_MR / CLDIM_GEMM_NV
@@ -186,59 +186,80 @@ static size_t block(size_t n, size_t want, size_t unit)
 	return b ? b : unit;
 }
 
-/* Where the A panels come from when A is packed: packed block by block inside
- * launch_tiles, so the mb rows just packed are still in cache when the tiles
- * read them, and the scratch holds one block instead of all of A. */
-struct pack_src {
-	dim_kernel *kernel; /* NULL: pa already holds A's panels (or A is read in place) */
-	dim_buf A;
-	size_t lda;
-	int ta;
+/* One operand of the tile kernel: packed block by block into `panels` by
+ * `pack` (NULL: read in place through the strides ps/rs/ks). */
+struct operand {
+	dim_kernel *pack;
+	dim_buf src, panels;
+	size_t ld;
+	int trans, ps, rs, ks;
 };
 
-/* The tile kernel over M in blocks of mb rows and K in blocks of kb: each
- * launch's work-items sweep the mb rows of A once per NR-column panel of B, so
- * keeping mb·K floats in the last-level cache and the kb × NR slice of a B
- * panel in L2 (2 MiB per core on Sapphire Rapids: a 8192 × 64 panel is all of
- * it) keeps the tiles fed from cache. K blocks after the first accumulate into
- * C (beta 1); M blocks offset A by whole panels and C by rows (columns when
- * the store is transposed). */
+/* The view of operand o for the block at (i0, k0) — i0 a row of op(A) or a
+ * column of op(B), a multiple of the panel width w — packing it first: rows
+ * (columns) [i0, i0 + n) and k in [k0, k0 + k). Packed, it is a fresh set of
+ * panels of depth k at the start of o->panels; in place, an offset into src. */
+static dim_status operand_block(dim_ctx *ctx, struct operand *o, int is_a, size_t i0, size_t n,
+				size_t k0, size_t k, size_t w, dim_buf *view)
+{
+	size_t off;
+	if (!o->pack) {
+		off = (i0 / w * (size_t)o->ps + k0 * (size_t)o->ks) * 4;
+		*view = dim_buf_view(o->src, off, o->src.bytes - off);
+		return DIM_OK;
+	}
+	/* element (i, k) of op(X) sits at k*ld + i when op(X) runs along its
+	 * rows in memory (A transposed, B not), else at i*ld + k */
+	const int along = is_a ? o->trans : !o->trans;
+	const size_t nb = (n + w - 1) / w;
+	size_t g[2], l[2];
+	off = (along ? k0 * o->ld + i0 : i0 * o->ld + k0) * 4;
+	if (is_a)
+		pack_range(o->trans ? k : (k + 15) / 16, o->trans ? (nb + 15) / 16 : nb, g, l);
+	else
+		pack_range(k, nb, g, l);
+	dim_buf sv = dim_buf_view(o->src, off, o->src.bytes - off);
+	o->ps = (int)(w * k);
+	*view = o->panels;
+	return DIM_LAUNCH(ctx, o->pack, 2, g, l, DIM_INT(n), DIM_INT(k), DIM_BUF(sv),
+			  DIM_INT(o->ld), DIM_BUF(o->panels));
+}
+
+/* The tile kernel over K in blocks of kb and M in blocks of mb rows. Each
+ * block of B (kb × N) and of A (mb × kb) is packed just before the tiles that
+ * read it, so it is still in cache, and the scratch holds one block of each
+ * instead of both operands. Within a launch the work-items sweep the mb rows
+ * of A once per NR-column panel of B: the kb × NR panel slice stays in L2 (2 MiB
+ * per core on Sapphire Rapids: a whole 8192 × 64 panel would fill it) and the
+ * mb rows of A in the last-level cache. K blocks after the first accumulate
+ * into C (beta 1); M blocks offset C by rows (columns when the store is
+ * transposed). */
 static dim_status launch_tiles(dim_ctx *ctx, dim_kernel *tile, size_t M, size_t N, size_t K,
-			       size_t mb, size_t kb, size_t gm, const struct pack_src *src,
-			       dim_buf pa, int a_ps, int a_rs, int a_ks, dim_buf pb, int b_ps,
-			       int b_ks, float alpha, float beta, dim_buf C, size_t ldc, int ct)
+			       size_t mb, size_t kb, size_t gm, struct operand *a,
+			       struct operand *b, float alpha, float beta, dim_buf C, size_t ldc,
+			       int ct)
 {
 	const size_t mr = (size_t)ctx->gemm_own.mr, nr = 16 * (size_t)ctx->gemm_own.nv;
-	for (size_t m0 = 0; m0 < M; m0 += mb) {
-		const size_t m = M - m0 < mb ? M - m0 : mb, nbm = (m + mr - 1) / mr;
-		size_t a_off = m0 / mr * (size_t)a_ps * 4;
-		const size_t c_off = (ct ? m0 : m0 * ldc) * 4;
-		dim_buf cv = dim_buf_view(C, c_off, C.bytes - c_off);
-		if (src->kernel) { /* pack this block's rows of op(A) into pa */
-			const size_t so = (src->ta ? m0 : m0 * src->lda) * 4;
-			dim_buf av = dim_buf_view(src->A, so, src->A.bytes - so);
-			size_t g[2], l[2];
-			pack_range(src->ta ? K : (K + 15) / 16, src->ta ? (nbm + 15) / 16 : nbm, g, l);
-			dim_status st = DIM_LAUNCH(ctx, src->kernel, 2, g, l, DIM_INT(m), DIM_INT(K),
-						   DIM_BUF(av), DIM_INT(src->lda), DIM_BUF(pa));
-			if (st)
-				return st;
-			a_off = 0;
-		}
-		for (size_t k0 = 0; k0 < K; k0 += kb) {
-			const size_t k = K - k0 < kb ? K - k0 : kb;
-			const size_t ao = a_off + k0 * (size_t)a_ks * 4, bo = k0 * (size_t)b_ks * 4;
-			dim_buf av = dim_buf_view(pa, ao, pa.bytes - ao);
-			dim_buf bv = dim_buf_view(pb, bo, pb.bytes - bo);
+	dim_status st;
+	for (size_t k0 = 0; k0 < K; k0 += kb) {
+		const size_t k = K - k0 < kb ? K - k0 : kb;
+		dim_buf bv, av;
+		st = operand_block(ctx, b, 0, 0, N, k0, k, nr, &bv);
+		for (size_t m0 = 0; !st && m0 < M; m0 += mb) {
+			const size_t m = M - m0 < mb ? M - m0 : mb, nbm = (m + mr - 1) / mr;
+			const size_t c_off = (ct ? m0 : m0 * ldc) * 4;
+			dim_buf cv = dim_buf_view(C, c_off, C.bytes - c_off);
 			size_t g[2] = {(nbm + gm - 1) / gm, (N + nr - 1) / nr}, l[2] = {1, 1};
-			dim_status st = DIM_LAUNCH(
-				ctx, tile, 2, g, l, DIM_INT(m), DIM_INT(N), DIM_INT(k), DIM_BUF(av),
-				DIM_INT(a_ps), DIM_INT(a_rs), DIM_INT(a_ks), DIM_BUF(bv),
-				DIM_INT(b_ps), DIM_INT(b_ks), DIM_FLOAT(alpha),
-				DIM_FLOAT(k0 ? 1.0f : beta), DIM_BUF(cv), DIM_INT(ldc));
-			if (st)
-				return st;
+			st = operand_block(ctx, a, 1, m0, m, k0, k, mr, &av);
+			if (!st)
+				st = DIM_LAUNCH(ctx, tile, 2, g, l, DIM_INT(m), DIM_INT(N), DIM_INT(k),
+						DIM_BUF(av), DIM_INT(a->ps), DIM_INT(a->rs),
+						DIM_INT(a->ks), DIM_BUF(bv), DIM_INT(b->ps),
+						DIM_INT(b->ks), DIM_FLOAT(alpha),
+						DIM_FLOAT(k0 ? 1.0f : beta), DIM_BUF(cv), DIM_INT(ldc));
 		}
+		if (st)
+			return st;
 	}
 	return DIM_OK;
 }
@@ -256,9 +277,11 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 	int direct_b = !ctx->gemm_own.pack_always && !tb && N % nr == 0;
 	int kc = ctx->gemm_own.kc > 0 && (size_t)ctx->gemm_own.kc < K;
 	kc = kc && !ct; /* the transposed store exists in gemm_tile only */
-	/* rows per tile launch; A is packed one such block at a time */
+	/* the blocks of one tile launch; operands are packed one block at a time */
 	const size_t mb = kc ? M : block(M, (size_t)ctx->gemm_own.mb, mr);
-	size_t apack = direct_a ? 0 : (mb + mr - 1) / mr * mr * K, bpack = direct_b ? 0 : nbn * nr * K;
+	const size_t kb = kc ? K : block(K, (size_t)ctx->gemm_own.kb, 1);
+	size_t apack = direct_a ? 0 : (mb + mr - 1) / mr * mr * kb;
+	size_t bpack = direct_b ? 0 : nbn * nr * kb;
 
 	if (apack + bpack > (size_t)0x7fffffff)
 		return dim_fail(&ctx->err, DIM_ERR_ARG,
@@ -285,35 +308,19 @@ static dim_status own_gemm(dim_ctx *ctx, dim_trans ta, dim_trans tb, size_t M, s
 		return st;
 
 	dim_buf scratch = {ctx->gemm_pack, 0, ctx->gemm_pack_bytes};
-	dim_buf pa = A, pb = B;
-	struct pack_src src = {NULL, A, lda, (int)ta};
-	int a_ps, a_rs, a_ks, b_ps, b_ks;
+	struct operand a = {pack_a, A, dim_buf_view(scratch, 0, apack * 4), lda, (int)ta, 0, 1,
+			    (int)mr};
+	struct operand b = {pack_b, B, dim_buf_view(scratch, apack * 4, bpack * 4), ldb, (int)tb,
+			    0, 1, (int)nr};
 	if (direct_a) {
-		a_ps = (int)(ta ? mr : mr * lda);
-		a_rs = (int)(ta ? 1 : lda);
-		a_ks = (int)(ta ? lda : 1);
-	} else {
-		src.kernel = pack_a;
-		pa = dim_buf_view(scratch, 0, apack * 4);
-		a_ps = (int)(mr * K);
-		a_rs = 1;
-		a_ks = (int)mr;
+		a.ps = (int)(ta ? mr : mr * lda);
+		a.rs = (int)(ta ? 1 : lda);
+		a.ks = (int)(ta ? lda : 1);
 	}
 	if (direct_b) {
-		b_ps = (int)nr;
-		b_ks = (int)ldb;
-	} else {
-		size_t g[2], l[2];
-		pack_range(K, nbn, g, l);
-		pb = dim_buf_view(scratch, apack * 4, bpack * 4);
-		st = DIM_LAUNCH(ctx, pack_b, 2, g, l, DIM_INT(N), DIM_INT(K), DIM_BUF(B),
-				DIM_INT(ldb), DIM_BUF(pb));
-		if (st)
-			return st;
-		b_ps = (int)(nr * K);
-		b_ks = (int)nr;
+		b.ps = (int)nr;
+		b.ks = (int)ldb;
 	}
-	return launch_tiles(ctx, tile, M, N, K, mb, kc ? K : block(K, (size_t)ctx->gemm_own.kb, 1),
-			    kc ? (size_t)ctx->gemm_own.gm : 1, &src, pa, a_ps, a_rs, a_ks, pb, b_ps,
-			    b_ks, alpha, beta, C, ldc, ct);
+	return launch_tiles(ctx, tile, M, N, K, mb, kb, kc ? (size_t)ctx->gemm_own.gm : 1, &a, &b,
+			    alpha, beta, C, ldc, ct);
 }
