@@ -98,9 +98,10 @@ typedef struct dim_gemm_own_shape {
 	int kc;            /* k-block (0: none, else up to 65536) */
 	int gm;            /* work-group rows (1..256) */
 	int swap_m;        /* M from which the operands are swapped (0: never) */
-	int kb, mb;        /* tile launches cover at most kb of K and mb rows of M
-			    * (0: all), so a B panel stays in L2 and the A rows
-			    * swept once per column panel stay in the last-level cache */
+	int kb, mb;        /* tile launches, and the packing before them, cover at most
+			    * kb of K and mb rows of M (0: all; defaults 2048, 1024), so
+			    * a B panel slice stays in L2 and the A rows swept once per
+			    * column panel stay in the last-level cache */
 	bool pack_always;  /* pack both operands even when they could be read in place */
 } dim_gemm_own_shape;
 void dim_gemm_own_shape_default(dim_gemm_own_shape *out);
