@@ -186,8 +186,9 @@ static size_t block(size_t n, size_t want, size_t unit)
 	return b ? b : unit;
 }
 
-/* One operand of the tile kernel: packed block by block into `panels` by
- * `pack` (NULL: read in place through the strides ps/rs/ks). */
+/* One operand of the tile kernel, read through the panel strides ps/rs/ks:
+ * packed block by block into `panels` by `pack` (operand_block then sets ps to
+ * the block's panel size), or, with pack NULL, read in place from src. */
 struct operand {
 	dim_kernel *pack;
 	dim_buf src, panels;
